@@ -1,0 +1,89 @@
+"""Diagnostics: one type for every user-facing error, rendered as
+``file:line:col: error: message`` plus the source line and a caret."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a source file (1-based line and column)."""
+
+    line: int
+    col: int
+    end_col: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.col}"
+
+
+@dataclass
+class Diagnostic:
+    severity: str  # "error" | "warning" | "note"
+    message: str
+    loc: Loc | None = None
+    path: str | None = None  # JSON key path for JSON input, instead of loc
+    hint: str | None = None
+
+    def render(self, filename: str, source: str | None = None) -> str:
+        where = filename
+        if self.loc is not None:
+            where = f"{filename}:{self.loc.line}:{self.loc.col}"
+        elif self.path is not None:
+            where = f"{filename}:{self.path}"
+        out = [f"{where}: {self.severity}: {self.message}"]
+        if self.loc is not None and source is not None:
+            lines = source.splitlines()
+            if 0 < self.loc.line <= len(lines):
+                text = lines[self.loc.line - 1].replace("\t", " ")
+                width = 1
+                if self.loc.end_col and self.loc.end_col > self.loc.col:
+                    width = self.loc.end_col - self.loc.col
+                out.append(f"  {text}")
+                out.append("  " + " " * (self.loc.col - 1) + "^" + "~" * (width - 1))
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+class DamosError(Exception):
+    """A user-facing error: bad input, an impossible request.  The CLI prints
+    it (never a traceback) and exits with status 2."""
+
+    def __init__(self, message: str, loc: Loc | None = None, *, path: str | None = None,
+                 hint: str | None = None):
+        super().__init__(message)
+        self.diagnostic = Diagnostic("error", message, loc, path, hint)
+
+    @property
+    def message(self) -> str:
+        return self.diagnostic.message
+
+    @property
+    def loc(self) -> Loc | None:
+        return self.diagnostic.loc
+
+
+def did_you_mean(word: str, choices, what: str) -> str:
+    """``unknown action 'pagout'; did you mean 'pageout'?``"""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    msg = f"unknown {what} {word!r}"
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    else:
+        msg += f"; expected one of: {', '.join(choices)}"
+    return msg
+
+
+@dataclass
+class Report:
+    """Warnings collected by the checker."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def warn(self, message: str, loc: Loc | None = None, hint: str | None = None) -> None:
+        self.items.append(Diagnostic("warning", message, loc, None, hint))
+
+    def note(self, message: str, loc: Loc | None = None) -> None:
+        self.items.append(Diagnostic("note", message, loc))

@@ -1,0 +1,200 @@
+"""The one intermediate representation every part of damos-lang speaks.
+
+Values keep the user's units (``Value("5", "s")``), so ``fmt`` round-trips;
+turning them into kernel units is the job of :mod:`damos_lang.kernel`, and
+nothing else.  Every node is an immutable dataclass; source locations are
+carried for diagnostics but excluded from equality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Loc
+
+ACTIONS = ("willneed", "cold", "pageout", "hugepage", "nohugepage", "collapse",
+           "lru_prio", "lru_deprio", "migrate_hot", "migrate_cold", "stat")
+OPS = ("vaddr", "fvaddr", "paddr")
+WMARK_METRICS = ("none", "free_mem_rate")
+GOAL_METRICS = ("user_input", "some_mem_psi_us", "node_mem_used_bp", "node_mem_free_bp",
+                "node_memcg_used_bp", "node_memcg_free_bp", "active_mem_bp",
+                "inactive_mem_bp", "node_eligible_mem_bp")
+GOAL_TUNERS = ("consist", "temporal")
+OPS_FILTER_TYPES = ("anon", "active", "memcg", "young", "hugepage_size", "unmapped")
+CORE_FILTER_TYPES = ("addr", "target")
+FILTER_TYPES = OPS_FILTER_TYPES + CORE_FILTER_TYPES
+
+
+def _loc():
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A number with the unit the user wrote, or the keyword ``min``/``max``.
+
+    ``number`` is canonical decimal text ("5", "1.5"; commas removed) so that
+    damo's int-or-float reading of it can be reproduced exactly."""
+
+    number: str | None
+    unit: str = ""
+    keyword: str | None = None
+    loc: Loc | None = _loc()
+
+    @staticmethod
+    def kw(word: str, unit: str = "") -> "Value":
+        return Value(None, unit, word)
+
+    @property
+    def is_min(self) -> bool:
+        return self.keyword == "min"
+
+    @property
+    def is_max(self) -> bool:
+        return self.keyword == "max"
+
+    def text(self) -> str:
+        if self.keyword is not None:
+            return self.keyword
+        return f"{self.number}{self.unit}"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed range ``lo..hi``; ``unit`` is a kernel unit word written after
+    the range (``samples`` or ``aggr_intervals``) or ""."""
+
+    lo: Value
+    hi: Value
+    unit: str = ""
+    loc: Loc | None = _loc()
+
+
+FULL = "full"  # marker: a range the user did not write (matches everything)
+
+
+@dataclass(frozen=True)
+class AccessPattern:
+    size: Range | None = None       # None: any size
+    access: Range | None = None     # None: any access frequency
+    age: Range | None = None        # None: any age
+
+
+@dataclass(frozen=True)
+class Weights:
+    size: Value
+    access: Value
+    age: Value
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Goal:
+    metric: str
+    target: Value
+    current: Value | None = None
+    nid: int | None = None
+    path: str | None = None
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Quota:
+    time: Value | None = None
+    size: Value | None = None
+    reset: Value | None = None
+    weights: Weights | None = None
+    goals: tuple[Goal, ...] = ()
+    tuner: str | None = None
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Watermarks:
+    metric: str
+    interval: Value
+    high: Value
+    mid: Value
+    low: Value
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``allow``/``reject`` memory that is (``matching``) or is not of a type."""
+
+    allow: bool
+    type: str
+    matching: bool = True
+    memcg_path: str | None = None
+    addr: Range | None = None
+    target_idx: int | None = None
+    hugepage: Range | None = None
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Dest:
+    nid: int
+    weight: int
+
+
+@dataclass(frozen=True)
+class Scheme:
+    action: str
+    pattern: AccessPattern = AccessPattern()
+    name: str | None = None
+    apply_interval: Value | None = None
+    quota: Quota | None = None
+    watermarks: Watermarks | None = None
+    filters: tuple[Filter, ...] = ()
+    target_nid: int | None = None
+    dests: tuple[Dest, ...] = ()
+    # how the user wrote it: a legacy line of N fields, or a block (0)
+    legacy_fields: int = 0
+    loc: Loc | None = _loc()
+    action_loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class IntervalsGoal:
+    access: Value      # access_bp, written as a percent or bp
+    aggrs: int
+    min_sample: Value
+    max_sample: Value
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """Monitoring attributes; ``None`` fields take the documented defaults."""
+
+    ops: str | None = None
+    sample: Value | None = None
+    aggr: Value | None = None
+    update: Value | None = None
+    nr_regions: tuple[int, int] | None = None
+    intervals_goal: IntervalsGoal | None = None
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class AddrRange:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Target:
+    pid: int | None = None
+    regions: tuple[AddrRange, ...] = ()
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Program:
+    monitor: Monitor | None = None
+    targets: tuple[Target, ...] = ()
+    schemes: tuple[Scheme, ...] = ()

@@ -1,0 +1,476 @@
+"""Syntax nodes -> IR: gives every statement and setting its meaning and
+checks each value's unit against its field.  Errors point at the token."""
+from __future__ import annotations
+
+from .errors import DamosError, Loc, did_you_mean
+from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
+                 AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
+                 Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+from .parser import Atom, RangeNode, Setting, Statement, parse_nodes
+from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
+                    split_quantity, suggest_unit)
+
+LEGACY_FIELD_COUNTS = (7, 9, 12, 17, 18)
+
+
+def parse(text: str) -> Program:
+    """Parse DAMOS source text into a Program (raises DamosError)."""
+    return lower(parse_nodes(text))
+
+
+# -- single values ---------------------------------------------------------
+
+def _err(msg, node, hint=None):
+    return DamosError(msg, node.loc, hint=hint)
+
+
+def _atom(node, what) -> Atom:
+    if isinstance(node, RangeNode):
+        raise _err(f"{what} takes a single value, not a range", node)
+    return node
+
+
+def _keyword(atom: Atom, allow_kw: bool):
+    if atom.kind == "WORD" and atom.text in ("min", "max"):
+        if not allow_kw:
+            raise _err(f"'{atom.text}' is not allowed here", atom)
+        return Value.kw(atom.text)
+    return None
+
+
+def _quantity(atom: Atom, what: str) -> tuple[str, str]:
+    if atom.kind != "QTY":
+        raise _err(f"{what} must be a number, got {atom.text!r}", atom)
+    try:
+        return split_quantity(atom.text)
+    except ValueError:
+        raise _err(f"malformed number {atom.text!r}", atom) from None
+
+
+def read_size(node, what="size", allow_kw=True) -> Value:
+    atom = _atom(node, what)
+    kw = _keyword(atom, allow_kw)
+    if kw:
+        return Value(None, "", kw.keyword, atom.loc)
+    number, unit = _quantity(atom, what)
+    if unit and unit not in SIZE_UNITS:
+        s = suggest_unit(unit, SIZE_UNITS)
+        hint = "size units are case-sensitive powers of 1024: B K M G T P E (also KB/KiB ...)"
+        msg = f"unknown size unit {unit!r}" + (f"; did you mean {s!r}?" if s else "")
+        raise _err(msg, atom, hint)
+    return Value(number, unit, None, atom.loc)
+
+
+def read_time(node, what, *, bare_ok=False, allow_kw=False) -> Value:
+    atom = _atom(node, what)
+    kw = _keyword(atom, allow_kw)
+    if kw:
+        return Value(None, "", kw.keyword, atom.loc)
+    number, unit = _quantity(atom, what)
+    if not unit:
+        if not bare_ok:
+            raise _err(f"{what} needs a time unit (ns us ms s m h d)", atom,
+                       f"for example {number}ms or {number}s")
+        return Value(number, "", None, atom.loc)
+    if unit not in TIME_UNITS_NS:
+        s = suggest_unit(unit, TIME_UNITS_NS)
+        raise _err(f"unknown time unit {unit!r}" + (f"; did you mean {s!r}?" if s else "")
+                   + " (units: ns us ms s m h d)", atom)
+    return Value(number, unit, None, atom.loc)
+
+
+def read_percent(node, what, *, bare_ok, allow_kw=True, units=(PERCENT,), limit=100) -> Value:
+    atom = _atom(node, what)
+    kw = _keyword(atom, allow_kw)
+    if kw:
+        return Value(None, "", kw.keyword, atom.loc)
+    number, unit = _quantity(atom, what)
+    if not unit and not bare_ok:
+        raise _err(f"{what} needs a unit: {' or '.join(units)}", atom,
+                   f"for example {number}{units[0]}")
+    if unit and unit not in units:
+        raise _err(f"unknown unit {unit!r} for {what}; expected {' or '.join(units)}", atom)
+    if limit is not None and (unit in ("", PERCENT)) and float(number) > limit:
+        raise _err(f"{what} {atom.text} is above {limit}%", atom)
+    return Value(number, unit, None, atom.loc)
+
+
+def read_count(node, what, allow_kw=True) -> Value:
+    """A plain count in kernel units (samples, aggregation intervals)."""
+    atom = _atom(node, what)
+    kw = _keyword(atom, allow_kw)
+    if kw:
+        return Value(None, "", kw.keyword, atom.loc)
+    number, unit = _quantity(atom, what)
+    if unit or "." in number:
+        raise _err(f"{what} must be a whole number", atom)
+    return Value(number, "", None, atom.loc)
+
+
+def read_int(node, what, minimum=0) -> int:
+    atom = _atom(node, what)
+    if atom.kind != "QTY":
+        raise _err(f"{what} must be a whole number, got {atom.text!r}", atom)
+    number, unit = _quantity(atom, what)
+    if unit or "." in number:
+        raise _err(f"{what} must be a whole number, got {atom.text!r}", atom)
+    n = int(number)
+    if n < minimum:
+        raise _err(f"{what} must be at least {minimum}", atom)
+    return n
+
+
+def read_word(node, choices, what) -> tuple[str, Loc]:
+    atom = _atom(node, what)
+    word = atom.value if atom.kind in ("WORD", "STRING") else atom.text
+    if word.lower() in choices:
+        return word.lower(), atom.loc
+    raise _err(did_you_mean(word, choices, what), atom)
+
+
+# -- legacy lines ----------------------------------------------------------
+
+def _legacy(st: Statement) -> Scheme:
+    vals = st.values
+    n = len(vals)
+    for v in vals:
+        if isinstance(v, RangeNode):
+            raise _err("a legacy one-line scheme has no ranges; write min and max as two fields", v)
+    if n not in LEGACY_FIELD_COUNTS:
+        at = vals[min(n, 18) - 1] if n > 18 else vals[-1]
+        raise DamosError(f"a legacy scheme line has 7, 9, 12, 17 or 18 fields, this one has {n}",
+                         Loc(st.loc.line, vals[0].loc.col, at.loc.end_col),
+                         hint="min_sz max_sz min_freq max_freq min_age max_age action [quotas] "
+                              "[weights] [watermarks]")
+    size = Range(read_size(vals[0], "min size"), read_size(vals[1], "max size"))
+    freq = Range(read_percent(vals[2], "min access frequency", bare_ok=True),
+                 read_percent(vals[3], "max access frequency", bare_ok=True))
+    age = Range(read_time(vals[4], "min age", bare_ok=True, allow_kw=True),
+                read_time(vals[5], "max age", bare_ok=True, allow_kw=True))
+    action, action_loc = read_word(vals[6], ACTIONS, "action")
+    quota = wm = None
+    rest = vals[7:]
+    q_time = None
+    if n == 18:
+        q_time = read_time(rest[0], "quota time", bare_ok=True)
+        rest = rest[1:]
+    if n >= 9:
+        q_size = read_size(rest[0], "quota size", allow_kw=False)
+        q_reset = read_time(rest[1], "quota reset interval", bare_ok=True)
+        weights = None
+        if n >= 12:
+            weights = Weights(*(read_count(rest[i], "weight", allow_kw=False) for i in (2, 3, 4)))
+        quota = Quota(q_time, q_size, q_reset, weights)
+    if n >= 17:
+        metric, _ = read_word(rest[5], WMARK_METRICS, "watermark metric")
+        wm = Watermarks(metric, read_time(rest[6], "watermark interval", bare_ok=True),
+                        *(read_count(rest[i], "watermark", allow_kw=False) for i in (7, 8, 9)))
+    return Scheme(action=action, pattern=AccessPattern(size, freq, age), quota=quota,
+                  watermarks=wm, legacy_fields=n, loc=st.loc, action_loc=action_loc)
+
+
+# -- blocks ----------------------------------------------------------------
+
+class _Settings:
+    """Dispatch of a block's settings, with one-of-each and unknown-key checks."""
+
+    def __init__(self, settings: list[Setting], known, what: str):
+        self.what = what
+        self.by_key: dict[str, list[Setting]] = {}
+        for s in settings:
+            if s.key not in known:
+                raise DamosError(did_you_mean(s.key, known, f"{what} setting"), s.key_loc)
+            self.by_key.setdefault(s.key, []).append(s)
+
+    def one(self, key) -> Setting | None:
+        got = self.by_key.get(key, [])
+        if len(got) > 1:
+            raise DamosError(f"{key!r} is set twice in this {self.what}", got[1].key_loc)
+        return got[0] if got else None
+
+    def many(self, key) -> list[Setting]:
+        return self.by_key.get(key, [])
+
+
+def _values(s: Setting, count: int | tuple, body=False):
+    counts = count if isinstance(count, tuple) else (count,)
+    if len(s.values) not in counts:
+        want = " or ".join(str(c) for c in counts)
+        at = s.values[max(counts)] if len(s.values) > max(counts) else s
+        raise DamosError(f"{s.key!r} takes {want} value{'s' if max(counts) != 1 else ''}, "
+                         f"got {len(s.values)}", at.loc if hasattr(at, "loc") else s.loc)
+    if s.body is not None and not body:
+        raise DamosError(f"{s.key!r} takes no block", s.key_loc)
+    return s.values
+
+
+def _range(node, reader) -> Range:
+    if isinstance(node, RangeNode):
+        return Range(reader(node.lo), reader(node.hi), "", node.loc)
+    v = reader(node)  # a single value: lo == hi
+    return Range(v, v, "", node.loc)
+
+
+def _unit_word(s: Setting, allowed: str):
+    if len(s.values) == 2:
+        w = s.values[1]
+        if isinstance(w, Atom) and w.kind == "WORD" and w.text == allowed:
+            return allowed
+        raise _err(f"unexpected {getattr(w, 'text', '..')!r} after the {s.key} range; "
+                   f"only the unit word '{allowed}' may follow", w)
+    return ""
+
+
+def _access_range(s: Setting) -> Range:
+    vals = _values(s, (1, 2))
+    unit = _unit_word(s, SAMPLES)
+    if unit:
+        r = _range(vals[0], lambda a: read_count(a, "access count"))
+    else:
+        r = _range(vals[0], lambda a: read_percent(a, "access frequency", bare_ok=False,
+                                                     units=(PERCENT,)))
+    return Range(r.lo, r.hi, unit, r.loc)
+
+
+def _age_range(s: Setting) -> Range:
+    vals = _values(s, (1, 2))
+    unit = _unit_word(s, AGGR_INTERVALS)
+    if unit:
+        r = _range(vals[0], lambda a: read_count(a, "age"))
+    else:
+        r = _range(vals[0], lambda a: read_time(a, "age", allow_kw=True))
+    return Range(r.lo, r.hi, unit, r.loc)
+
+
+def _pairs(s: Setting, keys, what) -> dict:
+    """`weights size 1 access 3 age 7`-style key/value pairs."""
+    vals = s.values
+    if len(vals) % 2:
+        raise DamosError(f"{s.key!r} takes key/value pairs ({', '.join(keys)})", s.loc)
+    out = {}
+    for k, v in zip(vals[0::2], vals[1::2]):
+        key, loc = read_word(k, keys, f"{what} key")
+        if key in out:
+            raise DamosError(f"{key!r} is given twice", loc)
+        out[key] = v
+    return out
+
+
+def _permil(node, what) -> Value:
+    return read_percent(node, what, bare_ok=False, allow_kw=False, units=(PERCENT, PERMIL),
+                        limit=None)
+
+
+def _quota(s: Setting) -> Quota:
+    if s.values or s.body is None:
+        raise DamosError("quota takes a block: quota { size 1G; reset 1s }", s.key_loc)
+    st = _Settings(s.body, ("time", "size", "reset", "weights", "goal", "tuner"), "quota")
+    time = size = reset = weights = tuner = None
+    if (x := st.one("time")):
+        time = read_time(_values(x, 1)[0], "quota time")
+    if (x := st.one("size")):
+        size = read_size(_values(x, 1)[0], "quota size", allow_kw=False)
+    if (x := st.one("reset")):
+        reset = read_time(_values(x, 1)[0], "quota reset interval")
+    if (x := st.one("weights")):
+        p = _pairs(x, ("size", "access", "age"), "weights")
+        weights = Weights(*(read_count(p[k], f"{k} weight", allow_kw=False) if k in p
+                            else Value("0") for k in ("size", "access", "age")), loc=x.loc)
+    if (x := st.one("tuner")):
+        tuner, _ = read_word(_values(x, 1)[0], GOAL_TUNERS, "goal tuner")
+    goals = []
+    for g in st.many("goal"):
+        if len(g.values) < 2:
+            raise DamosError("goal takes a metric and a target: goal some_mem_psi_us 1ms", g.loc)
+        metric, _ = read_word(g.values[0], GOAL_METRICS, "goal metric")
+        target = _goal_value(metric, g.values[1])
+        p = _pairs(Setting(g.key, g.values[2:], None, g.loc, g.key_loc),
+                   ("current", "nid", "path"), "goal")
+        current = _goal_value(metric, p["current"]) if "current" in p else None
+        nid = read_int(p["nid"], "nid") if "nid" in p else None
+        path = None
+        if "path" in p:
+            a = _atom(p["path"], "path")
+            if a.kind not in ("PATH", "STRING"):
+                raise _err("path must be a /path or a quoted string", a)
+            path = a.value
+        goals.append(Goal(metric, target, current, nid, path, g.loc))
+    return Quota(time, size, reset, weights, tuple(goals), tuner, s.loc)
+
+
+def _goal_value(metric, node) -> Value:
+    if metric == "some_mem_psi_us":
+        return read_time(node, "PSI goal")
+    if metric == "user_input":
+        return read_count(node, "user_input value", allow_kw=False)
+    return read_percent(node, f"{metric} goal", bare_ok=False, allow_kw=False,
+                        units=(PERCENT, BP), limit=100)
+
+
+def _watermarks(s: Setting) -> Watermarks:
+    if s.values or s.body is None:
+        raise DamosError("watermarks take a block: watermarks { metric free_mem_rate; "
+                         "interval 5s; high 50%; mid 40%; low 20% }", s.key_loc)
+    st = _Settings(s.body, ("metric", "interval", "high", "mid", "low"), "watermarks")
+    missing = [k for k in ("metric", "interval", "high", "mid", "low") if not st.one(k)]
+    if missing:
+        raise DamosError(f"watermarks need {', '.join(missing)}", s.key_loc)
+    metric, _ = read_word(_values(st.one("metric"), 1)[0], WMARK_METRICS, "watermark metric")
+    interval = read_time(_values(st.one("interval"), 1)[0], "watermark interval")
+    high, mid, low = (_permil(_values(st.one(k), 1)[0], f"{k} watermark")
+                      for k in ("high", "mid", "low"))
+    return Watermarks(metric, interval, high, mid, low, s.loc)
+
+
+def _filter(s: Setting) -> Filter:
+    vals = list(s.values)
+    if s.body is not None:
+        raise DamosError("filter takes no block", s.key_loc)
+    if not vals:
+        raise DamosError("filter needs allow or reject and a type: filter reject anon", s.loc)
+    verdict, _ = read_word(vals.pop(0), ("allow", "reject"), "filter verdict")
+    matching = True
+    if vals and isinstance(vals[0], Atom) and vals[0].text == "not":
+        matching = False
+        vals.pop(0)
+    if not vals:
+        raise DamosError("filter needs a type", s.loc)
+    ftype, tloc = read_word(vals.pop(0), FILTER_TYPES, "filter type")
+    kw = dict(allow=verdict == "allow", type=ftype, matching=matching, loc=s.loc)
+    need = {"memcg": 1, "addr": 1, "target": 1, "hugepage_size": 1}.get(ftype, 0)
+    if len(vals) != need:
+        what = {"memcg": "a cgroup path", "addr": "an address range", "target": "a target index",
+                "hugepage_size": "a size range"}.get(ftype)
+        if need:
+            raise DamosError(f"filter type {ftype!r} takes {what}", tloc)
+        raise _err(f"filter type {ftype!r} takes no argument", vals[0])
+    if ftype == "memcg":
+        a = _atom(vals[0], "memcg path")
+        if a.kind not in ("PATH", "STRING"):
+            raise _err("memcg path must be a /path or a quoted string", a)
+        kw["memcg_path"] = a.value
+    elif ftype == "addr":
+        if not isinstance(vals[0], RangeNode):
+            raise _err("addr filter takes a range start..end", vals[0])
+        kw["addr"] = _range(vals[0], lambda a: read_size(a, "address", allow_kw=False))
+    elif ftype == "target":
+        kw["target_idx"] = read_int(vals[0], "target index")
+    elif ftype == "hugepage_size":
+        kw["hugepage"] = _range(vals[0], lambda a: read_size(a, "hugepage size"))
+    return Filter(**kw)
+
+
+SCHEME_KEYS = ("action", "size", "access", "age", "apply_interval", "quota", "watermarks",
+               "filter", "target_nid", "dest")
+
+
+def _scheme(st: Statement) -> Scheme:
+    name = st.name.value if st.name else None
+    s = _Settings(st.body, SCHEME_KEYS, "scheme")
+    a = s.one("action")
+    if a is None:
+        raise DamosError("scheme has no action", st.loc,
+                         hint=f"add a line such as 'action pageout' ({' '.join(ACTIONS)})")
+    action, action_loc = read_word(_values(a, 1)[0], ACTIONS, "action")
+    size = _range(_values(x, 1)[0], read_size) if (x := s.one("size")) else None
+    access = _access_range(x) if (x := s.one("access")) else None
+    age = _age_range(x) if (x := s.one("age")) else None
+    apply_interval = read_time(_values(x, 1)[0], "apply interval") \
+        if (x := s.one("apply_interval")) else None
+    quota = _quota(x) if (x := s.one("quota")) else None
+    wm = _watermarks(x) if (x := s.one("watermarks")) else None
+    filters = tuple(_filter(f) for f in s.many("filter"))
+    target_nid = read_int(_values(x, 1)[0], "target_nid") if (x := s.one("target_nid")) else None
+    dests = []
+    for d in s.many("dest"):
+        vals = _values(d, 3)
+        if not (isinstance(vals[1], Atom) and vals[1].text == "weight"):
+            raise _err("write dest NODE weight N", vals[1])
+        dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight")))
+    return Scheme(action=action, pattern=AccessPattern(size, access, age), name=name,
+                  apply_interval=apply_interval, quota=quota, watermarks=wm, filters=filters,
+                  target_nid=target_nid, dests=tuple(dests), legacy_fields=0, loc=st.loc,
+                  action_loc=action_loc)
+
+
+def _monitor(st: Statement) -> Monitor:
+    s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
+                  "monitor")
+    ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] if (x := s.one("ops")) else None
+    sample = read_time(_values(x, 1)[0], "sampling interval") if (x := s.one("sample")) else None
+    aggr = read_time(_values(x, 1)[0], "aggregation interval") if (x := s.one("aggr")) else None
+    update = read_time(_values(x, 1)[0], "update interval") if (x := s.one("update")) else None
+    nr_regions = None
+    if (x := s.one("nr_regions")):
+        v = _values(x, 1)[0]
+        if not isinstance(v, RangeNode):
+            raise _err("nr_regions takes a range: nr_regions 10..1000", v)
+        nr_regions = (read_int(v.lo, "min nr_regions"), read_int(v.hi, "max nr_regions"))
+    goal = None
+    if (x := s.one("intervals_goal")):
+        if x.values or x.body is None:
+            raise DamosError("intervals_goal takes a block: intervals_goal { access 4%; aggrs 3; "
+                             "min_sample 5ms; max_sample 10s }", x.key_loc)
+        g = _Settings(x.body, ("access", "aggrs", "min_sample", "max_sample"), "intervals_goal")
+        missing = [k for k in ("access", "aggrs", "min_sample", "max_sample") if not g.one(k)]
+        if missing:
+            raise DamosError(f"intervals_goal needs {', '.join(missing)}", x.key_loc)
+        goal = IntervalsGoal(
+            read_percent(_values(g.one("access"), 1)[0], "access goal", bare_ok=False,
+                         allow_kw=False, units=(PERCENT, BP)),
+            read_int(_values(g.one("aggrs"), 1)[0], "aggrs"),
+            read_time(_values(g.one("min_sample"), 1)[0], "min sample"),
+            read_time(_values(g.one("max_sample"), 1)[0], "max sample"), x.loc)
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc)
+
+
+def _target(st: Statement) -> Target:
+    vals = list(st.values)
+    pid = None
+    regions = []
+    while vals:
+        head = _atom(vals.pop(0), "target")
+        if head.kind == "WORD" and head.text == "pid":
+            if pid is not None:
+                raise _err("pid is given twice", head)
+            if not vals:
+                raise _err("pid needs a number", head)
+            pid = read_int(vals.pop(0), "pid", minimum=1)
+        elif head.kind == "WORD" and head.text == "region":
+            if not vals or not isinstance(vals[0], RangeNode):
+                raise _err("region needs a range start..end", head)
+            r = vals.pop(0)
+            lo = read_size(r.lo, "region start", allow_kw=False)
+            hi = read_size(r.hi, "region end", allow_kw=False)
+            from .kernel import size_bytes  # the one place units become bytes
+            start, end = size_bytes(lo), size_bytes(hi)
+            if end <= start:
+                raise _err("region end must be above its start", r)
+            regions.append(AddrRange(start, end))
+        else:
+            raise _err(did_you_mean(head.text, ("pid", "region"), "target word"), head)
+    return Target(pid, tuple(regions), st.loc)
+
+
+def lower(statements: list[Statement]) -> Program:
+    monitor = None
+    targets, schemes = [], []
+    names = {}
+    for st in statements:
+        if st.kind == "legacy":
+            schemes.append(_legacy(st))
+        elif st.kind == "scheme":
+            sc = _scheme(st)
+            if sc.name is not None:
+                if sc.name in names:
+                    raise DamosError(f"scheme {sc.name!r} is already defined on line "
+                                     f"{names[sc.name]}", st.name.loc)
+                names[sc.name] = st.loc.line
+            schemes.append(sc)
+        elif st.kind == "monitor":
+            if monitor is not None:
+                raise DamosError("only one monitor block is allowed", st.loc)
+            monitor = _monitor(st)
+        elif st.kind == "target":
+            targets.append(_target(st))
+    return Program(monitor, tuple(targets), tuple(schemes))

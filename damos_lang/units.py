@@ -1,0 +1,62 @@
+"""Unit vocabularies of the language (what a user may write), and readers
+that check a written unit against a field's kind.  Turning values into
+kernel units is :mod:`damos_lang.kernel`'s job, not this module's."""
+from __future__ import annotations
+
+import difflib
+
+# sizes: case-sensitive powers of 1024, exactly damo's set (MB means MiB)
+SIZE_UNITS = {"B": 1}
+for _i, _p in enumerate("KMGTPE", start=1):
+    for _s in ("", "B", "iB"):
+        SIZE_UNITS[_p + _s] = 1 << (10 * _i)
+
+# time, in nanoseconds (damo computes in ns, then divides)
+TIME_UNITS_NS = {"ns": 1, "us": 1000, "ms": 1000_000, "s": 1000_000_000,
+                 "m": 60_000_000_000, "h": 3600_000_000_000, "d": 86400_000_000_000}
+
+PERCENT = "%"
+PERMIL = "permil"
+BP = "bp"
+SAMPLES = "samples"
+AGGR_INTERVALS = "aggr_intervals"
+
+ULONG_MAX = 2**64 - 1
+UINT_MAX = 2**32 - 1
+
+
+def suggest_unit(unit: str, choices) -> str | None:
+    for c in choices:
+        if c.lower() == unit.lower():
+            return c
+    close = difflib.get_close_matches(unit, list(choices), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def split_quantity(token: str) -> tuple[str, str]:
+    """'1,024KiB' -> ('1024', 'KiB'); '0x1000' -> ('4096', '')."""
+    if token.lower().startswith("0x"):
+        return str(int(token, 16)), ""
+    i = 0
+    while i < len(token) and (token[i].isdigit() or token[i] in ".,"):
+        i += 1
+    number = token[:i].replace(",", "")
+    return canonical_number(number), token[i:]
+
+
+def canonical_number(text: str) -> str:
+    """Drop redundant leading zeros so that '007' and '7' are one value
+    (and never reach sysfs, where a leading 0 means octal)."""
+    if "." in text:
+        whole, frac = text.split(".", 1)
+        whole = whole.lstrip("0") or "0"
+        return f"{whole}.{frac}"
+    return text.lstrip("0") or "0"
+
+
+def damo_number(text: str):
+    """damo's text_to_nr: an int when the text is integral, else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
