@@ -142,11 +142,17 @@ def _legacy(st: Statement) -> Scheme:
                          Loc(st.loc.line, vals[0].loc.col, at.loc.end_col),
                          hint="min_sz max_sz min_freq max_freq min_age max_age action [quotas] "
                               "[weights] [watermarks]")
-    size = Range(read_size(vals[0], "min size"), read_size(vals[1], "max size"))
+    def span(a, b):
+        return Loc(a.loc.line, a.loc.col, b.loc.end_col)
+
+    size = Range(read_size(vals[0], "min size"), read_size(vals[1], "max size"), "",
+                 span(vals[0], vals[1]))
     freq = Range(read_percent(vals[2], "min access frequency", bare_ok=True),
-                 read_percent(vals[3], "max access frequency", bare_ok=True))
+                 read_percent(vals[3], "max access frequency", bare_ok=True), "",
+                 span(vals[2], vals[3]))
     age = Range(read_time(vals[4], "min age", bare_ok=True, allow_kw=True),
-                read_time(vals[5], "max age", bare_ok=True, allow_kw=True))
+                read_time(vals[5], "max age", bare_ok=True, allow_kw=True), "",
+                span(vals[4], vals[5]))
     action, action_loc = read_word(vals[6], ACTIONS, "action")
     quota = wm = None
     rest = vals[7:]
