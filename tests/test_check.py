@@ -1,0 +1,66 @@
+"""The checker's warnings: each one fires when it should and only then."""
+from damos_lang.check import check, min_version_line
+from damos_lang.lower import parse
+
+
+def messages(src, **kw):
+    return [d.message for d in check(parse(src), **kw).items]
+
+
+def test_clean_examples_have_no_warnings():
+    assert messages(open("examples/prcl.damos").read()) == []
+    assert messages(open("examples/ethp.damos").read()) == []
+
+
+def test_min_above_max_never_matches():
+    (m,) = messages("2M 1M 0 0 0 max stat\n")
+    assert "size min is above max" in m and "never match" in m
+
+
+def test_access_min_above_possible_samples():
+    ms = messages("scheme { action stat; access 21..max samples }\n")
+    assert any("at most 20: the scheme can never match" in m for m in ms)
+
+
+def test_exact_percent_does_not_warn_but_fraction_does():
+    assert messages("4K max 5% max 0 max stat\n") == []
+    assert any("truncated to 0" in m for m in
+               messages("monitor { sample 10ms; aggr 100ms }\n4K max 5% max 0 max stat\n"))
+
+
+def test_age_below_one_aggregation_interval():
+    (m,) = messages("4K max 0 0 50ms max stat\n")
+    assert "below one aggregation interval" in m and "becomes 0" in m
+
+
+def test_ops_cannot_apply_action():
+    assert any("vaddr operations set cannot apply 'lru_prio'" in m
+               for m in messages("4K max 0 0 5s max lru_prio\n"))
+    assert any("paddr operations set cannot apply 'hugepage'" in m
+               for m in messages("monitor { ops paddr }\nmin max 5 max min max hugepage\n"))
+    assert messages("monitor { ops paddr }\n4K max 0 0 5s max lru_deprio\n") == []
+
+
+def test_hugepage_from_user_space_only_with_userspace_flag():
+    src = "min max 5 max min max hugepage\n"
+    assert messages(src) == []
+    assert any("cannot be applied from user space" in m for m in messages(src, userspace=True))
+
+
+def test_hugepage_with_small_max_size():
+    assert any("can never form a 2 MiB huge page" in m
+               for m in messages("4K 1M 5 max min max hugepage\n"))
+
+
+def test_zero_goal_and_watermark_order():
+    ms = messages("scheme { action pageout\n quota { size 1G; goal user_input 0 }\n"
+                  " watermarks { metric free_mem_rate; interval 1s; high 20%; mid 40%; low 10% } }\n")
+    assert any("target 0 is silently dropped" in m for m in ms)
+    assert any("high >= mid >= low" in m for m in ms)
+
+
+def test_min_version_line():
+    assert min_version_line(parse("scheme { action stat; filter reject anon }\n")) == \
+        "needs Linux >= 6.3: filters"
+    assert min_version_line(parse("scheme { action stat; filter allow anon }\n")) == \
+        "needs Linux >= 6.14: allow filters"
