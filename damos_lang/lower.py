@@ -137,9 +137,23 @@ def _legacy(st: Statement) -> Scheme:
         if isinstance(v, RangeNode):
             raise _err("a legacy one-line scheme has no ranges; write min and max as two fields", v)
     if n not in LEGACY_FIELD_COUNTS:
-        at = vals[min(n, 18) - 1] if n > 18 else vals[-1]
-        raise DamosError(f"a legacy scheme line has 7, 9, 12, 17 or 18 fields, this one has {n}",
-                         Loc(st.loc.line, vals[0].loc.col, at.loc.end_col),
+        # the caret goes under the first field past the last complete variant
+        if n < LEGACY_FIELD_COUNTS[0]:
+            last = vals[-1]
+            raise DamosError(f"a legacy scheme line has 7, 9, 12, 17 or 18 fields, this one has "
+                             f"{n}; the action and more are missing",
+                             Loc(last.loc.line, last.loc.end_col or last.loc.col),
+                             hint="min_sz max_sz min_freq max_freq min_age max_age action")
+        complete = max(c for c in LEGACY_FIELD_COUNTS if c <= n)
+        first, last = vals[complete], vals[-1]
+        loc = Loc(first.loc.line, first.loc.col,
+                  last.loc.end_col if last.loc.line == first.loc.line else None)
+        nxt = min((c for c in LEGACY_FIELD_COUNTS if c > n), default=None)
+        extra = f"; {complete} fields make a complete scheme"
+        if nxt:
+            extra += f", {nxt} need {nxt - n} more"
+        raise DamosError(f"a legacy scheme line has 7, 9, 12, 17 or 18 fields, this one has {n}"
+                         + extra, loc,
                          hint="min_sz max_sz min_freq max_freq min_age max_age action [quotas] "
                               "[weights] [watermarks]")
     def span(a, b):

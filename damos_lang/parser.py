@@ -123,6 +123,36 @@ def _body(tree) -> list:
     return settings
 
 
+def _unclosed(text: str) -> DamosError:
+    """Point at the '{' that is never closed (outside strings and comments)."""
+    stack = []
+    line, col, i = 1, 1, 0
+    in_str = in_comment = False
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line, col, in_comment, in_str = line + 1, 0, False, False
+        elif in_comment:
+            pass
+        elif in_str:
+            if c == "\\":
+                i, col = i + 1, col + 1
+            elif c == '"':
+                in_str = False
+        elif c == "#":
+            in_comment = True
+        elif c == '"':
+            in_str = True
+        elif c == "{":
+            stack.append(Loc(line, col, col + 1))
+        elif c == "}" and stack:
+            stack.pop()
+        i, col = i + 1, col + 1
+    if stack:
+        return DamosError("this '{' is never closed", stack[-1], hint="add the missing '}'")
+    return DamosError("unexpected end of file", Loc(max(1, line - 1), 1))
+
+
 def parse_nodes(text: str) -> list[Statement]:
     """Parse text into statements; raises DamosError on a syntax error."""
     if not text.endswith("\n"):
@@ -143,17 +173,24 @@ def parse_nodes(text: str) -> list[Statement]:
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token
         if tok.type == "$END":
-            raise DamosError("unexpected end of file; a '}' is missing",
-                             Loc(max(1, text.count("\n")), 1)) from None
+            raise _unclosed(text) from None
+        if tok.type == "RBRACE" and "RBRACE" not in e.expected:
+            raise DamosError("unexpected '}' with no open '{'", _tok_loc(tok)) from None
+        if tok.type == "LBRACE" and "LBRACE" not in e.expected:
+            words = text.splitlines()[tok.line - 1].split()
+            first = words[0] if words else ""
+            col = text.splitlines()[tok.line - 1].find(first) + 1
+            from .errors import did_you_mean
+            raise DamosError(did_you_mean(first, ("scheme", "monitor"), "block keyword"),
+                             Loc(tok.line, col, col + len(first))) from None
         expected = sorted({_TOKEN_WORDS.get(t, t.lower()) for t in e.expected})
         shown = "end of line" if tok.type == "_NL" else repr(str(tok))
         msg = f"unexpected {shown}"
-        if expected:
+        if expected and len(expected) <= 3:
             msg += f"; expected {' or '.join(expected)}"
         raise DamosError(msg, _tok_loc(tok) if tok.type != "_NL" else Loc(tok.line, tok.column)) from None
     except lark.exceptions.UnexpectedEOF:
-        raise DamosError("unexpected end of file; a '}' is missing",
-                         Loc(max(1, text.count("\n")), 1)) from None
+        raise _unclosed(text) from None
 
     statements = []
     for st in tree.children:
