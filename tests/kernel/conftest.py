@@ -1,0 +1,78 @@
+"""Fixtures for the real-kernel test tier (marker `kernel`); see docs/kernel-rig.md.
+
+Prerequisites (qemu, busybox-static, kernel build tools, linux-source-6.12):
+* with CI=true and running as root, missing packages are installed
+  (tests/kernel/rig/install-prereqs.sh), and anything still missing is a failure;
+* with CI=true otherwise, a missing prerequisite is a failure;
+* elsewhere, the kernel tests are skipped with the list of what is missing.
+Kernels are built or downloaded on demand (the custom kernel's first build
+takes about 4 minutes on 2 cores) and cached under ~/.cache/damos-lang
+(env DAMOS_RIG_CACHE); .ci/kernel-rig-setup.sh does the same ahead of pytest.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernelrig  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "kernel: boots real Linux kernels under qemu (slow; select with -m kernel, "
+        "deselect with -m 'not kernel')")
+
+
+def _unavailable(reason: str):
+    if kernelrig.in_ci():
+        pytest.fail(f"kernel rig (CI=true): {reason}", pytrace=False)
+    pytest.skip(f"kernel rig unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def kernel_rig():
+    """The kernelrig module, once the host has everything the rig needs."""
+    missing = kernelrig.missing_prerequisites()
+    if missing and kernelrig.in_ci() and os.geteuid() == 0:
+        try:
+            kernelrig.install_prerequisites()
+        except kernelrig.RigError as e:
+            _unavailable(str(e))
+        missing = kernelrig.missing_prerequisites()
+    if missing:
+        _unavailable("missing " + ", ".join(missing)
+                     + " (as root: sh tests/kernel/rig/install-prereqs.sh)")
+    return kernelrig
+
+
+def _kernel(rig, fn):
+    try:
+        return fn()
+    except rig.RigError as e:
+        # prerequisites are present, so this is a real problem: fail, don't skip
+        pytest.fail(f"kernel rig setup failed: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def custom_kernel(kernel_rig):
+    """Custom 6.12 kernel (page_idle, DAMON, tracepoints, zram, 9p built in)."""
+    return _kernel(kernel_rig, kernel_rig.ensure_custom)
+
+
+@pytest.fixture(scope="session")
+def stock_kernel(kernel_rig):
+    """Debian's stock 6.12 kernel with its 9p and zram modules in the initramfs."""
+    return _kernel(kernel_rig, kernel_rig.ensure_stock)
+
+
+@pytest.fixture
+def vm_out(tmp_path):
+    """A fresh run directory for one VM (shared writable with the guest)."""
+    d = tmp_path / "vm"
+    d.mkdir()
+    return d

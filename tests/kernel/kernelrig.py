@@ -1,0 +1,341 @@
+"""Real-kernel test rig: boot Linux 6.12 kernels under qemu (TCG) and run jobs.
+
+Used by the ``kernel`` test tier (``pytest -m kernel tests/kernel``); see
+docs/kernel-rig.md.  Two kernels:
+
+* ``ensure_stock()``: Debian's stock 6.12 kernel, from the package that the
+  ``linux-image-6.12-amd64`` meta package pins (DAMON sysfs with
+  vaddr/fvaddr/paddr, DAMON_RECLAIM; no page_idle; 9p and zram as modules).
+* ``ensure_custom()``: a 6.12 kernel built from Debian's ``linux-source-6.12``
+  with ``rig/rig.config`` on top of tinyconfig (page_idle, DAMON, soft-dirty,
+  zram, DAMON tracepoints, 9p built in).  Cached under the cache root keyed by
+  sha256(rig.config + linux-source-6.12 version); rebuilt only when that changes.
+
+``run_vm(kernel, job, timeout=...)`` boots one of them with a busybox
+initramfs.  The host's ``/`` is shared read-only and used as a chroot
+(``hostrun CMD``) so the host's Python and the project run inside; a fresh
+per-run directory is shared writable (``/out`` in the VM, ``$RIG_OUTHOST`` in
+the chroot) and carries the job in and the results out.  The qemu process
+group is always killed when the call returns (timeout, exception or not).
+
+Only the standard library is used here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RIG_DIR = HERE / "rig"
+JOBS_DIR = HERE / "jobs"
+PROJECT_ROOT = HERE.parent.parent
+SETUP_SH = RIG_DIR / "setup.sh"
+RUNVM_SH = RIG_DIR / "runvm.sh"
+INSTALL_SH = RIG_DIR / "install-prereqs.sh"
+
+#: kernel command line for anything that measures accesses (see docs)
+ACCESS_CMDLINE = ("pti=on",)
+
+# command -> Debian package that provides it
+_COMMANDS = {
+    "qemu-system-x86_64": "qemu-system-x86",
+    "cpio": "cpio",
+    "gcc": "build-essential",
+    "make": "build-essential",
+    "bc": "bc",
+    "bison": "bison",
+    "flex": "flex",
+    "xz": "xz-utils",
+    "depmod": "kmod",
+    "modprobe": "kmod",
+    "apt-get": "apt",
+    "apt-cache": "apt",
+    "dpkg-deb": "dpkg",
+    "dpkg-query": "dpkg",
+    "timeout": "coreutils",
+    "flock": "util-linux",
+}
+# file -> Debian package that provides it
+_FILES = {
+    "/bin/busybox": "busybox-static",
+    "/usr/src/linux-source-6.12.tar.xz": "linux-source-6.12",
+    "/usr/include/libelf.h": "libelf-dev",
+    "/usr/include/openssl/ssl.h": "libssl-dev",
+}
+
+
+class RigError(RuntimeError):
+    """The rig could not prepare a kernel or run a VM."""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("DAMOS_RIG_CACHE") or Path.home() / ".cache" / "damos-lang")
+
+
+def _is_static_elf(path: str) -> bool:
+    """True if the ELF file has no PT_INTERP program header (statically linked)."""
+    try:
+        with open(path, "rb") as f:
+            hdr = f.read(64)
+            if hdr[:4] != b"\x7fELF" or hdr[4] != 2:  # 64-bit only
+                return False
+            phoff = int.from_bytes(hdr[32:40], "little")
+            phentsize = int.from_bytes(hdr[54:56], "little")
+            phnum = int.from_bytes(hdr[56:58], "little")
+            f.seek(phoff)
+            ph = f.read(phentsize * phnum)
+    except OSError:
+        return False
+    return all(int.from_bytes(ph[i * phentsize:i * phentsize + 4], "little") != 3
+               for i in range(phnum))
+
+
+def missing_prerequisites() -> list[str]:
+    """Human-readable list of what the rig lacks on this host (empty if nothing)."""
+    missing = []
+    for cmd, pkg in _COMMANDS.items():
+        if shutil.which(cmd) is None and shutil.which(cmd, path="/usr/sbin:/sbin") is None:
+            missing.append(f"{cmd} (package {pkg})")
+    for path, pkg in _FILES.items():
+        if not os.path.exists(path):
+            missing.append(f"{path} (package {pkg})")
+        elif path == "/bin/busybox" and not _is_static_elf(path):
+            missing.append("a static /bin/busybox (package busybox-static)")
+    if not (os.path.exists("/usr/lib/x86_64-linux-gnu/libc.a") or os.path.exists("/usr/lib64/libc.a")):
+        missing.append("static libc for the workload (package libc6-dev)")
+    return missing
+
+
+def install_prerequisites() -> None:
+    """apt-get install the rig's packages (root only; no-op when all are installed)."""
+    if os.geteuid() != 0:
+        raise RigError("installing the rig's packages needs root")
+    p = subprocess.run(["sh", str(INSTALL_SH)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise RigError(f"{INSTALL_SH} failed ({p.returncode}):\n{p.stdout[-4000:]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Kernel:
+    kind: str          # "stock" or "custom"
+    image: Path        # bzImage / vmlinuz
+    initrd: Path       # busybox initramfs matching the kernel
+    name: str          # stock: ABI package name; custom: "custom-6.12-<key>"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _setup(kind: str) -> Kernel:
+    env = dict(os.environ, DAMOS_RIG_CACHE=str(cache_root()))
+    t0 = time.monotonic()
+    p = subprocess.run(["sh", str(SETUP_SH), kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, env=env, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise RigError(f"setup.sh {kind} failed ({p.returncode}) after {time.monotonic() - t0:.0f}s:\n"
+                       f"{p.stderr[-6000:]}")
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "RIG_RESULT" and parts[1] == kind:
+            k = Kernel(kind, Path(parts[2]), Path(parts[3]), parts[4])
+            if not (k.image.is_file() and k.initrd.is_file()):
+                raise RigError(f"setup.sh {kind} reported missing files: {line}")
+            return k
+    raise RigError(f"setup.sh {kind} printed no RIG_RESULT line:\n{p.stdout}\n{p.stderr[-3000:]}")
+
+
+def ensure_stock() -> Kernel:
+    """Debian's stock 6.12 kernel + initramfs with its 9p/zram modules (downloads once)."""
+    return _setup("stock")
+
+
+def ensure_custom() -> Kernel:
+    """The custom 6.12 kernel (builds it when rig.config or linux-source-6.12 changed)."""
+    return _setup("custom")
+
+
+@dataclasses.dataclass
+class VMResult:
+    status: int            # runvm status: job rc 0..61, 124 timeout, 200 no result
+    timed_out: bool
+    out: Path              # the run's directory (job, results, logs)
+    log: str               # job output (stdout+stderr of the job script)
+    console: str           # serial console of the VM
+    duration: float        # wall time of the VM in seconds
+    cmdline: str = ""
+
+    @property
+    def rc(self) -> int | None:
+        """The job's exit status, or None if the VM timed out or ended without one."""
+        return None if self.status in (124, 200) or self.timed_out else self.status
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+    def text(self, name: str) -> str:
+        return (self.out / name).read_text()
+
+    def describe(self) -> str:
+        what = "TIMEOUT" if self.timed_out else f"status {self.status}"
+        return (f"VM run in {self.out} ({what}, {self.duration:.1f}s, cmdline {self.cmdline!r})\n"
+                f"--- job log ---\n{self.log[-6000:]}\n--- console (tail) ---\n{self.console[-3000:]}")
+
+
+def _keep_paths(paths) -> list[str]:
+    """Host paths under /tmp that the VM's chroot must keep visible (its /tmp is a tmpfs)."""
+    keep = []
+    for p in paths:
+        if not p:
+            continue
+        p = os.path.realpath(p)
+        if p == "/tmp" or not p.startswith("/tmp/"):
+            continue
+        # keep the top-level directory under /tmp: covers siblings (venv next to checkout)
+        top = "/tmp/" + p[len("/tmp/"):].split("/", 1)[0]
+        if any(c in top for c in " ,\t\n"):
+            raise RigError(f"cannot share {top!r} with the VM (whitespace or comma in path)")
+        if top not in keep:
+            keep.append(top)
+    return keep
+
+
+def default_python() -> str:
+    """Absolute path of the interpreter that runs the tests (a real binary, not a shim)."""
+    return os.path.abspath(sys.executable)
+
+
+def _alive_pids_mentioning(text: str) -> list[int]:
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            pids.append(int(d))
+    return pids
+
+
+def vm_processes(out: Path) -> list[int]:
+    """Pids of processes (qemu, runvm.sh) still serving the VM of run directory `out`."""
+    return _alive_pids_mentioning(f"rig.out={os.path.realpath(out)} ")
+
+
+def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMDLINE,
+           files: dict | None = None, env: dict | None = None, out: Path | str | None = None,
+           python: str | None = None, keep=(), mem_mib: int = 1024, smp: int = 2) -> VMResult:
+    """Boot `kernel`, run the shell script text `job` inside, return a VMResult.
+
+    The job runs under busybox sh as root in the VM with cwd /out (= the run
+    directory).  A header defines, for the job:
+      PY    absolute path of the host Python to run inside (`hostrun $PY ...`),
+            by default the interpreter running the tests
+      PROJ  the project checkout (host path, read-only in the VM)
+      KDIR  tests/kernel of the checkout
+      and every name=value of `env`.
+    `files` maps names in the run directory to str/bytes content or to a
+    host Path to copy.  `timeout` bounds the VM's wall time: on expiry the qemu
+    process group is killed and the result has timed_out=True.  Whatever
+    happens, no qemu process of this run outlives the call.
+    """
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="damos-rig-"))
+    out = Path(os.path.realpath(out))
+    out.mkdir(parents=True, exist_ok=True)
+    if any(c in str(out) for c in " ,\t\n"):
+        raise RigError(f"run directory {out} must not contain whitespace or commas")
+    py = python or default_python()
+    header = {"PY": py, "PROJ": str(PROJECT_ROOT), "KDIR": str(HERE)}
+    header.update(env or {})
+    lines = ["# --- written by kernelrig.run_vm"]
+    for k, v in header.items():
+        lines.append(f"{k}={shlex.quote(str(v))}; export {k}")
+    lines.append("# --- job")
+    (out / "run.sh").write_text("\n".join(lines) + "\n" + job.rstrip("\n") + "\n")
+    for name, content in (files or {}).items():
+        dest = out / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy(content, dest)
+        elif isinstance(content, bytes):
+            dest.write_bytes(content)
+        else:
+            dest.write_text(content)
+
+    keep_list = _keep_paths([str(PROJECT_ROOT), py, os.path.realpath(py), sys.prefix,
+                             sys.base_prefix, *keep])
+    args = list(cmdline)
+    if keep_list:
+        args.append("rig.keep=" + ",".join(keep_list))
+    venv = dict(os.environ, VM_TIMEOUT=str(int(timeout) + 10), VM_MEM=str(mem_mib), VM_SMP=str(smp))
+    t0 = time.monotonic()
+    timed_out = False
+    proc = subprocess.Popen(["sh", str(RUNVM_SH), str(kernel.image), str(kernel.initrd), str(out), *args],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=venv, start_new_session=True)
+    try:
+        try:
+            runvm_out, _ = proc.communicate(timeout=timeout)
+            status = proc.returncode
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            status = 124
+            runvm_out = b""
+    finally:
+        # always tear the VM down: runvm.sh, timeout(1) and qemu share the group
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            more, _ = proc.communicate(timeout=30)
+            runvm_out = (runvm_out or b"") + (more or b"")
+        except (subprocess.TimeoutExpired, ValueError):
+            pass
+    duration = time.monotonic() - t0
+    if status == 124:
+        timed_out = True
+    # anything left (should be nothing: qemu is in the killed group)
+    deadline = time.monotonic() + 10
+    while (left := vm_processes(out)) and time.monotonic() < deadline:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+
+    def read(name):
+        try:
+            return (out / name).read_text(errors="replace")
+        except OSError:
+            return ""
+    console = read("console.log")
+    if runvm_out:
+        console += "\n--- runvm.sh ---\n" + runvm_out.decode(errors="replace")
+    if timed_out:
+        console += f"\n--- kernelrig: VM killed after its {timeout:g}s timeout ---\n"
+    return VMResult(status=status, timed_out=timed_out, out=out, log=read("run.sh.log"),
+                    console=console, duration=duration, cmdline=" ".join(args))
+
+
+def job(name: str) -> str:
+    """Text of tests/kernel/jobs/NAME."""
+    return (JOBS_DIR / name).read_text()
