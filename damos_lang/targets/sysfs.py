@@ -1,0 +1,223 @@
+"""POSIX sh script that starts one kdamond through the DAMON sysfs interface.
+
+The script writes :func:`damos_lang.sysfs_plan.plan` in order.  It runs
+under dash and busybox sh, takes the target pid as ``$1`` (overriding the
+file's), and honours ``DAMOS_SYSFS_ROOT`` (instead of
+/sys/kernel/mm/damon/admin) and ``DAMOS_SYS_MODULE_ROOT`` (instead of
+/sys/module).  Every value is single-quoted, so no input can inject shell.
+"""
+from __future__ import annotations
+
+from .. import __version__
+from ..features import minimum_version, vstr
+from ..kernel import to_kernel
+from ..sysfs_plan import ADMIN_ROOT, PID_FROM_CALLER, STATE, Write, plan
+from ..features import require_version
+
+NAME = "sysfs"
+
+# DAMON modules that run DAMON exclusively: while one runs, 'on' gives -EBUSY
+EXCLUSIVE_MODULES = ("damon_stat", "damon_reclaim", "damon_lru_sort")
+
+# files written under the kernel's trylock, which may give -EBUSY (§7 trap 10)
+RETRY_NAMES = ("nr_kdamonds", "nr_contexts", "nr_targets", "nr_regions", "nr_schemes",
+               "nr_filters", "nr_goals", "nr_dests", "state", "memcg_path", "path")
+
+
+def q(s: str) -> str:
+    """Quote for sh: inside single quotes only ' is special."""
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def _comment(s: str) -> str:
+    """Text safe inside a # comment: no line breaks or control characters."""
+    return "".join(c if c.isprintable() else "?" for c in s)
+
+
+_BODY = r"""
+root=${DAMOS_SYSFS_ROOT:-/sys/kernel/mm/damon/admin}
+modroot=${DAMOS_SYS_MODULE_ROOT:-/sys/module}
+started=0
+
+die() {
+    printf 'damos: %s\n' "$1" >&2
+    exit 1
+}
+
+# turn off what this script turned on (nothing runs before 'on')
+undo() {
+    if [ "$started" = 1 ]; then
+        if { printf '%s\n' off > "$root/$state_path"; } 2>/dev/null; then
+            printf 'damos: turned kdamond 0 off again\n' >&2
+        else
+            printf 'damos: could not turn kdamond 0 off; write off to %s\n' \
+                "$root/$state_path" >&2
+        fi
+    fi
+}
+
+# w VALUE PATH WHAT RETRY: write VALUE to $root/PATH, or report, undo and exit 1
+w() {
+    if [ ! -e "$root/$2" ]; then
+        printf "damos: failed to write '%s' to %s (%s): no such file; this kernel lacks the feature\n" \
+            "$1" "$2" "$3" >&2
+        undo
+        exit 1
+    fi
+    tries=1
+    while ! err=$( { printf '%s\n' "$1" > "$root/$2"; } 2>&1 ); do
+        # -EBUSY from the kernel's trylock: try again shortly
+        if [ "$4" = 1 ] && [ "$tries" -lt 3 ] && [ -f "$root/$2" ]; then
+            tries=$((tries + 1))
+            sleep 1
+            continue
+        fi
+        err=${err##*: }
+        printf "damos: failed to write '%s' to %s (%s)%s\n" "$1" "$2" "$3" "${err:+: $err}" >&2
+        if [ "$2" = "$state_path" ] && [ "$1" = on ]; then
+            printf '%s\n' "damos: the kernel checks every value at 'on': a bad pid, sample > aggr," \
+                "damos: nr_regions min < 3, a missing memcg, or another DAMON user (-EBUSY)" >&2
+        fi
+        undo
+        exit 1
+    done
+    if [ "$2" = "$state_path" ] && [ "$1" = on ]; then
+        started=1
+    fi
+}
+
+# the operations set must be registered (avail_operations exists from 5.19)
+need_ops() {
+    f="$root/kdamonds/0/contexts/0/avail_operations"
+    [ -r "$f" ] || return 0
+    while IFS= read -r o; do
+        [ "$o" = "$1" ] && return 0
+    done < "$f"
+    die "this kernel has no '$1' operations set (see $f)"
+}
+
+__ARGS__
+# -- pre-flight: nothing is written before these pass
+[ -d "$root" ] || die "no DAMON sysfs interface at $root (needs CONFIG_DAMON_SYSFS=y and sysfs mounted)"
+for m in __MODULES__; do
+    f="$modroot/$m/parameters/enabled"
+    if [ -r "$f" ] && IFS= read -r v < "$f" && [ "$v" = Y ]; then
+        die "$m is running DAMON exclusively, so a sysfs kdamond cannot start; stop it with: echo N > $f"
+    fi
+done
+for f in "$root"/kdamonds/*/state; do
+    [ -r "$f" ] || continue
+    if IFS= read -r v < "$f" && [ "$v" = on ]; then
+        die "a DAMON sysfs kdamond is already running ($f is on); refusing to replace it"
+    fi
+done
+"""
+
+_PID_SINGLE = r"""
+usage() {
+    printf 'usage: %s __USAGE__\n' "$0" >&2
+    exit 2
+}
+[ "$#" -le 1 ] || usage
+case ${1-} in -h|--help) printf 'usage: %s __USAGE__\n' "$0"; exit 0 ;; esac
+pid=${1:-__DEFAULT__}
+[ -n "$pid" ] || { printf 'damos: no target pid: the file has none, so pass it as the first argument\n' >&2; usage; }
+case $pid in
+    [1-9]*) case $pid in *[!0-9]*) bad=1 ;; *) bad=0 ;; esac ;;
+    *) bad=1 ;;
+esac
+if [ "$bad" = 1 ]; then
+    printf 'damos: bad pid: %s (a positive decimal number, no leading zero)\n' "$pid" >&2
+    usage
+fi
+kill -0 "$pid" 2>/dev/null || die "no process with pid $pid"
+"""
+
+_NO_ARGS = r"""
+case ${1-} in -h|--help) printf 'usage: %s\n' "$0"; exit 0 ;; esac
+if [ "$#" -gt 0 ]; then
+    printf 'usage: %s\n(__WHY__)\n' "$0" >&2
+    exit 2
+fi
+"""
+
+
+def script_from_plan(writes: list[Write], header: list[str], pid_arg: str | None,
+                     ops: str | None = None, why_no_args: str = "") -> str:
+    """The sh script that performs ``writes`` in order.
+
+    ``pid_arg`` is None when the script takes no argument; otherwise it is
+    the default pid ("" if there is none), which ``$1`` overrides, and every
+    write of :data:`PID_FROM_CALLER` writes ``$pid`` instead."""
+    out = ["#!/bin/sh"]
+    out += ["# " + _comment(line) if line else "#" for line in header]
+    out.append("set -u")
+    out.append(f"state_path={q(STATE)}")
+    if pid_arg is not None:
+        default = q(pid_arg) if pid_arg else "''"
+        usage = "PID" if not pid_arg else "[PID]"
+        args = _PID_SINGLE.replace("__DEFAULT__", default).replace("__USAGE__", usage)
+    else:
+        args = _NO_ARGS.replace("__WHY__", why_no_args or "this script takes no arguments")
+    out.append(_BODY.replace("__MODULES__", " ".join(EXCLUSIVE_MODULES))
+               .replace("__ARGS__", args.strip("\n")).rstrip("\n"))
+    out.append("")
+    out.append("# -- the writes, in order (nr_* before the directories they create)")
+    for wr in writes:
+        value = '"$pid"' if wr.value == PID_FROM_CALLER else q(wr.value)
+        retry = "1" if wr.path.rsplit("/", 1)[-1] in RETRY_NAMES else "0"
+        out.append(f"w {value} {q(wr.path)} {q(wr.what)} {retry}")
+        if ops and wr.path.endswith("contexts/0/operations"):
+            out.append(f"need_ops {q(ops)}")
+    out.append("")
+    out.append(r"""IFS= read -r now 2>/dev/null < "$root/$state_path" || now='?'
+if [ "$now" != on ]; then
+    printf 'damos: kdamond 0 is not running after on (state: %s)\n' "$now" >&2
+    undo
+    exit 1
+fi
+IFS= read -r kpid 2>/dev/null < "$root/kdamonds/0/pid" || kpid='?'
+printf 'damos: kdamond 0 is on (pid %s); stop it with: echo off > %s\n' \
+    "${kpid:-?}" "$root/$state_path"
+""")
+    return "\n".join(out)
+
+
+def compile(program, options, source: str | None = None) -> str:
+    """The sysfs setup script for ``program``."""
+    kernel = getattr(options, "kernel", None)
+    if kernel is not None:
+        require_version(program, tuple(kernel))
+    kctx = to_kernel(program, getattr(options, "max_policy", "unbounded"))
+    source = source or getattr(options, "source", None)
+    takes_pid = kctx.ops in ("vaddr", "fvaddr") and len(kctx.targets) <= 1
+    writes = plan(kctx, options, pid_from_caller=takes_pid)
+    iv = kctx.intervals
+    feat = minimum_version(program)
+    header = [f"Generated by damos-lang {__version__} from {source or '(unnamed source)'}; "
+              "do not edit.",
+              f"Starts one DAMON kdamond ({kctx.ops}, {len(kctx.schemes)} scheme"
+              f"{'s' if len(kctx.schemes) != 1 else ''}) through {ADMIN_ROOT}.",
+              f"Values are kernel units at sample {iv.sample_us} us, aggr {iv.aggr_us} us, "
+              f"update {iv.update_us} us.",
+              (f"Needs Linux >= {vstr(feat.since)} ({feat.name}) with CONFIG_DAMON_SYSFS=y."
+               if feat else "Needs a Linux kernel with CONFIG_DAMON_SYSFS=y."),
+              ]
+    if kernel is not None:
+        header.append(f"Checked against Linux {vstr(tuple(kernel))} (--kernel).")
+    header.append("Environment: DAMOS_SYSFS_ROOT (default /sys/kernel/mm/damon/admin), "
+                  "DAMOS_SYS_MODULE_ROOT (default /sys/module).")
+    pid_arg = None
+    why = ""
+    if takes_pid:
+        opt_pid = getattr(options, "pid", None)
+        file_pid = kctx.targets[0].pid if kctx.targets else None
+        default = opt_pid if opt_pid is not None else file_pid
+        pid_arg = str(default) if default is not None else ""
+        header.append("Usage: sh SCRIPT [PID]; PID overrides the compiled-in pid."
+                      if pid_arg else "Usage: sh SCRIPT PID")
+    else:
+        why = ("the paddr operations set monitors physical memory, so there is no pid"
+               if kctx.ops == "paddr" else "the pids of the targets are in the script")
+        header.append("Usage: sh SCRIPT")
+    return script_from_plan(writes, header, pid_arg, kctx.ops, why)
