@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
-import errno
 import json
 import os
 import re
@@ -465,6 +464,16 @@ def test_bad_or_missing_pid_is_a_usage_error(tmp_path, shell, args):
 
 
 @pytest.mark.parametrize("shell", SHELLS, ids=SHELL_IDS)
+def test_pid_of_no_process_is_refused_before_writing(tmp_path, shell):
+    text = "4K max 0 0 5s max pageout\n"
+    root = fake_root(tmp_path, expected_writes(text, 1))
+    before = snapshot(root)
+    r = run_script(tmp_path, compile_text(text), shell, 999999999)
+    assert r.returncode == 1 and "no process with pid 999999999" in r.stderr
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=SHELL_IDS)
 def test_paddr_script_takes_no_argument(tmp_path, shell):
     text = "monitor { ops paddr }\ntarget region 4G..8G\nscheme { action pageout }"
     script = compile_text(text)
@@ -621,9 +630,12 @@ def test_any_memcg_path_is_written_literally(tmp_path, path):
     check_literal_memcg(tmp_path, SHELLS[-1], path)
 
 
-def test_nul_in_a_path_is_refused():
+def test_paths_sysfs_cannot_hold_are_refused():
     with pytest.raises(DamosError, match="NUL"):
         target.compile(memcg_program("/a\0b"), Options())
+    # the kernel would drop a trailing newline, silently changing the path
+    with pytest.raises(DamosError, match="newline"):
+        target.compile(memcg_program("/a\n"), Options())
 
 
 def test_header_and_syntax(tmp_path):

@@ -9,10 +9,9 @@ file's), and honours ``DAMOS_SYSFS_ROOT`` (instead of
 from __future__ import annotations
 
 from .. import __version__
-from ..features import minimum_version, vstr
+from ..features import minimum_version, require_version, vstr
 from ..kernel import to_kernel
 from ..sysfs_plan import ADMIN_ROOT, PID_FROM_CALLER, STATE, Write, plan
-from ..features import require_version
 
 NAME = "sysfs"
 
