@@ -371,7 +371,7 @@ def snapshot(root):
     for d, _dirs, files in os.walk(root):
         for f in files:
             p = os.path.join(d, f)
-            with open(p) as fh:
+            with open(p, newline="") as fh:
                 out[os.path.relpath(p, root)] = fh.read()
     return out
 
@@ -610,7 +610,7 @@ def check_literal_memcg(tmp_path, shell, path):
     r = run_script(tmp_path, target.compile(prog, Options(), source="x"), shell)
     assert r.returncode == 0, r.stderr
     memcg = root / f"{SCHEMES}/0/filters/0/memcg_path"
-    assert memcg.read_text() == path + "\n"
+    assert memcg.read_bytes() == (path + "\n").encode()
     assert sorted(os.listdir(cwd)) == ["canary"]
     assert not list(tmp_path.rglob("PWNED"))
     shutil.rmtree(root)
