@@ -9,8 +9,11 @@ Layout
   (a statement that carries leading comments always starts a new group).
 * Legacy-line schemes (``Scheme.legacy_fields != 0``) stay legacy lines with
   the same field count.  The fields of one group of consecutive legacy lines
-  are **aligned in columns**: each column is as wide as its widest field,
-  plus two spaces; trailing blanks are dropped.  Every value is written as
+  are **aligned in columns**, by meaning: a field sits in its column of the
+  18-field layout (a 9-field line leaves the 18-field line's quota-time
+  column empty), each column is as wide as its widest field plus two spaces,
+  trailing blanks are dropped, and trailing comments of the group start in
+  one column, two spaces after the longest line.  Every value is written as
   its IR ``Value`` (number and unit as written, commas and leading zeros
   dropped, hex written in decimal).
 * Block schemes, the monitor block and nested ``quota``/``watermarks``/
@@ -403,13 +406,7 @@ def _assemble(items: list[_Item], com: _Comments) -> str:
             out.append(pad + line.text + ("  " + comment if comment else ""))
         prev = it.kind
     for run in runs:
-        width: dict[int, int] = {}
-        for _, fields, _ in run:
-            for j, f in enumerate(fields):
-                width[j] = max(width.get(j, 0), len(f))
-        for i, fields, comment in run:
-            text = "".join(f.ljust(width[j] + 2) for j, f in enumerate(fields[:-1])) + fields[-1]
-            out[i] = text + ("  " + comment if comment else "")
+        _align(out, run)
     for key, comments in com.leading.items():
         if comments and key not in used:
             raise DamosError(f"fmt would lose the comment {comments[0][0]!r}", comments[0][1])
@@ -421,6 +418,32 @@ def _assemble(items: list[_Item], com: _Comments) -> str:
             out.append("")
         out.extend(com.tail)
     return "\n".join(out) + "\n" if out else ""
+
+
+def _slots(fields: list[str]) -> list[str | None]:
+    """A legacy line's fields in the 18 columns of the longest layout, so that
+    the same field lines up whatever the field count (None: no such field)."""
+    n = len(fields)
+    out: list[str | None] = fields[:7] + [None] * 11
+    rest = fields[7:]
+    if n == 18:
+        out[7], rest = rest[0], rest[1:]
+    out[8:8 + len(rest)] = rest
+    return out
+
+
+def _align(out: list[str], run: list) -> None:
+    rows = [(i, _slots(fields), comment) for i, fields, comment in run]
+    width = [max((len(r[k]) for _, r, _ in rows if r[k] is not None), default=-2)
+             for k in range(18)]
+    texts = []
+    for i, row, comment in rows:
+        last = max(k for k in range(18) if row[k] is not None)
+        texts.append("".join((row[k] or "").ljust(width[k] + 2) if k < last else row[k]
+                             for k in range(last + 1) if width[k] >= 0))
+    col = max(len(t) for t in texts) + 2
+    for (i, _, comment), text in zip(rows, texts):
+        out[i] = text.ljust(col) + comment if comment else text
 
 
 # -- entry points ----------------------------------------------------------

@@ -82,13 +82,16 @@ def test_legacy_spellings_parse_and_format(lines):
     once = format_source(text)
     assert parse(once) == program
     assert format_source(once) == once
-    # same field count, columns aligned
+    # same field count; a field starts in the same column on every line
+    # (fields are placed in the columns of the 18-field layout)
     out = once.splitlines()
     assert [len(line.split()) for line in out] == [s.legacy_fields for _, s in lines]
-    starts = [[i for i, ch in enumerate(line) if ch != " " and (i == 0 or line[i - 1] == " ")]
-              for line in out]
-    common = min(len(s) for s in starts)
-    assert all(s[:common] == starts[0][:common] for s in starts)
+    columns = {}
+    for line in out:
+        starts = [i for i, ch in enumerate(line) if ch != " " and (i == 0 or line[i - 1] == " ")]
+        slots = list(range(7)) + ([7] if len(starts) == 18 else []) + list(range(8, 18))
+        for slot, col in zip(slots, starts):
+            assert columns.setdefault(slot, col) == col, once
 
 
 # -- matching semantics ------------------------------------------------------
