@@ -154,7 +154,7 @@ def compile(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source o
         if debugfs_fields not in (7, 18):
             raise DamosError("--debugfs-fields must be 7 or 18")
         opts = Options(kernel=parse_version(kernel) if kernel else None, max_policy=max_policy,
-                       pid=pid, debugfs_fields=debugfs_fields)
+                       pid=pid, debugfs_fields=debugfs_fields, source=src.name)
         out = targets[target].compile(program, opts)
     except DamosError as e:
         _fail(e, src.name if e.loc or e.diagnostic.path else "damos", text)

@@ -14,6 +14,7 @@ class Options:
     max_policy: str = "unbounded"           # what `max` becomes; see kernel.py
     pid: int | None = None                  # overrides the file's target pid
     debugfs_fields: int = 18                # debugfs target only: 18 or 7
+    source: str | None = None               # the input's name, for headers
 
 
 def registry() -> dict:
