@@ -339,3 +339,35 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
 def job(name: str) -> str:
     """Text of tests/kernel/jobs/NAME."""
     return (JOBS_DIR / name).read_text()
+
+
+def damos_command() -> list[str]:
+    """How to run the project's CLI on the host: the venv's `damos`, else `python -m damos_lang`."""
+    venv_damos = PROJECT_ROOT / ".venv" / "bin" / "damos"
+    if venv_damos.exists():
+        return [str(venv_damos)]
+    return [sys.executable, "-m", "damos_lang"]
+
+
+def compile_damos(source: str, target: str = "sysfs", *extra: str) -> str:
+    """Compile DAMOS source text on the host; return the output (e.g. the sysfs script)."""
+    with tempfile.TemporaryDirectory(prefix="damos-rig-src-") as d:
+        src = Path(d) / "scheme.damos"
+        dst = Path(d) / "out"
+        src.write_text(source)
+        p = subprocess.run([*damos_command(), "compile", str(src), "--target", target, "-o", str(dst), *extra],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+        if p.returncode != 0:
+            raise RigError(f"damos compile --target {target} failed ({p.returncode}):\n{p.stdout}")
+        return dst.read_text()
+
+
+def parse_kv(text: str) -> dict[str, str]:
+    """KEY=VALUE lines of a job's output file into a dict (later lines win)."""
+    out = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
