@@ -123,8 +123,11 @@ def install_prerequisites() -> None:
     """apt-get install the rig's packages (root only; no-op when all are installed)."""
     if os.geteuid() != 0:
         raise RigError("installing the rig's packages needs root")
-    p = subprocess.run(["sh", str(INSTALL_SH)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, stdin=subprocess.DEVNULL)
+    try:
+        p = subprocess.run(["/bin/sh", str(INSTALL_SH)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        raise RigError(f"cannot run {INSTALL_SH}: {e}") from e
     if p.returncode != 0:
         raise RigError(f"{INSTALL_SH} failed ({p.returncode}):\n{p.stdout[-4000:]}")
 
@@ -143,7 +146,7 @@ class Kernel:
 def _setup(kind: str) -> Kernel:
     env = dict(os.environ, DAMOS_RIG_CACHE=str(cache_root()))
     t0 = time.monotonic()
-    p = subprocess.run(["sh", str(SETUP_SH), kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.run(["/bin/sh", str(SETUP_SH), kind], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, env=env, stdin=subprocess.DEVNULL)
     if p.returncode != 0:
         raise RigError(f"setup.sh {kind} failed ({p.returncode}) after {time.monotonic() - t0:.0f}s:\n"
@@ -287,7 +290,7 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     venv = dict(os.environ, VM_TIMEOUT=str(int(timeout) + 10), VM_MEM=str(mem_mib), VM_SMP=str(smp))
     t0 = time.monotonic()
     timed_out = False
-    proc = subprocess.Popen(["sh", str(RUNVM_SH), str(kernel.image), str(kernel.initrd), str(out), *args],
+    proc = subprocess.Popen(["/bin/sh", str(RUNVM_SH), str(kernel.image), str(kernel.initrd), str(out), *args],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=venv, start_new_session=True)
     try:
