@@ -34,9 +34,12 @@ class Diagnostic:
             where = f"{filename}:{self.path}"
         out = [f"{where}: {self.severity}: {self.message}"]
         if self.loc is not None and source is not None:
-            lines = source.splitlines()
+            # lines as the parser counts them: only \n ends a line
+            lines = source.split("\n")
             if 0 < self.loc.line <= len(lines):
-                text = lines[self.loc.line - 1].replace("\t", " ")
+                text = lines[self.loc.line - 1].rstrip("\r").replace("\t", " ")
+                # keep the caret under its column: control characters print as one space
+                text = "".join(c if c.isprintable() else " " for c in text)
                 width = 1
                 if self.loc.end_col and self.loc.end_col > self.loc.col:
                     width = self.loc.end_col - self.loc.col

@@ -177,9 +177,9 @@ def parse_nodes(text: str) -> list[Statement]:
         if tok.type == "RBRACE" and "RBRACE" not in e.expected:
             raise DamosError("unexpected '}' with no open '{'", _tok_loc(tok)) from None
         if tok.type == "LBRACE" and "LBRACE" not in e.expected:
-            words = text.splitlines()[tok.line - 1].split()
+            words = text.split("\n")[tok.line - 1].split()
             first = words[0] if words else ""
-            col = text.splitlines()[tok.line - 1].find(first) + 1
+            col = text.split("\n")[tok.line - 1].find(first) + 1
             from .errors import did_you_mean
             raise DamosError(did_you_mean(first, ("scheme", "monitor"), "block keyword"),
                              Loc(tok.line, col, col + len(first))) from None
