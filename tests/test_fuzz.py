@@ -155,6 +155,31 @@ def test_seeded_mutation_loop():
         assert_well_behaved(text)
 
 
+HUGE = "9" * 400
+HUGE_SOURCES = [
+    f"{HUGE}.5G max 0 0 5s max pageout\n",                      # float overflow (size)
+    f"4K max 0 0 {HUGE}s max pageout\n",                        # int too large for a float
+    f"4K max 0 0 5s max pageout 1G {HUGE}.5ms\n",               # quota reset
+    f"monitor {{ sample 1{HUGE}.5s }}\n4K max 0 0 5s max stat\n",  # intervals
+    f"scheme {{ action stat; age {HUGE}d..max }}\n",
+    f"scheme {{ action stat; apply_interval {HUGE}.1h }}\n",
+]
+
+
+@pytest.mark.parametrize("src", HUGE_SOURCES, ids=range(len(HUGE_SOURCES)))
+def test_huge_numbers_are_clamped_or_rejected_never_crash(src):
+    """Numbers too large for a float must be clamped to the kernel field or
+    rejected with a DamosError at the number, not raise OverflowError."""
+    from damos_lang.kernel import to_kernel
+    try:
+        program = parse(src)
+    except DamosError as e:
+        assert e.loc is not None and e.loc.line <= 2
+        return
+    to_kernel(program)
+    to_kernel(program, max_policy="damo")
+
+
 # -- the CLI, in a subprocess -------------------------------------------------------
 
 @pytest.mark.skipif(not (ROOT / "damos_lang" / "__main__.py").exists(),
@@ -168,6 +193,7 @@ def test_cli_check_exits_0_or_2_without_traceback(tmp_path):
         cases.append(text[:i] + rng.choice(ALPHABET + WORDS) + text[i + rng.randrange(3):])
     cases.append("4K max 0 0 5s max pagout\n")   # surely an error
     cases.append("\x00\xff\ud7ff{")
+    cases.append(HUGE_SOURCES[0])
     seen = set()
     for k, text in enumerate(cases):
         f = tmp_path / f"case{k}.damos"

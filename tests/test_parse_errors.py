@@ -89,6 +89,15 @@ def test_legacy_watermark_metric_misspelt():
           "free_mem", "unknown watermark metric", "did you mean 'free_mem_rate'")
 
 
+def test_a_number_glued_to_more_characters_is_one_bad_field():
+    """'1e5' and '5s5' are one field each (the user wrote 12 and 7 fields);
+    the error must point at that field, not count it as two."""
+    e = error("4K max 0 0 5s max pageout 1G 1e5 0 3 7\n")
+    assert (e.loc.line, e.loc.col, e.loc.end_col) == (1, 31, 34), (e.loc, e.message)
+    e = error("4K max 0 0 5s5 max pageout\n")
+    assert (e.loc.line, e.loc.col, e.loc.end_col) == (1, 12, 15), (e.loc, e.message)
+
+
 # -- blocks ---------------------------------------------------------------------
 
 def test_missing_closing_brace_points_at_the_open_brace():
