@@ -49,7 +49,13 @@ sha() { sha256sum | cut -c1-16; }
 # ---------------------------------------------------------------- stock kernel
 STOCK_DIR=
 stock() {
-  pkg=$(apt-cache depends linux-image-6.12-amd64 2>/dev/null | awk '/Depends: linux-image-6/{print $2; exit}') || pkg=
+  resolve() { apt-cache depends linux-image-6.12-amd64 2>/dev/null | awk '/Depends: linux-image-6/{print $2; exit}'; }
+  pkg=$(resolve) || pkg=
+  if [ -z "$pkg" ] && [ ! -s "$CACHE/stock/current" ] && [ "$(id -u)" = 0 ]; then
+    log "apt lists do not know linux-image-6.12-amd64: apt-get update"
+    apt-get update -qq >&2 || true
+    pkg=$(resolve) || pkg=
+  fi
   if [ -z "$pkg" ]; then
     # no apt lists (or no network): fall back to what was resolved last time
     pkg=$(cat "$CACHE/stock/current" 2>/dev/null) || pkg=
