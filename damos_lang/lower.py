@@ -11,6 +11,7 @@ from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TI
                     split_quantity, suggest_unit)
 
 LEGACY_FIELD_COUNTS = (7, 9, 12, 17, 18)
+MAX_NUMBER = 1e21  # above any kernel value in any unit; keeps float math finite
 
 
 def parse(text: str) -> Program:
@@ -42,9 +43,14 @@ def _quantity(atom: Atom, what: str) -> tuple[str, str]:
     if atom.kind != "QTY":
         raise _err(f"{what} must be a number, got {atom.text!r}", atom)
     try:
-        return split_quantity(atom.text)
+        number, unit = split_quantity(atom.text)
     except ValueError:
-        raise _err(f"malformed number {atom.text!r}", atom) from None
+        raise _err(f"malformed number {atom.text!r}", atom,
+                   "write a decimal number and a unit, like 1.5G or 100ms") from None
+    if float(number) > MAX_NUMBER:
+        raise _err(f"number {atom.text!r} is too large", atom,
+                   "the largest kernel value is 18446744073709551615")
+    return number, unit
 
 
 def read_size(node, what="size", allow_kw=True) -> Value:

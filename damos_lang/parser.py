@@ -174,6 +174,8 @@ def parse_nodes(text: str) -> list[Statement]:
         tok = e.token
         if tok.type == "$END":
             raise _unclosed(text) from None
+        if tok.type in ("SCHEME", "MONITOR", "TARGET") and "RBRACE" in e.expected:
+            raise _unclosed(text[:tok.start_pos]) from None
         if tok.type == "RBRACE" and "RBRACE" not in e.expected:
             raise DamosError("unexpected '}' with no open '{'", _tok_loc(tok)) from None
         if tok.type == "LBRACE" and "LBRACE" not in e.expected:

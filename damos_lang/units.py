@@ -41,7 +41,11 @@ def split_quantity(token: str) -> tuple[str, str]:
     while i < len(token) and (token[i].isdigit() or token[i] in ".,"):
         i += 1
     number = token[:i].replace(",", "")
-    return canonical_number(number), token[i:]
+    unit = token[i:]
+    if not number or number.count(".") > 1 or number.startswith(".") or number.endswith(".") \
+            or any(c.isdigit() for c in unit):
+        raise ValueError(token)
+    return canonical_number(number), unit
 
 
 def canonical_number(text: str) -> str:

@@ -93,7 +93,7 @@ def test_a_number_glued_to_more_characters_is_one_bad_field():
     """'1e5' and '5s5' are one field each (the user wrote 12 and 7 fields);
     the error must point at that field, not count it as two."""
     e = error("4K max 0 0 5s max pageout 1G 1e5 0 3 7\n")
-    assert (e.loc.line, e.loc.col, e.loc.end_col) == (1, 31, 34), (e.loc, e.message)
+    assert (e.loc.line, e.loc.col, e.loc.end_col) == (1, 30, 33), (e.loc, e.message)
     e = error("4K max 0 0 5s5 max pageout\n")
     assert (e.loc.line, e.loc.col, e.loc.end_col) == (1, 12, 15), (e.loc, e.message)
 
@@ -108,8 +108,9 @@ def test_missing_closing_brace_points_at_the_open_brace():
 
 
 def test_missing_brace_before_next_statement():
+    # the error names the '{' that was left open, not the statement after it
     e = error("scheme a {\n    action stat\n\nscheme b {\n    action stat\n}\n")
-    assert e.loc.line == 4 and "'}'" in e.message
+    assert (e.loc.line, e.loc.col) == (1, 10) and "never closed" in e.message
 
 
 def test_stray_closing_brace():
