@@ -1,0 +1,540 @@
+"""damo's JSON as input: ``parse_damo_json(text) -> Program``.
+
+Accepts damo 3.4.3's kdamonds JSON (``{"kdamonds": [{"contexts": [...]}]}``,
+one kdamond with one context: its monitoring attributes, targets and
+schemes) or a plain list of schemes (``damo -c``).  Values may be numbers
+or damo's human strings (``"4K"``, ``"5 s"``, ``"1 m 30 s"``, ``"10 %"``,
+``"max"``, ``"N samples"``, ``"N aggr_intervals"``); keys damo ignores are
+ignored; defaults are damo's.
+
+Each value becomes the IR :class:`~damos_lang.ir.Value` whose kernel
+conversion (:mod:`damos_lang.kernel`) gives exactly the number damo would
+write: where the user's unit converts the same way it is kept (``"4K"``
+stays 4K), otherwise the value is given in the field's kernel unit
+(``bp``, ``permil``, ``us``, ...).  Each candidate is checked against
+damo's own arithmetic (``_damo_fmt_str``), reproduced here.
+
+Errors are DamosError with the JSON path of the bad key in
+``diagnostic.path``, rendered as ``FILE:kdamonds[0].contexts[0].schemes[1].action:
+error: unknown action 'pagout'; did you mean 'pageout'?``; invalid JSON
+gives line:col.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+
+from .errors import DamosError, Loc, did_you_mean
+from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
+                 AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Program,
+                 Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+from .kernel import intervals_of, percent_of, size_bytes, time_ms, time_us
+from .units import AGGR_INTERVALS, SAMPLES, SIZE_UNITS, TIME_UNITS_NS, ULONG_MAX, \
+    canonical_number
+
+# damo's goal metrics whose values are bp ("10 %" allowed); others are plain
+BP_GOAL_METRICS = ("node_mem_used_bp", "node_mem_free_bp", "node_memcg_used_bp",
+                   "node_memcg_free_bp", "active_mem_bp", "inactive_mem_bp")
+
+
+class _Bad(Exception):
+    """A bad value; the caller adds the path."""
+
+
+def _err(path: str, msg: str) -> DamosError:
+    """The path goes into the diagnostic (rendered ``file:PATH: error: msg``)."""
+    return DamosError(msg, path=path)
+
+
+# -- damo's number readers (_damo_fmt_str), on JSON values -----------------
+
+def _is_num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _nr(x):
+    """text_to_nr: int or float."""
+    if _is_num(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            raise _Bad(f"{x!r} is not a number")
+        return x
+    if not isinstance(x, str):
+        raise _Bad(f"expected a number or a string, got {json.dumps(x)}")
+    if x == "max":
+        return ULONG_MAX
+    t = x.replace(",", "").strip()
+    if re.fullmatch(r"[0-9]+", t):
+        return int(t)
+    if re.fullmatch(r"[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.", t):
+        return float(t)
+    raise _Bad(f"{x!r} is not a number")
+
+
+def _text(n) -> str:
+    """Canonical decimal text of an int or float, as Value.number wants it."""
+    if isinstance(n, int):
+        return str(n)
+    s = format(Decimal(repr(float(n))), "f")
+    return canonical_number(s)
+
+
+_QTY = re.compile(r"\s*([0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z%]*)\s*")
+
+
+def _split(x: str):
+    m = _QTY.fullmatch(x)
+    if not m:
+        raise _Bad(f"cannot read {x!r}")
+    return _nr(m.group(1)), m.group(2)
+
+
+def _first(candidates, check):
+    for v in candidates:
+        try:
+            if check(v):
+                return v
+        except (ValueError, OverflowError, KeyError):
+            pass
+    return None
+
+
+def read_size(x) -> Value:
+    """text_to_bytes."""
+    if x == "min":
+        return Value.kw("min")
+    if x == "max":
+        return Value.kw("max")
+    if _is_num(x):
+        n, unit = _nr(x), "B"
+    else:
+        if not isinstance(x, str):
+            raise _Bad(f"expected a size, got {json.dumps(x)}")
+        n, unit = _split(x)
+        unit = unit or "B"
+        if unit not in SIZE_UNITS:
+            raise _Bad(f"unknown size unit {unit!r} in {x!r} (units: B K M G T P E, also "
+                       "KB/KiB ...; case-sensitive)")
+    want = min(ULONG_MAX, int(n * SIZE_UNITS[unit]))
+    cands = [Value(_text(n), "" if unit == "B" else unit), Value(str(want))]
+    return _first(cands, lambda v: size_bytes(v) == want)
+
+
+def _ns(x):
+    """text_to_ns of a string (several tokens add up)."""
+    fields = x.split()
+    if len(fields) > 1:
+        total = 0
+        for i in range(0, len(fields), 2):
+            total += _ns("".join(fields[i:i + 2]))
+        return total
+    n, unit = _split(x)
+    if not unit:
+        return float(n)
+    if unit not in TIME_UNITS_NS:
+        raise _Bad(f"unknown time unit {unit!r} in {x!r} (units: ns us ms s m h d)")
+    return n * TIME_UNITS_NS[unit]
+
+
+def read_time(x, bare: str = "us", keywords=False) -> Value:
+    """text_to_us (bare="us") or text_to_ms (bare="ms") as a Value that
+    kernel.time_us / time_ms turn into damo's number."""
+    if x in ("min", "max"):
+        if keywords:
+            return Value.kw(x)
+        x = 0 if x == "min" else ULONG_MAX
+    if isinstance(x, str) and re.fullmatch(r"\s*[0-9.,]+\s*", x):
+        x = _nr(x)
+    if _is_num(x):
+        n = _nr(x)
+        cands = [Value(_text(n), bare)]
+        if bare == "ms":
+            want = min(ULONG_MAX, int(n))
+            return _first(cands + [Value(str(want))], lambda v: time_ms(v) == want)
+        want = n
+        return _first(cands + [Value(_text(n))], lambda v: time_us(v) == want)
+    if not isinstance(x, str):
+        raise _Bad(f"expected a time, got {json.dumps(x)}")
+    ns = _ns(x)
+    us = ns / 1000
+    one = _QTY.fullmatch(x)
+    cands = []
+    if one and one.group(2) in TIME_UNITS_NS:
+        cands.append(Value(_text(_nr(one.group(1))), one.group(2)))
+    cands.append(Value(_text(ns), "ns"))
+    if bare == "ms":
+        want = min(ULONG_MAX, int(us / 1000))
+        return _first(cands + [Value(str(want))], lambda v: time_ms(v) == want)
+    return _first(cands + [Value(_text(us))], lambda v: time_us(v) == us)
+
+
+def _ratio(x):
+    """text_to_ratio: (number, was_percent)."""
+    if _is_num(x):
+        return _nr(x), False
+    if not isinstance(x, str):
+        raise _Bad(f"expected a number or a percent, got {json.dumps(x)}")
+    t = x.strip()
+    if t.endswith("%"):
+        return _nr(t[:-1]), True
+    return _nr(t), False
+
+
+def _scaled(x, scale: int):
+    """text_to_permil (1000) / text_to_bp (10000): damo's value, int or float.
+    A plain number is taken as it is; ``N%`` is scaled."""
+    if x in ("min", "max"):
+        return 0 if x == "min" else ULONG_MAX
+    n, pct = _ratio(x)
+    return n / 100.0 * scale if pct else n
+
+
+def read_permil(x) -> Value:
+    """A permil field damo writes with '%d'."""
+    return Value(str(int(_scaled(x, 1000))), "permil")
+
+
+def read_percent(x, ratio: float = 20.0) -> Value:
+    """nr_accesses in percent (text_to_percent).  ``ratio`` is the context's
+    aggr/sample: a value that keeps the % unit (block syntax needs one) is
+    taken when it gives damo's number of samples at those intervals."""
+    if x in ("min", "max"):
+        return Value.kw(x)
+    n, pct = _ratio(x)
+    want = n / 100.0 * 100 if pct else n
+    cand = Value(_text(n), "%")
+    try:
+        if percent_of(cand) == want or int(percent_of(cand) * ratio / 100) == int(
+                want * ratio / 100):
+            return cand
+    except (ValueError, OverflowError):
+        pass
+    return Value(_text(n))     # a bare number: damo's percent, as in legacy lines
+
+
+def _nr_unit(x):
+    """text_to_nr_unit: 'N unit'."""
+    if not isinstance(x, str) or len(x.split()) != 2:
+        raise _Bad(f"expected 'N unit', got {json.dumps(x)}")
+    a, unit = x.split()
+    n = _nr(a)
+    return n, unit
+
+
+# -- JSON walking -----------------------------------------------------------
+
+def _obj(x, path, what):
+    if not isinstance(x, dict):
+        raise _err(path or "(top)", f"expected a JSON object ({what}), got {_kind(x)}")
+    return x
+
+
+def _list(x, path, what):
+    if not isinstance(x, list):
+        raise _err(path, f"expected a JSON list ({what}), got {_kind(x)}")
+    return x
+
+
+def _kind(x) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(x), "a number")
+
+
+def _req(d, key, path):
+    if key not in d:
+        where = path or "(top)"
+        raise _err(where, f"missing key {key!r}")
+    return d[key]
+
+
+def _val(fn, x, path, *a, **kw):
+    try:
+        return fn(x, *a, **kw)
+    except _Bad as e:
+        raise _err(path, str(e)) from None
+    except (ValueError, OverflowError, TypeError, ArithmeticError) as e:
+        raise _err(path, f"bad value {json.dumps(x)} ({e})") from None
+
+
+def _int(x, path, what="a whole number", minimum=0) -> int:
+    def f(x):
+        n = _nr(x)
+        if isinstance(n, float):
+            if not n.is_integer():
+                raise _Bad(f"{what} must be whole, got {json.dumps(x)}")
+            n = int(n)
+        if n < minimum:
+            raise _Bad(f"{what} must be at least {minimum}")
+        return n
+    return _val(f, x, path)
+
+
+def _bool(x, path) -> bool:
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, str) and x.lower() in ("y", "yes", "true", "n", "no", "false"):
+        return x.lower() in ("y", "yes", "true")
+    raise _err(path, f"expected true or false, got {json.dumps(x)}")
+
+
+def _word(x, choices, what, path) -> str:
+    if not isinstance(x, str):
+        raise _err(path, f"expected a string ({what}), got {_kind(x)}")
+    if x not in choices:
+        raise _err(path, did_you_mean(x, choices, what))
+    return x
+
+
+def _access_pattern(d, path, ratio: float) -> AccessPattern:
+    d = _obj(d, path, "access_pattern")
+    sp = f"{path}.sz_bytes"
+    sz = _obj(_req(d, "sz_bytes", path), sp, "sz_bytes")
+    size = Range(_val(read_size, _req(sz, "min", sp), f"{sp}.min"),
+                 _val(read_size, _req(sz, "max", sp), f"{sp}.max"))
+    access = _unit_range(_req(d, "nr_accesses", path), f"{path}.nr_accesses",
+                         lambda x: read_percent(x, ratio), {SAMPLES: None, "percent": "percent"}, SAMPLES)
+    age = _unit_range(_req(d, "age", path), f"{path}.age",
+                      lambda x: read_time(x, keywords=True),
+                      {AGGR_INTERVALS: None, "usec": "usec"}, AGGR_INTERVALS)
+    return AccessPattern(size, access, age)
+
+
+def _unit_range(r, path, reader, units, kernel_unit) -> Range:
+    r = _obj(r, path, "min and max")
+    lo, hi = _req(r, "min", path), _req(r, "max", path)
+    with_unit = [isinstance(x, str) and len(x.split()) == 2 and x.split()[1] in units
+                 for x in (lo, hi)]
+    if not any(with_unit):
+        return Range(_val(reader, lo, f"{path}.min"), _val(reader, hi, f"{path}.max"))
+    if not all(with_unit) or lo.split()[1] != hi.split()[1]:
+        raise _err(path, f"min and max must use the same unit ({' or '.join(units)}), "
+                         f"got {json.dumps(lo)} and {json.dumps(hi)}")
+    unit = lo.split()[1]
+    if unit == kernel_unit:
+        vals = [Value(str(_int(x.split()[0], f"{path}.{k}", f"{unit} count")))
+                for x, k in ((lo, "min"), (hi, "max"))]
+        return Range(vals[0], vals[1], kernel_unit)
+    # "N percent" / "N usec": the number in damo's default unit
+    return Range(_val(reader, lo.split()[0] if unit == "percent" else _nr(lo.split()[0]),
+                      f"{path}.min"),
+                 _val(reader, hi.split()[0] if unit == "percent" else _nr(hi.split()[0]),
+                      f"{path}.max"))
+
+
+def _goal(g, path) -> Goal:
+    g = _obj(g, path, "quota goal")
+    if "target_value_bp" in g:     # damo's legacy form: a user_input goal
+        metric = "user_input"
+        target, current = _req(g, "target_value_bp", path), g.get("current_value_bp", 0)
+    else:
+        metric = _word(_req(g, "metric", path), GOAL_METRICS, "goal metric", f"{path}.metric")
+        target, current = _req(g, "target_value", path), _req(g, "current_value", path)
+    if _bool(g.get("complement", False), f"{path}.complement"):
+        raise _err(f"{path}.complement", "complement goals are not supported")
+
+    def value(x, p):
+        if metric == "some_mem_psi_us":
+            us = _val(lambda x: time_us(read_time(x)), x, p)
+            return Value(str(int(us)), "us")
+        if metric in BP_GOAL_METRICS:
+            return Value(str(int(_val(_scaled, x, p, 10000))), "bp")
+        n = _val(_nr, x, p)
+        return Value(str(int(n)), "" if metric == "user_input" else "bp")
+
+    tv = value(target, f"{path}.target_value")
+    cur_n = int(_val(_nr, current, f"{path}.current_value"))
+    cur = None
+    if cur_n:
+        cur = Value(str(cur_n), {"some_mem_psi_us": "us", "user_input": ""}.get(metric, "bp"))
+    nid = g.get("nid")
+    nid = None if nid is None else _int(nid, f"{path}.nid", "nid")
+    mp = g.get("memcg_path")
+    if mp is not None and not isinstance(mp, str):
+        raise _err(f"{path}.memcg_path", "expected a string")
+    if mp == "" and metric not in ("node_memcg_used_bp", "node_memcg_free_bp"):
+        mp = None
+    return Goal(metric, tv, cur, nid, mp)
+
+
+def _quota(q, path) -> Quota | None:
+    q = _obj(q, path, "quotas")
+    time = _val(read_time, _req(q, "time_ms", path), f"{path}.time_ms", "ms")
+    size = _val(read_size, _req(q, "sz_bytes", path), f"{path}.sz_bytes")
+    reset = _val(read_time, _req(q, "reset_interval_ms", path), f"{path}.reset_interval_ms", "ms")
+    wp = f"{path}.weights"
+    w = _obj(_req(q, "weights", path), wp, "weights")
+    weights = Weights(*(Value(str(int(_val(_scaled, _req(w, k, wp), f"{wp}.{k}", 1000))))
+                        for k in ("sz_permil", "nr_accesses_permil", "age_permil")))
+    goals = tuple(_goal(g, f"{path}.goals[{i}]")
+                  for i, g in enumerate(_list(q.get("goals", []), f"{path}.goals", "goals")))
+    tuner = None
+    if "goal_tuner" in q and q["goal_tuner"] is not None:
+        tuner = _word(q["goal_tuner"], GOAL_TUNERS, "goal tuner", f"{path}.goal_tuner")
+    if size.is_max:
+        size = Value(str(ULONG_MAX))
+    quota = Quota(time, size, reset, weights, goals, tuner)
+    # everything at the kernel's defaults: no quota at all
+    if (time_ms(time) == 0 and size_bytes(size) == 0 and time_ms(reset) == 0
+            and all(int(x.number) == 0 for x in (weights.size, weights.access, weights.age))
+            and not goals and tuner is None):
+        return None
+    return quota
+
+
+def _watermarks(w, path) -> Watermarks | None:
+    w = _obj(w, path, "watermarks")
+    metric = _word(_req(w, "metric", path), WMARK_METRICS, "watermark metric", f"{path}.metric")
+    interval = _val(read_time, _req(w, "interval_us", path), f"{path}.interval_us")
+    marks = [_val(read_permil, _req(w, k, path), f"{path}.{k}")
+             for k in ("high_permil", "mid_permil", "low_permil")]
+    if metric == "none" and time_us(interval) == 0 and all(m.number == "0" for m in marks):
+        return None
+    return Watermarks(metric, interval, *marks)
+
+
+def _filter(f, path) -> Filter:
+    f = _obj(f, path, "filter")
+    ftype = _word(_req(f, "filter_type", path), FILTER_TYPES, "filter type",
+                  f"{path}.filter_type")
+    matching = _bool(_req(f, "matching", path), f"{path}.matching")
+    allow = _bool(f.get("allow", f.get("filter_pass", False)), f"{path}.allow")
+    kw = {}
+    if ftype == "memcg":
+        mp = _req(f, "memcg_path", path)
+        if not isinstance(mp, str):
+            raise _err(f"{path}.memcg_path", "expected a string")
+        kw["memcg_path"] = mp
+    elif ftype == "addr":
+        ap = f"{path}.address_range"
+        a = _obj(_req(f, "address_range", path), ap, "address_range")
+        kw["addr"] = Range(_val(read_size, _req(a, "start", ap), f"{ap}.start"),
+                           _val(read_size, _req(a, "end", ap), f"{ap}.end"))
+    elif ftype == "target":
+        kw["target_idx"] = _int(_req(f, "damon_target_idx", path), f"{path}.damon_target_idx")
+    elif ftype == "hugepage_size":
+        hp = f"{path}.hugepage_size"
+        h = _list(_req(f, "hugepage_size", path), hp, "[min, max]")
+        if len(h) != 2:
+            raise _err(hp, "expected [min, max]")
+        kw["hugepage"] = Range(_val(read_size, h[0], f"{hp}[0]"),
+                               _val(read_size, h[1], f"{hp}[1]"))
+    return Filter(allow=allow, type=ftype, matching=matching, **kw)
+
+
+def _scheme(s, path, ratio: float = 20.0) -> Scheme:
+    s = _obj(s, path, "scheme")
+    action = _word(s.get("action", "stat"), ACTIONS, "action", f"{path}.action")
+    pattern = (_access_pattern(s["access_pattern"], f"{path}.access_pattern", ratio)
+               if "access_pattern" in s else AccessPattern())
+    target_nid = s.get("target_nid")
+    if target_nid is not None:
+        target_nid = _int(target_nid, f"{path}.target_nid", "target_nid")
+    dests = []
+    for i, d in enumerate(_list(s.get("dests", []), f"{path}.dests", "dests")):
+        dp = f"{path}.dests[{i}]"
+        d = _obj(d, dp, "dest")
+        dests.append(Dest(_int(_req(d, "id", dp), f"{dp}.id", "id"),
+                          _int(_req(d, "weight", dp), f"{dp}.weight", "weight")))
+    apply_interval = None
+    if s.get("apply_interval_us") is not None:
+        apply_interval = _val(read_time, s["apply_interval_us"], f"{path}.apply_interval_us")
+        if time_us(apply_interval) == 0:
+            apply_interval = None
+    quota = _quota(s["quotas"], f"{path}.quotas") if "quotas" in s else None
+    wm = _watermarks(s["watermarks"], f"{path}.watermarks") if "watermarks" in s else None
+    filters = tuple(_filter(f, f"{path}.filters[{i}]")
+                    for i, f in enumerate(_list(s.get("filters", []), f"{path}.filters",
+                                                "filters")))
+    return Scheme(action=action, pattern=pattern, apply_interval=apply_interval, quota=quota,
+                  watermarks=wm, filters=filters, target_nid=target_nid, dests=tuple(dests))
+
+
+def _schemes(lst, path, ratio: float = 20.0) -> tuple[Scheme, ...]:
+    return tuple(_scheme(s, f"{path}[{i}]", ratio) for i, s in enumerate(_list(lst, path or "(top)",
+                                                                          "schemes")))
+
+
+def _monitor(c, path, ops) -> Monitor:
+    sample = aggr = update = None
+    goal = None
+    if "intervals" in c:
+        ip = f"{path}.intervals"
+        iv = _obj(c["intervals"], ip, "intervals")
+        sample = _val(read_time, _req(iv, "sample_us", ip), f"{ip}.sample_us")
+        aggr = _val(read_time, _req(iv, "aggr_us", ip), f"{ip}.aggr_us")
+        update = _val(read_time, _req(iv, "ops_update_us", ip), f"{ip}.ops_update_us")
+        if "intervals_goal" in iv:
+            gp = f"{ip}.intervals_goal"
+            g = _obj(iv["intervals_goal"], gp, "intervals_goal")
+            aggrs = _int(_req(g, "aggrs", gp), f"{gp}.aggrs", "aggrs")
+            if aggrs:
+                goal = IntervalsGoal(
+                    Value(str(int(_val(_scaled, _req(g, "access_bp", gp), f"{gp}.access_bp",
+                                       10000))), "bp"),
+                    aggrs,
+                    Value(str(int(_val(lambda x: time_us(read_time(x)),
+                                       _req(g, "min_sample_us", gp), f"{gp}.min_sample_us"))),
+                          "us"),
+                    Value(str(int(_val(lambda x: time_us(read_time(x)),
+                                       _req(g, "max_sample_us", gp), f"{gp}.max_sample_us"))),
+                          "us"))
+    nr_regions = None
+    if "nr_regions" in c:
+        rp = f"{path}.nr_regions"
+        r = _obj(c["nr_regions"], rp, "nr_regions")
+        nr_regions = (_int(_req(r, "min", rp), f"{rp}.min", "min nr_regions"),
+                      _int(_req(r, "max", rp), f"{rp}.max", "max nr_regions"))
+    return Monitor(ops, sample, aggr, update, nr_regions, goal)
+
+
+def _target(t, path) -> Target:
+    t = _obj(t, path, "target")
+    pid = _req(t, "pid", path)
+    if pid is not None:
+        pid = _int(pid, f"{path}.pid", "pid", minimum=1)
+    regions = []
+    for i, r in enumerate(_list(_req(t, "regions", path), f"{path}.regions", "regions")):
+        rp = f"{path}.regions[{i}]"
+        r = _obj(r, rp, "region")
+        start = size_bytes(_val(read_size, _req(r, "start", rp), f"{rp}.start"))
+        end = size_bytes(_val(read_size, _req(r, "end", rp), f"{rp}.end"))
+        if end <= start:
+            raise _err(rp, "region end must be above its start")
+        regions.append(AddrRange(start, end))
+    return Target(pid, tuple(regions))
+
+
+def _context(c, path) -> Program:
+    c = _obj(c, path, "context")
+    ops = _word(_req(c, "ops", path), OPS, "operations set", f"{path}.ops")
+    targets = tuple(_target(t, f"{path}.targets[{i}]")
+                    for i, t in enumerate(_list(_req(c, "targets", path), f"{path}.targets",
+                                                "targets")))
+    monitor = _monitor(c, path, ops)
+    iv = intervals_of(Program(monitor))
+    if iv.sample_us <= 0:
+        raise _err(f"{path}.intervals.sample_us", "the sampling interval must be above 0")
+    schemes = _schemes(c.get("schemes", []), f"{path}.schemes", iv.aggr_us / iv.sample_us)
+    return Program(monitor, targets, schemes)
+
+
+def parse_damo_json(text: str) -> Program:
+    """damo's kdamonds JSON, or a list of schemes, as a Program."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DamosError(f"invalid JSON: {e.msg}", Loc(e.lineno, e.colno)) from None
+    except RecursionError:
+        raise DamosError("invalid JSON: nested too deeply") from None
+    if isinstance(data, list):
+        return Program(None, (), _schemes(data, ""))
+    data = _obj(data, "", "kdamonds")
+    kds = _list(_req(data, "kdamonds", ""), "kdamonds", "kdamonds")
+    if len(kds) != 1:
+        raise _err("kdamonds", f"expected one kdamond, got {len(kds)}")
+    kd = _obj(kds[0], "kdamonds[0]", "kdamond")
+    ctxs = _list(_req(kd, "contexts", "kdamonds[0]"), "kdamonds[0].contexts", "contexts")
+    if len(ctxs) != 1:
+        raise _err("kdamonds[0].contexts", f"expected one context, got {len(ctxs)}")
+    return _context(ctxs[0], "kdamonds[0].contexts[0]")
