@@ -7,7 +7,7 @@ from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_ME
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .parser import Atom, RangeNode, Setting, Statement, parse_nodes
-from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
+from .units import (damo_number, AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
                     split_quantity, suggest_unit)
 
 LEGACY_FIELD_COUNTS = (7, 9, 12, 17, 18)
@@ -39,7 +39,7 @@ def _keyword(atom: Atom, allow_kw: bool):
     return None
 
 
-def _quantity(atom: Atom, what: str) -> tuple[str, str]:
+def _quantity(atom: Atom, what: str, keep_hex: bool = False) -> tuple[str, str]:
     if atom.kind != "QTY":
         raise _err(f"{what} must be a number, got {atom.text!r}", atom)
     try:
@@ -47,9 +47,15 @@ def _quantity(atom: Atom, what: str) -> tuple[str, str]:
     except ValueError:
         raise _err(f"malformed number {atom.text!r}", atom,
                    "write a decimal number and a unit, like 1.5G or 100ms") from None
-    if float(number) > MAX_NUMBER:
+    try:
+        too_large = float(damo_number(number)) > MAX_NUMBER
+    except OverflowError:
+        too_large = True
+    if too_large:
         raise _err(f"number {atom.text!r} is too large", atom,
                    "the largest kernel value is 18446744073709551615")
+    if number.startswith("0x") and not keep_hex:
+        number = str(int(number, 16))  # only sizes and addresses keep the user's hex
     return number, unit
 
 
@@ -58,7 +64,7 @@ def read_size(node, what="size", allow_kw=True) -> Value:
     kw = _keyword(atom, allow_kw)
     if kw:
         return Value(None, "", kw.keyword, atom.loc)
-    number, unit = _quantity(atom, what)
+    number, unit = _quantity(atom, what, keep_hex=True)
     if unit and unit not in SIZE_UNITS:
         s = suggest_unit(unit, SIZE_UNITS)
         hint = "size units are case-sensitive powers of 1024: B K M G T P E (also KB/KiB ...)"

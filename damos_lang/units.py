@@ -36,7 +36,8 @@ def suggest_unit(unit: str, choices) -> str | None:
 def split_quantity(token: str) -> tuple[str, str]:
     """'1,024KiB' -> ('1024', 'KiB'); '0x1000' -> ('4096', '')."""
     if token.lower().startswith("0x"):
-        return str(int(token, 16)), ""
+        int(token, 16)  # validates
+        return "0x" + token[2:].lower(), ""
     i = 0
     while i < len(token) and (token[i].isdigit() or token[i] in ".,"):
         i += 1
@@ -59,7 +60,10 @@ def canonical_number(text: str) -> str:
 
 
 def damo_number(text: str):
-    """damo's text_to_nr: an int when the text is integral, else a float."""
+    """damo's text_to_nr: an int when the text is integral, else a float
+    (hex, which only addresses and sizes keep, is an int)."""
+    if text[:2] == "0x":
+        return int(text, 16)
     try:
         return int(text)
     except ValueError:

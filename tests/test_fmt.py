@@ -72,7 +72,7 @@ scheme cold_pages {
     }
     filter reject anon
     filter allow not memcg "/system.slice/a b"
-    filter reject addr 4096..8192
+    filter reject addr 0x1000..0x2000
     filter allow hugepage_size 2M..2M
     target_nid 1
     dest 0 weight 30
@@ -103,10 +103,10 @@ def test_legacy_lines_keep_their_field_count_and_values():
            "2M\tmax\t90\t100\t100ms\tmax\thugepage 10ms 1G 1s 0 3 7 free_mem_rate 5s 500 400 200\n"
            "0x1000 max 0 0 0 max stat\n")
     assert format_source(src) == (
-        "4K    max  5%  100%  5s     max  pageout         1000M  1s\n"
-        "2M    max  90  100   100ms  max  hugepage  10ms  1G     1s  0  3  7"
+        "4K      max  5%  100%  5s     max  pageout         1000M  1s\n"
+        "2M      max  90  100   100ms  max  hugepage  10ms  1G     1s  0  3  7"
         "  free_mem_rate  5s  500  400  200\n"
-        "4096  max  0   0     0      max  stat\n")
+        "0x1000  max  0   0     0      max  stat\n")
 
 
 def test_blank_lines_separate_groups_not_lines_of_a_group():
