@@ -425,12 +425,21 @@ def _scheme(st: Statement) -> Scheme:
                   action_loc=action_loc)
 
 
+def _interval(s: Setting, what: str) -> Value:
+    """An interval the conversion divides by: at least 1 us."""
+    v = read_time(_values(s, 1)[0], what)
+    from .kernel import time_us  # the one place units become kernel units
+    if int(time_us(v)) < 1:
+        raise DamosError(f"the {what} must be at least 1us, got {v.text()}", v.loc)
+    return v
+
+
 def _monitor(st: Statement) -> Monitor:
     s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
                   "monitor")
     ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] if (x := s.one("ops")) else None
-    sample = read_time(_values(x, 1)[0], "sampling interval") if (x := s.one("sample")) else None
-    aggr = read_time(_values(x, 1)[0], "aggregation interval") if (x := s.one("aggr")) else None
+    sample = _interval(x, "sampling interval") if (x := s.one("sample")) else None
+    aggr = _interval(x, "aggregation interval") if (x := s.one("aggr")) else None
     update = read_time(_values(x, 1)[0], "update interval") if (x := s.one("update")) else None
     nr_regions = None
     if (x := s.one("nr_regions")):

@@ -24,6 +24,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
+from damos_lang.kernel import time_us
 from damos_lang.ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                            AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal,
                            Monitor, Program, Quota, Range, Scheme, Target, Value, Watermarks,
@@ -209,8 +210,10 @@ def schemes(legacy=None):
 
 intervals_goals = st.builds(IntervalsGoal, percents(units=("%", "bp")), st.integers(0, 1000),
                             times(), times())
-monitors = st.builds(Monitor, st.none() | st.sampled_from(OPS), st.none() | times(),
-                     st.none() | times(), st.none() | times(),
+# the conversion divides by the sampling and aggregation intervals: at least 1 us
+_intervals = times().filter(lambda v: int(time_us(v)) >= 1)
+monitors = st.builds(Monitor, st.none() | st.sampled_from(OPS), st.none() | _intervals,
+                     st.none() | _intervals, st.none() | times(),
                      st.none() | st.tuples(st.integers(0, 10_000), st.integers(0, 10_000)),
                      st.none() | intervals_goals)
 
