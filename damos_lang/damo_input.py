@@ -352,8 +352,6 @@ def _goal(g, path) -> Goal:
     mp = g.get("memcg_path")
     if mp is not None and not isinstance(mp, str):
         raise _err(f"{path}.memcg_path", "expected a string")
-    if mp == "" and metric not in ("node_memcg_used_bp", "node_memcg_free_bp"):
-        mp = None
     return Goal(metric, tv, cur, nid, mp)
 
 
@@ -468,17 +466,16 @@ def _monitor(c, path, ops) -> Monitor:
             gp = f"{ip}.intervals_goal"
             g = _obj(iv["intervals_goal"], gp, "intervals_goal")
             aggrs = _int(_req(g, "aggrs", gp), f"{gp}.aggrs", "aggrs")
-            if aggrs:
-                goal = IntervalsGoal(
-                    Value(str(int(_val(_scaled, _req(g, "access_bp", gp), f"{gp}.access_bp",
-                                       10000))), "bp"),
-                    aggrs,
-                    Value(str(int(_val(lambda x: time_us(read_time(x)),
-                                       _req(g, "min_sample_us", gp), f"{gp}.min_sample_us"))),
-                          "us"),
-                    Value(str(int(_val(lambda x: time_us(read_time(x)),
-                                       _req(g, "max_sample_us", gp), f"{gp}.max_sample_us"))),
-                          "us"))
+
+            def us(key):
+                return Value(str(int(_val(lambda x: time_us(read_time(x)), _req(g, key, gp),
+                                          f"{gp}.{key}"))), "us")
+            access = Value(str(int(_val(_scaled, _req(g, "access_bp", gp), f"{gp}.access_bp",
+                                        10000))), "bp")
+            goal = IntervalsGoal(access, aggrs, us("min_sample_us"), us("max_sample_us"))
+            if (aggrs, access.number, goal.min_sample.number, goal.max_sample.number) == (
+                    0, "0", "0", "0"):
+                goal = None     # damo's default: no tuning, the kernel's defaults
     nr_regions = None
     if "nr_regions" in c:
         rp = f"{path}.nr_regions"
@@ -513,9 +510,8 @@ def _context(c, path) -> Program:
                                                 "targets")))
     monitor = _monitor(c, path, ops)
     iv = intervals_of(Program(monitor))
-    if iv.sample_us <= 0:
-        raise _err(f"{path}.intervals.sample_us", "the sampling interval must be above 0")
-    schemes = _schemes(c.get("schemes", []), f"{path}.schemes", iv.aggr_us / iv.sample_us)
+    ratio = iv.aggr_us / iv.sample_us if iv.sample_us > 0 else 0.0
+    schemes = _schemes(c.get("schemes", []), f"{path}.schemes", ratio)
     return Program(monitor, targets, schemes)
 
 

@@ -107,7 +107,7 @@ def skeleton(root, kdamonds):
             c = j(kdir, "contexts", "%d" % ci)
             os.makedirs(j(c, "monitoring_attrs", "intervals"), exist_ok=True)
             os.makedirs(j(c, "monitoring_attrs", "nr_regions"), exist_ok=True)
-            if ctx.intervals.intervals_goal.enabled():
+            if ctx.intervals.intervals_goal != _damon.DamonIntervalsGoal():
                 os.makedirs(j(c, "monitoring_attrs", "intervals", "intervals_goal"),
                             exist_ok=True)
             mkfile(j(c, "targets", "nr_targets"), "%d" % len(ctx.targets))
@@ -144,7 +144,7 @@ def read_tree(root):
     for d, _, files in os.walk(root):
         for name in files:
             p = os.path.join(d, name)
-            with open(p) as f:
+            with open(p, newline="") as f:     # keep \r as written
                 out[os.path.relpath(p, root)] = f.read()
     return out
 

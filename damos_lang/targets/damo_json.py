@@ -8,6 +8,8 @@ writes), whatever damo's own unit conversion would do:
 * ``nr_accesses`` bounds as ``"N samples"`` and ``age`` bounds as
   ``"N aggr_intervals"`` (damo takes them as they are; both bounds of one
   range use the same unit, as damo requires);
+* target regions in address order (as the kernel wants them, and as the
+  sysfs plan writes them);
 * intervals in microseconds, quota times in milliseconds, weights and
   watermarks in permil, goal values in the metric's unit, all integers.
 
@@ -96,14 +98,15 @@ def context_kvpairs(kctx: KContext, pid: int | None = None) -> dict:
     intervals = OrderedDict(sample_us=iv.sample_us, aggr_us=iv.aggr_us,
                             ops_update_us=iv.update_us)
     g = kctx.intervals_goal
-    if g is not None:
+    if g is not None and (g.access_bp, g.aggrs, g.min_sample_us, g.max_sample_us) != (0,) * 4:
+        # (all zero is the kernel's default, no tuning; damo reads it so too)
         intervals["intervals_goal"] = OrderedDict(access_bp=g.access_bp, aggrs=g.aggrs,
                                                   min_sample_us=g.min_sample_us,
                                                   max_sample_us=g.max_sample_us)
     return OrderedDict(
         ops=kctx.ops,
         targets=[OrderedDict(pid=t.pid if kctx.ops != "paddr" else None,
-                             regions=[OrderedDict(start=s, end=e) for s, e in t.regions])
+                             regions=[OrderedDict(start=s, end=e) for s, e in sorted(t.regions)])
                  for t in targets],
         intervals=intervals,
         nr_regions=OrderedDict(min=kctx.nr_regions_min, max=kctx.nr_regions_max),
@@ -119,5 +122,11 @@ def compile(program: Program, options=None) -> str:
     kernel = getattr(options, "kernel", None)
     if kernel is not None:
         require_version(program, tuple(kernel))
+    from ..kernel import intervals_of
+    iv = intervals_of(program)
+    if iv.sample_us <= 0 or iv.aggr_us <= 0:
+        m = program.monitor
+        raise DamosError("damo needs sampling and aggregation intervals of at least 1us "
+                         "(it divides by them)", m.loc if m else None)
     kctx = to_kernel(program, getattr(options, "max_policy", "unbounded"))
     return json.dumps(kvpairs(kctx, getattr(options, "pid", None)), indent=4) + "\n"
