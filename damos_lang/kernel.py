@@ -147,6 +147,8 @@ def time_us(v: Value, bare_unit: str = "us"):
 
 def time_ms(v: Value) -> int:
     """damo's text_to_ms: a bare number is already ms."""
+    if v.is_max:
+        return ULONG_MAX
     if not v.unit and v.keyword is None:
         return min(ULONG_MAX, int(damo_number(v.number)))
     return min(ULONG_MAX, int(time_us(v) / 1000))
@@ -167,15 +169,15 @@ def percent_of(v: Value) -> float | int:
 def permil_of(v: Value) -> int:
     n = damo_number(v.number)
     if v.unit == PERCENT:
-        return int(n * 10)
-    return int(n)
+        return min(ULONG_MAX, int(n * 10))
+    return min(ULONG_MAX, int(n))
 
 
 def bp_of(v: Value) -> int:
     n = damo_number(v.number)
     if v.unit == PERCENT:
-        return int(n * 100)
-    return int(n)
+        return min(ULONG_MAX, int(n * 100))
+    return min(ULONG_MAX, int(n))
 
 
 class Converter:
