@@ -190,28 +190,22 @@ class Converter:
     def _u32(self, n: int) -> int:
         return min(n, UINT_MAX) if self.policy == "unbounded" else min(n, ULONG_MAX)
 
-    def nr_accesses(self, v: Value, unit: str) -> int:
+    def _bound(self, v: Value, in_kernel_unit: bool, convert) -> int:
+        """A u32 pattern bound: written in the kernel unit, or converted."""
         if v.is_min:
             return 0
-        if unit == SAMPLES:
-            if v.is_max:
-                return UINT_MAX if self.policy == "unbounded" else ULONG_MAX
+        if v.is_max and (in_kernel_unit or self.policy == "unbounded"):
+            return UINT_MAX if self.policy == "unbounded" else ULONG_MAX
+        if in_kernel_unit:
             return self._u32(int(v.number))
-        if v.is_max and self.policy == "unbounded":
-            return UINT_MAX
+        return self._u32(int(convert(v)))
+
+    def nr_accesses(self, v: Value, unit: str) -> int:
         max_samples = self.iv.aggr_us / self.iv.sample_us
-        return self._u32(int(percent_of(v) * max_samples / 100))
+        return self._bound(v, unit == SAMPLES, lambda v: percent_of(v) * max_samples / 100)
 
     def age(self, v: Value, unit: str) -> int:
-        if v.is_min:
-            return 0
-        if unit == AGGR_INTERVALS:
-            if v.is_max:
-                return UINT_MAX if self.policy == "unbounded" else ULONG_MAX
-            return self._u32(int(v.number))
-        if v.is_max and self.policy == "unbounded":
-            return UINT_MAX
-        return self._u32(int(time_us(v) / self.iv.aggr_us))
+        return self._bound(v, unit == AGGR_INTERVALS, lambda v: time_us(v) / self.iv.aggr_us)
 
     def scheme(self, s: Scheme) -> KScheme:
         p = s.pattern

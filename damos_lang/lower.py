@@ -253,25 +253,27 @@ def _unit_word(s: Setting, allowed: str):
     return ""
 
 
-def _access_range(s: Setting) -> Range:
+def _pattern_range(s: Setting, kernel_unit: str, what: str, reader) -> Range:
+    """`access 5%..max` / `access 1..3 samples`: user units, or the kernel
+    unit word after the range and whole numbers."""
     vals = _values(s, (1, 2))
-    unit = _unit_word(s, SAMPLES)
+    unit = _unit_word(s, kernel_unit)
     if unit:
-        r = _range(vals[0], lambda a: read_count(a, "access count"))
+        r = _range(vals[0], lambda a: read_count(a, what))
     else:
-        r = _range(vals[0], lambda a: read_percent(a, "access frequency", bare_ok=False,
-                                                     units=(PERCENT,)))
+        r = _range(vals[0], reader)
     return Range(r.lo, r.hi, unit, r.loc)
+
+
+def _access_range(s: Setting) -> Range:
+    return _pattern_range(s, SAMPLES, "access count",
+                          lambda a: read_percent(a, "access frequency", bare_ok=False,
+                                                 units=(PERCENT,)))
 
 
 def _age_range(s: Setting) -> Range:
-    vals = _values(s, (1, 2))
-    unit = _unit_word(s, AGGR_INTERVALS)
-    if unit:
-        r = _range(vals[0], lambda a: read_count(a, "age"))
-    else:
-        r = _range(vals[0], lambda a: read_time(a, "age", allow_kw=True))
-    return Range(r.lo, r.hi, unit, r.loc)
+    return _pattern_range(s, AGGR_INTERVALS, "age",
+                          lambda a: read_time(a, "age", allow_kw=True))
 
 
 def _pairs(s: Setting, keys, what) -> dict:
