@@ -53,17 +53,29 @@ def _range_words(lo, hi, full_hi, unit_words) -> str:
     return f"{unit_words(lo)} to {unit_words(hi)}"
 
 
+def _filter_words(f) -> str:
+    if f.type == "memcg":
+        return f"in cgroup {f.memcg_path}"
+    if f.type == "addr":
+        return f"in addresses [{f.addr_start:#x}, {f.addr_end:#x})"
+    if f.type == "target":
+        return f"of target {f.target_idx}"
+    if f.type == "hugepage_size":
+        return f"in huge pages of {human_bytes(f.min)} to {human_bytes(f.max)}"
+    return f.type  # anon, active, young, unmapped
+
+
 def explain_scheme(i: int, s: Scheme, ks: KScheme, sample_us: int, aggr_us: int) -> str:
     label = f"Scheme {s.name!r}" if s.name else f"Scheme {i}"
     where = f" (line {s.loc.line})" if s.loc else ""
-    max_samples = aggr_us // sample_us
+    max_samples = aggr_us / sample_us  # below 1 when sample > aggr (check warns)
     size = _range_words(ks.sz_min, ks.sz_max, ULONG_MAX, human_bytes)
     access = _range_words(
         ks.nr_accesses_min, ks.nr_accesses_max, UINT_MAX,
-        lambda n: f"{n} of {max_samples} samples ({n * 100 / max_samples:.3g}%)")
+        lambda n: f"{n} of {max_samples:g} samples ({n * 100 / max_samples:.3g}%)")
     age = _range_words(ks.age_min, ks.age_max, UINT_MAX,
                        lambda n: f"{n} aggregation intervals ({human_us(n * aggr_us)})")
-    lines = [f"{label}{where}: {ACTION_WORDS[s.action]} every region whose",
+    lines = [f"{label}{where}: {ACTION_WORDS[s.action]}, for every region whose",
              f"  size is {size},",
              f"  access frequency is {access} per {human_us(aggr_us)} aggregation interval,",
              f"  and age is {age}."]
@@ -91,15 +103,8 @@ def explain_scheme(i: int, s: Scheme, ks: KScheme, sample_us: int, aggr_us: int)
                      f"and high ({ks.wmark_high}) watermarks (permil), checked every "
                      f"{human_us(ks.wmark_interval_us)}.")
     for f in ks.filters:
-        what = {"memcg": f"in cgroup {f.memcg_path}",
-                "addr": f"in addresses [{f.addr_start:#x}, {f.addr_end:#x})",
-                "target": f"of target {f.target_idx}",
-                "hugepage_size": f"in huge pages of {human_bytes(f.min)} to {human_bytes(f.max)}",
-                }.get(f.type, f"{f.type} memory")
-        if f.type in ("anon", "active", "young", "unmapped"):
-            what = f"{f.type} memory"
-        neg = "" if f.matching else "not "
-        lines.append(f"  Filter: {'allow' if f.allow else 'reject'} memory that is {neg}{what}.")
+        lines.append(f"  Filter: {'allow' if f.allow else 'reject'} memory that is "
+                     f"{'' if f.matching else 'not '}{_filter_words(f)}.")
     if ks.target_nid is not None:
         lines.append(f"  Destination node: {ks.target_nid}.")
     for nid, w in ks.dests:
@@ -113,7 +118,7 @@ def explain(program: Program) -> str:
     iv = intervals_of(program)
     kctx = to_kernel(program)
     head = [f"Monitoring: {kctx.ops} operations, sampling every {human_us(iv.sample_us)}, "
-            f"aggregating every {human_us(iv.aggr_us)} (so nr_accesses runs 0..{iv.aggr_us // iv.sample_us}), "
+            f"aggregating every {human_us(iv.aggr_us)} (so nr_accesses runs 0..{iv.aggr_us / iv.sample_us:g}), "
             f"updating regions every {human_us(iv.update_us)}, "
             f"{kctx.nr_regions_min}..{kctx.nr_regions_max} regions."]
     if kctx.intervals_goal:

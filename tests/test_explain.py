@@ -1,0 +1,44 @@
+"""explain: plain English plus kernel values, for every example and any
+program the language can express."""
+import glob
+
+from hypothesis import HealthCheck, given, settings
+
+from damos_lang.explain import explain
+from damos_lang.kernel import to_kernel
+from damos_lang.lower import parse
+from strategies import programs
+
+
+def test_every_example_is_explained_with_its_kernel_values():
+    for path in glob.glob("examples/*.damos"):
+        program = parse(open(path).read())
+        text = explain(program)
+        kctx = to_kernel(program)
+        for ks in kctx.schemes:
+            assert (f"Kernel values: sz [{ks.sz_min}, {ks.sz_max}], nr_accesses "
+                    f"[{ks.nr_accesses_min}, {ks.nr_accesses_max}], age [{ks.age_min}, "
+                    f"{ks.age_max}]") in text, path
+
+
+def test_filters_quotas_and_watermarks_are_described():
+    text = explain(parse(
+        "scheme { action pageout\n filter reject not anon\n filter allow memcg /a\n"
+        " filter reject addr 0x1000..0x2000\n quota { size 1G; reset 2s }\n"
+        " watermarks { metric free_mem_rate; interval 5s; high 50%; mid 40%; low 20% } }\n"))
+    assert "Filter: reject memory that is not anon." in text
+    assert "Filter: allow memory that is in cgroup /a." in text
+    assert "Filter: reject memory that is in addresses [0x1000, 0x2000)." in text
+    assert "Quota: at most 1 GiB per 2 s" in text
+    assert "between the low (200) and high (500) watermarks" in text
+
+
+def test_never_matching_scheme_is_called_out():
+    assert "It can never match" in explain(parse("2M 1M 0 0 0 max stat\n"))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_any_program_is_explained(program):
+    text = explain(program)
+    assert text.count("Kernel values:") == len(program.schemes)
