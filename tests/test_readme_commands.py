@@ -1,0 +1,30 @@
+"""The README's main command (`./dev demo`) works and shows what the README
+says it shows."""
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_dev_demo_runs_every_example_without_error():
+    r = subprocess.run(["sh", "./dev", "demo"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "Traceback" not in r.stdout + r.stderr
+    examples = sorted(f for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".damos"))
+    for name in examples:
+        assert f"=== examples/{name}" in r.stdout
+        assert os.path.exists(os.path.join(ROOT, "build", "examples", name[:-6] + ".sh"))
+    # the README's debugfs lines for ethp
+    assert ("0\t18446744073709551615\t1\t4294967295\t0\t4294967295\t3\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0"
+            in r.stdout)
+    assert "examples/ethp.damos: 2 schemes, needs Linux >= 5.18: DAMON sysfs interface" in r.stdout
+
+
+def test_readme_tour_lines_are_true():
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    r = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-m", "damos_lang",
+                        "explain", "examples/prcl.damos"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    for line in r.stdout.splitlines()[4:9]:
+        assert line in readme, line
