@@ -116,3 +116,27 @@ def test_debugfs_done_criterion_lines():
     assert rows[1][:7] == "2097152 18446744073709551615 0 0 70 4294967295 4".split()
     r = damos("compile", "examples/prcl.damos", "--target", "debugfs", "--debugfs-fields", "7")
     assert r.stdout.split() == "4096 18446744073709551615 0 0 50 4294967295 2".split()
+
+
+def test_damo_json_converts_to_damos_source_with_the_same_kernel_values(tmp_path):
+    from damos_lang.kernel import to_kernel
+    from damos_lang.lower import parse
+    j = tmp_path / "reclaim.json"
+    assert damos("compile", "examples/reclaim.damos", "-t", "damo-json", "-o", str(j)).returncode == 0
+    r = damos("compile", str(j), "-t", "damos")
+    assert r.returncode == 0, r.stderr
+    original = to_kernel(parse(open(os.path.join(ROOT, "examples/reclaim.damos")).read()))
+    assert to_kernel(parse(r.stdout)).schemes == original.schemes
+
+
+def test_sysfs_plan_target_is_the_scripts_plan():
+    import json
+    from damos_lang.lower import parse
+    from damos_lang.sysfs_plan import plan_for
+    from damos_lang.targets import Options
+    r = damos("compile", "examples/ethp.damos", "-t", "sysfs-plan", "--pid", "77")
+    assert r.returncode == 0, r.stderr
+    got = [(w["path"], w["value"]) for w in json.loads(r.stdout)["writes"]]
+    program = parse(open(os.path.join(ROOT, "examples/ethp.damos")).read())
+    assert got == [(w.path, w.value) for w in plan_for(program, Options(pid=77))]
+    assert ("kdamonds/0/contexts/0/targets/0/pid_target", "77") in got
