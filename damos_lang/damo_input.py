@@ -371,11 +371,17 @@ def _quota(q, path) -> Quota | None:
         tuner = _word(q["goal_tuner"], GOAL_TUNERS, "goal tuner", f"{path}.goal_tuner")
     if size.is_max:
         size = Value(str(ULONG_MAX))
-    quota = Quota(time, size, reset, weights, goals, tuner)
+    fail_charge = None
+    num_ = _int(q.get("fail_charge_num", 0) or 0, f"{path}.fail_charge_num", "fail_charge_num")
+    denom = _int(q.get("fail_charge_denom", 0) or 0, f"{path}.fail_charge_denom",
+                 "fail_charge_denom")
+    if denom:
+        fail_charge = (num_, denom)
+    quota = Quota(time, size, reset, weights, goals, tuner, fail_charge)
     # everything at the kernel's defaults: no quota at all
     if (time_ms(time) == 0 and size_bytes(size) == 0 and time_ms(reset) == 0
             and all(int(x.number) == 0 for x in (weights.size, weights.access, weights.age))
-            and not goals and tuner is None):
+            and not goals and tuner is None and fail_charge is None):
         return None
     return quota
 

@@ -98,6 +98,11 @@ def explain_scheme(i: int, s: Scheme, ks: KScheme, sample_us: int, aggr_us: int)
             extra = "".join(f" {k} {v}" for k, v in (("nid", g.nid), ("path", g.path)) if v is not None)
             lines.append(f"  Quota goal: {g.metric} -> {g.target_value}{extra}"
                          " (the effective quota is tuned toward it).")
+    if ks.fail_charge_denom:
+        lines.append(f"  Regions the action fails on are charged {ks.fail_charge_num}/"
+                     f"{ks.fail_charge_denom} of their size against the quota.")
+    if ks.max_nr_snapshots:
+        lines.append(f"  The scheme deactivates itself after {ks.max_nr_snapshots} snapshots.")
     if ks.has_watermarks:
         lines.append(f"  Active only while {ks.wmark_metric} is between the low ({ks.wmark_low}) "
                      f"and high ({ks.wmark_high}) watermarks (permil), checked every "

@@ -61,6 +61,8 @@ def features_of(program: Program, interface: str = "sysfs") -> list[Feature]:
             out.append(Feature("target_nid", (6, 11), s.loc))
         if s.dests:
             out.append(Feature("dests", (6, 17), s.loc))
+        if s.max_snapshots is not None:
+            out.append(Feature("max_snapshots", (7, 0), s.loc))
         for f in s.filters:
             out.append(Feature("filters", (6, 3), f.loc))
             out.append(Feature(f"filter type {f.type}", FILTER_SINCE[f.type], f.loc))
@@ -77,6 +79,8 @@ def features_of(program: Program, interface: str = "sysfs") -> list[Feature]:
                     out.append(Feature("goal path", (6, 19), g.loc))
             if q.tuner is not None:
                 out.append(Feature("goal_tuner", (7, 1), q.loc))
+            if q.fail_charge is not None:
+                out.append(Feature("fail_charge", (7, 2), q.loc))
     return out
 
 

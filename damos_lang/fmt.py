@@ -140,6 +140,9 @@ def _quota_body(q: Quota):
             _setting(out, depth, key + ("goal", i), _goal_text(g))
         if q.tuner is not None:
             _setting(out, depth, key + ("tuner",), f"tuner {q.tuner}")
+        if q.fail_charge is not None:
+            _setting(out, depth, key + ("fail_charge",),
+                     f"fail_charge num {q.fail_charge[0]} denom {q.fail_charge[1]}")
     return body
 
 
@@ -188,6 +191,8 @@ def _scheme_body(s: Scheme):
             _setting(out, depth, key + ("target_nid",), f"target_nid {s.target_nid}")
         for i, d in enumerate(s.dests):
             _setting(out, depth, key + ("dest", i), f"dest {d.nid} weight {d.weight}")
+        if s.max_snapshots is not None:
+            _setting(out, depth, key + ("max_snapshots",), f"max_snapshots {s.max_snapshots}")
     return body
 
 
@@ -196,15 +201,16 @@ def _legacy_fields(s: Scheme) -> list[str]:
     p, q, w = s.pattern, s.quota, s.watermarks
     problems = []
     if s.name is not None or s.apply_interval is not None or s.filters or s.dests \
-            or s.target_nid is not None:
-        problems.append("a name, apply_interval, filters, dests or target_nid")
+            or s.target_nid is not None or s.max_snapshots is not None:
+        problems.append("a name, apply_interval, filters, dests, target_nid or max_snapshots")
     for r in (p.size, p.access, p.age):
         if r is None or r.unit:
             problems.append("a missing range or a range in kernel units")
             break
     if n not in (7, 9, 12, 17, 18):
         problems.append(f"{n} fields")
-    if n >= 9 and (q is None or q.size is None or q.reset is None or q.goals or q.tuner):
+    if n >= 9 and (q is None or q.size is None or q.reset is None or q.goals or q.tuner
+                   or q.fail_charge):
         problems.append("a quota that is not size and reset")
     if n == 18 and (q is None or q.time is None):
         problems.append("no quota time")

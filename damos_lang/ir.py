@@ -108,6 +108,8 @@ class Quota:
     weights: Weights | None = None
     goals: tuple[Goal, ...] = ()
     tuner: str | None = None
+    # charge this fraction (num, denom) of the size of regions the action failed on (7.2)
+    fail_charge: tuple[int, int] | None = None
     loc: Loc | None = _loc()
 
 
@@ -152,6 +154,7 @@ class Scheme:
     filters: tuple[Filter, ...] = ()
     target_nid: int | None = None
     dests: tuple[Dest, ...] = ()
+    max_snapshots: int | None = None  # deactivate after this many snapshots (7.0)
     # how the user wrote it: a legacy line of N fields, or a block (0)
     legacy_fields: int = 0
     loc: Loc | None = _loc()

@@ -87,6 +87,9 @@ class KScheme:
     filters: tuple[KFilter, ...] = ()
     target_nid: int | None = None
     dests: tuple[tuple[int, int], ...] = ()
+    fail_charge_num: int = 0
+    fail_charge_denom: int = 0
+    max_nr_snapshots: int = 0
     has_quota: bool = False
     has_weights: bool = False
     has_watermarks: bool = False
@@ -239,6 +242,9 @@ class Converter:
                                       self.goal_value(g.metric, g.current) if g.current else 0,
                                       g.nid, g.path) for g in q.goals)
             kw["goal_tuner"] = q.tuner
+            if q.fail_charge is not None:
+                kw["fail_charge_num"], kw["fail_charge_denom"] = (
+                    min(UINT_MAX, n) for n in q.fail_charge)
         elif self.policy == "damo" and s.legacy_fields:
             kw["quota_reset_ms"] = ULONG_MAX
         w = s.watermarks
@@ -252,6 +258,7 @@ class Converter:
         kw["filters"] = tuple(self.filter(f) for f in s.filters)
         kw["target_nid"] = s.target_nid
         kw["dests"] = tuple((d.nid, d.weight) for d in s.dests)
+        kw["max_nr_snapshots"] = min(ULONG_MAX, s.max_snapshots or 0)
         return KScheme(s.action, sz[0], sz[1], nr[0], nr[1], age[0], age[1], **kw)
 
     @staticmethod

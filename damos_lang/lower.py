@@ -298,7 +298,8 @@ def _permil(node, what) -> Value:
 def _quota(s: Setting) -> Quota:
     if s.values or s.body is None:
         raise DamosError("quota takes a block: quota { size 1G; reset 1s }", s.key_loc)
-    st = _Settings(s.body, ("time", "size", "reset", "weights", "goal", "tuner"), "quota")
+    st = _Settings(s.body, ("time", "size", "reset", "weights", "goal", "tuner", "fail_charge"),
+                   "quota")
     time = size = reset = weights = tuner = None
     if (x := st.one("time")):
         time = read_time(_values(x, 1)[0], "quota time")
@@ -312,6 +313,14 @@ def _quota(s: Setting) -> Quota:
                             else Value("0") for k in ("size", "access", "age")), loc=x.loc)
     if (x := st.one("tuner")):
         tuner, _ = read_word(_values(x, 1)[0], GOAL_TUNERS, "goal tuner")
+    fail_charge = None
+    if (x := st.one("fail_charge")):
+        p = _pairs(x, ("num", "denom"), "fail_charge")
+        if set(p) != {"num", "denom"}:
+            raise DamosError("fail_charge takes num N denom D (charge N/D of a failed region)",
+                             x.loc)
+        fail_charge = (read_int(p["num"], "fail_charge num"),
+                       read_int(p["denom"], "fail_charge denom", minimum=1))
     goals = []
     for g in st.many("goal"):
         if len(g.values) < 2:
@@ -329,7 +338,7 @@ def _quota(s: Setting) -> Quota:
                 raise _err("path must be a /path or a quoted string", a)
             path = a.value
         goals.append(Goal(metric, target, current, nid, path, g.loc))
-    return Quota(time, size, reset, weights, tuple(goals), tuner, s.loc)
+    return Quota(time, size, reset, weights, tuple(goals), tuner, fail_charge, s.loc)
 
 
 def _goal_value(metric, node) -> Value:
@@ -395,7 +404,7 @@ def _filter(s: Setting) -> Filter:
 
 
 SCHEME_KEYS = ("action", "size", "access", "age", "apply_interval", "quota", "watermarks",
-               "filter", "target_nid", "dest")
+               "filter", "target_nid", "dest", "max_snapshots")
 
 
 def _scheme(st: Statement) -> Scheme:
@@ -421,7 +430,10 @@ def _scheme(st: Statement) -> Scheme:
         if not (isinstance(vals[1], Atom) and vals[1].text == "weight"):
             raise _err("write dest NODE weight N", vals[1])
         dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight")))
+    max_snapshots = (read_int(_values(x, 1)[0], "max_snapshots", minimum=1)
+                     if (x := s.one("max_snapshots")) else None)
     return Scheme(action=action, pattern=AccessPattern(size, access, age), name=name,
+                  max_snapshots=max_snapshots,
                   apply_interval=apply_interval, quota=quota, watermarks=wm, filters=filters,
                   target_nid=target_nid, dests=tuple(dests), legacy_fields=0, loc=st.loc,
                   action_loc=action_loc)

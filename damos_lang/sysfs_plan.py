@@ -167,6 +167,9 @@ def _scheme(w, base: str, s: KScheme, kernel) -> None:
         w(f"{q}/weights/age_permil", num(s.weight_age), "quotas/weights/age_permil")
     if s.goal_tuner is not None:
         w(f"{q}/goal_tuner", s.goal_tuner, "quotas/goal_tuner")
+    if s.fail_charge_denom:
+        w(f"{q}/fail_charge_num", num(s.fail_charge_num), "quotas/fail_charge_num")
+        w(f"{q}/fail_charge_denom", num(s.fail_charge_denom), "quotas/fail_charge_denom")
     if s.goals:
         w(f"{q}/goals/nr_goals", num(len(s.goals)), "quotas/goals/nr_goals")
         for g, goal in enumerate(s.goals):
@@ -192,6 +195,8 @@ def _scheme(w, base: str, s: KScheme, kernel) -> None:
         for i, f in enumerate(s.filters):
             _filter(lambda p, v, what, i=i: w(p, v, f"filter {i} {what}"), f"{fb}/{i}", f,
                     kernel)
+    if s.max_nr_snapshots:
+        w(f"{base}/stats/max_nr_snapshots", num(s.max_nr_snapshots), "stats/max_nr_snapshots")
 
 
 def plan(kctx: KContext, options=None, *, pid_from_caller: bool = False) -> list[Write]:

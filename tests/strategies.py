@@ -124,7 +124,8 @@ weights = st.builds(Weights, counts(), counts(), counts())
 quotas = st.builds(Quota, st.none() | times(), st.none() | sizes(keywords=False),
                    st.none() | times(), st.none() | weights,
                    st.lists(goals(), max_size=3).map(tuple),
-                   st.none() | st.sampled_from(GOAL_TUNERS))
+                   st.none() | st.sampled_from(GOAL_TUNERS),
+                   st.none() | st.tuples(st.integers(0, 100), st.integers(1, 100)))
 permils = percents(units=("%", "permil"), limit=10_000)
 watermarks = st.builds(Watermarks, st.sampled_from(WMARK_METRICS), times(),
                        permils, permils, permils)
@@ -158,7 +159,8 @@ _block_schemes = st.builds(
     filters=st.lists(filters(), max_size=4).map(tuple),
     target_nid=st.none() | st.integers(0, 64),
     dests=st.lists(st.builds(Dest, st.integers(0, 64), st.integers(0, 10_000)),
-                   max_size=3).map(tuple))
+                   max_size=3).map(tuple),
+    max_snapshots=st.none() | st.integers(1, 10**6))
 
 
 def block_schemes(name=None):

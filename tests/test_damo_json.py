@@ -27,7 +27,23 @@ import damo_oracle
 from strategies import legacy_lines, programs
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.damos"))
+# damo 3.4.3's JSON has no max_nr_snapshots: that example is refused (tested below)
+NOT_DAMO = {"snapshots.damos"}
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.damos") if p.name not in NOT_DAMO)
+
+
+def damo_programs():
+    """Generated programs without what damo 3.4.3's JSON cannot carry."""
+    from dataclasses import replace as _replace
+    return programs().map(lambda p: _replace(
+        p, schemes=tuple(_replace(s, max_snapshots=None) for s in p.schemes)))
+
+
+def test_what_damo_json_cannot_express_is_refused():
+    for name in NOT_DAMO:
+        with pytest.raises(DamosError, match="cannot express max_snapshots") as e:
+            damo_json.compile(parse((ROOT / "examples" / name).read_text()), Options())
+        assert e.value.loc is not None
 ULONG_MAX = 2**64 - 1
 UINT_MAX = 2**32 - 1
 POLICIES = ("unbounded", "damo")
@@ -133,7 +149,7 @@ def test_examples_json_is_kernel_numbers(path, policy):
 
 
 @FEW
-@given(programs(), st.sampled_from(POLICIES))
+@given(damo_programs(), st.sampled_from(POLICIES))
 def test_generated_json_is_kernel_numbers(program, policy):
     assume(convertible(program))
     assert_json_is_kernel(compile_json(program, policy), to_kernel(program, policy))
@@ -204,7 +220,7 @@ def test_examples_round_trip(path, policy):
 
 
 @FEW
-@given(programs(), st.sampled_from(POLICIES))
+@given(damo_programs(), st.sampled_from(POLICIES))
 def test_generated_round_trip(program, policy):
     assume(convertible(program))
     assert_round_trip(program, policy)
@@ -470,7 +486,7 @@ def test_damo_reads_our_json_of_the_examples(policy):
 
 @settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(st.tuples(programs(), st.sampled_from(POLICIES)), min_size=6, max_size=6))
+@given(st.lists(st.tuples(damo_programs(), st.sampled_from(POLICIES)), min_size=6, max_size=6))
 def test_damo_reads_our_json_of_generated_programs(batch):
     batch = [(p, pol) for p, pol in batch if convertible(p)]
     assert_damo_agrees(batch)

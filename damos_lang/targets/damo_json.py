@@ -79,6 +79,9 @@ def scheme_kvpairs(k: KScheme) -> dict:
                     goals=[_goal(g) for g in k.goals])
     if k.goal_tuner is not None:
         q["goal_tuner"] = k.goal_tuner
+    if k.fail_charge_denom:
+        q["fail_charge_num"] = k.fail_charge_num
+        q["fail_charge_denom"] = k.fail_charge_denom
     s["quotas"] = q
     s["watermarks"] = OrderedDict(metric=k.wmark_metric, interval_us=k.wmark_interval_us,
                                   high_permil=k.wmark_high, mid_permil=k.wmark_mid,
@@ -128,5 +131,9 @@ def compile(program: Program, options=None) -> str:
         m = program.monitor
         raise DamosError("damo needs sampling and aggregation intervals of at least 1us "
                          "(it divides by them)", m.loc if m else None)
+    for s in program.schemes:
+        if s.max_snapshots is not None:
+            raise DamosError("damo 3.4.3's JSON cannot express max_snapshots; "
+                             "use the sysfs target", s.loc)
     kctx = to_kernel(program, getattr(options, "max_policy", "unbounded"))
     return json.dumps(kvpairs(kctx, getattr(options, "pid", None)), indent=4) + "\n"

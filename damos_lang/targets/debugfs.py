@@ -67,6 +67,10 @@ def _unsupported(program: Program, fields: int) -> None:
                 raise DamosError("debugfs quotas have no goals", q.goals[0].loc or q.loc or s.loc)
             if q.tuner is not None:
                 raise DamosError("debugfs quotas have no goal tuner", q.loc or s.loc)
+            if q.fail_charge is not None:
+                raise DamosError("debugfs quotas have no fail_charge", q.loc or s.loc)
+        if s.max_snapshots is not None:
+            raise DamosError("debugfs schemes have no max_snapshots", s.loc)
         if fields == 7 and (q is not None or s.watermarks is not None):
             raise DamosError("a 7-field debugfs line has no quota or watermarks; "
                              "use the 18-field lines (the default)",
