@@ -99,7 +99,12 @@ def fmt(files: List[str] = typer.Argument(..., metavar="FILE..."),
             _fail(e, src.name, src.text)
         if check_only:
             if out != src.text:
-                typer.echo(f"{src.name}: not formatted", err=True)
+                import difflib
+                diff = difflib.unified_diff(src.text.splitlines(keepends=True),
+                                            out.splitlines(keepends=True),
+                                            f"{src.name}", f"{src.name} (formatted)")
+                typer.echo("".join(diff), err=True, nl=False)
+                typer.echo(f"{src.name}: not formatted (run: damos fmt --write {path})", err=True)
                 status = 1
         elif write:
             if out != src.text:

@@ -504,7 +504,7 @@ def _target(t, path) -> Target:
         end = size_bytes(_val(read_size, _req(r, "end", rp), f"{rp}.end"))
         if end <= start:
             raise _err(rp, "region end must be above its start")
-        regions.append(AddrRange(start, end))
+        regions.append(AddrRange(Value(str(start)), Value(str(end))))
     return Target(pid, tuple(regions))
 
 

@@ -267,7 +267,7 @@ def _target_text(t: Target) -> str:
     if t.pid is not None:
         parts += ["pid", str(t.pid)]
     for r in t.regions:
-        parts += ["region", f"{r.start:#x}..{r.end:#x}"]
+        parts += ["region", f"{_v(r.start)}..{_v(r.end)}"]
     return " ".join(parts)
 
 

@@ -185,8 +185,10 @@ class Monitor:
 
 @dataclass(frozen=True)
 class AddrRange:
-    start: int
-    end: int
+    """``[start, end)`` as the user wrote it (hex, or a size such as 4G)."""
+
+    start: Value
+    end: Value
 
 
 @dataclass(frozen=True)

@@ -305,7 +305,8 @@ def to_kernel(program: Program, max_policy: str = "unbounded",
         g = m.intervals_goal
         goal = KIntervalsGoal(bp_of(g.access), g.aggrs, int(time_us(g.min_sample)),
                               int(time_us(g.max_sample)))
-    targets = tuple(KTarget(t.pid, tuple((r.start, r.end) for r in t.regions))
+    targets = tuple(KTarget(t.pid, tuple((size_bytes(r.start), size_bytes(r.end))
+                                         for r in t.regions))
                     for t in program.targets)
     return KContext(ops=(m.ops if m and m.ops else DEFAULT_OPS), intervals=iv,
                     nr_regions_min=nr_regions[0], nr_regions_max=nr_regions[1],

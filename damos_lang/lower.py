@@ -501,7 +501,7 @@ def _target(st: Statement) -> Target:
             start, end = size_bytes(lo), size_bytes(hi)
             if end <= start:
                 raise _err("region end must be above its start", r)
-            regions.append(AddrRange(start, end))
+            regions.append(AddrRange(lo, hi))
         else:
             raise _err(did_you_mean(head.text, ("pid", "region"), "target word"), head)
     return Target(pid, tuple(regions), st.loc)

@@ -221,8 +221,12 @@ monitors = st.builds(Monitor, st.none() | st.sampled_from(OPS), st.none() | _int
 
 
 def addr_ranges():
-    return st.tuples(ints, ints).filter(lambda t: t[0] != t[1]).map(
-        lambda t: AddrRange(min(t), max(t)))
+    """Byte ranges written in hex or decimal, as a user may."""
+    def build(t):
+        lo, hi, as_hex = min(t[:2]), max(t[:2]), t[2]
+        text = hex if as_hex else str
+        return AddrRange(Value(text(lo)), Value(text(hi)))
+    return st.tuples(ints, ints, st.booleans()).filter(lambda t: t[0] != t[1]).map(build)
 
 
 def targets():

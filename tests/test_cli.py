@@ -140,3 +140,31 @@ def test_sysfs_plan_target_is_the_scripts_plan():
     program = parse(open(os.path.join(ROOT, "examples/ethp.damos")).read())
     assert got == [(w.path, w.value) for w in plan_for(program, Options(pid=77))]
     assert ("kdamonds/0/contexts/0/targets/0/pid_target", "77") in got
+
+
+def test_fmt_prints_check_diffs_and_write_rewrites(tmp_path):
+    f = tmp_path / "a.damos"
+    f.write_text("4K max 0 0 5s max pageout   # prcl\n")
+    r = damos("fmt", str(f))
+    assert r.returncode == 0 and r.stdout == "4K  max  0  0  5s  max  pageout  # prcl\n"
+    r = damos("fmt", "--check", str(f))
+    assert r.returncode == 1
+    assert "+4K  max  0  0  5s  max  pageout  # prcl" in r.stderr and "not formatted" in r.stderr
+    r = damos("fmt", "--write", str(f))
+    assert r.returncode == 0 and f.read_text() == "4K  max  0  0  5s  max  pageout  # prcl\n"
+    assert damos("fmt", "--check", str(f)).returncode == 0
+
+
+def test_fmt_write_leaves_a_bad_file_untouched(tmp_path):
+    f = tmp_path / "bad.damos"
+    text = "4K max 0 0 5s max pagout\n"
+    f.write_text(text)
+    r = damos("fmt", "--write", str(f))
+    assert r.returncode == 2 and "did you mean 'pageout'" in r.stderr
+    assert f.read_text() == text
+
+
+def test_every_example_is_in_canonical_form():
+    for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
+        r = damos("fmt", "--check", f"examples/{name}")
+        assert r.returncode == 0, r.stderr

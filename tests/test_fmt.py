@@ -221,6 +221,7 @@ def test_ir_a_legacy_line_cannot_hold_is_refused():
 
 
 def test_target_regions_in_hex():
-    p = Program(targets=(Target(7, (AddrRange(4096, 8192), AddrRange(0, 2**64 - 1))),))
-    assert format_program(p) == "target pid 7 region 0x1000..0x2000 region 0x0..0xffffffffffffffff\n"
+    p = Program(targets=(Target(7, (AddrRange(Value("0x1000"), Value("0x2000")),
+                                    AddrRange(Value("0"), Value("0xffffffffffffffff")))),))
+    assert format_program(p) == "target pid 7 region 0x1000..0x2000 region 0..0xffffffffffffffff\n"
     assert parse(format_program(p)) == p
