@@ -40,6 +40,8 @@ def check(program: Program, userspace: bool = False) -> Report:
     if kctx.nr_regions_min < 3 or kctx.nr_regions_min > kctx.nr_regions_max:
         report.warn(f"nr_regions {kctx.nr_regions_min}..{kctx.nr_regions_max}: the kernel needs "
                     "3 <= min <= max and refuses this at 'on'", m.loc if m else None)
+    if not program.schemes:
+        report.warn("the file has no schemes: a kdamond started from it only monitors")
     if kctx.ops == "paddr" and any(t.pid for t in kctx.targets):
         report.warn("paddr monitors physical memory: a target pid is ignored",
                     program.targets[0].loc)

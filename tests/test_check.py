@@ -64,3 +64,8 @@ def test_min_version_line():
         "needs Linux >= 6.3: filters"
     assert min_version_line(parse("scheme { action stat; filter allow anon }\n")) == \
         "needs Linux >= 6.14: allow filters"
+
+
+def test_a_file_without_schemes_is_called_out():
+    assert any("no schemes" in m for m in messages("# nothing yet\n"))
+    assert any("no schemes" in m for m in messages("monitor { ops vaddr }\n"))
