@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from .errors import Report
 from .features import minimum_version, vstr
-from .ir import Program, Range, Scheme
+from .ir import Program, Scheme
 from .kernel import Converter, intervals_of, percent_of, time_us, to_kernel
-from .units import AGGR_INTERVALS, SAMPLES, UINT_MAX
+from .units import AGGR_INTERVALS, SAMPLES
 
 # what each operations set can apply (mm/damon/{vaddr,paddr}.c)
 OPS_ACTIONS = {

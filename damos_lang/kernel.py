@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ir import Program, Range, Scheme, Value
-from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
+from .units import (AGGR_INTERVALS, PERCENT, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
                     UINT_MAX, ULONG_MAX, damo_number)
 
 DEFAULT_OPS = "vaddr"

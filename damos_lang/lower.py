@@ -1,204 +1,21 @@
-"""Syntax nodes -> IR: gives every statement and setting its meaning and
-checks each value's unit against its field.  Errors point at the token."""
+"""Syntax nodes -> IR: gives every statement and block setting its meaning.
+Single values are read by :mod:`values`, legacy lines by :mod:`legacy`."""
 from __future__ import annotations
 
-from .errors import DamosError, Loc, did_you_mean
+from .errors import DamosError, did_you_mean
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+from .legacy import _legacy
 from .parser import Atom, RangeNode, Setting, Statement, parse_nodes
-from .units import (damo_number, AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
-                    split_quantity, suggest_unit)
-
-LEGACY_FIELD_COUNTS = (7, 9, 12, 17, 18)
-MAX_NUMBER = 1e21  # above any kernel value in any unit; keeps float math finite
+from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES
+from .values import (_atom, _err, read_count, read_int, read_percent, read_size, read_time,
+                     read_word)
 
 
 def parse(text: str) -> Program:
     """Parse DAMOS source text into a Program (raises DamosError)."""
     return lower(parse_nodes(text))
-
-
-# -- single values ---------------------------------------------------------
-
-def _err(msg, node, hint=None):
-    return DamosError(msg, node.loc, hint=hint)
-
-
-def _atom(node, what) -> Atom:
-    if isinstance(node, RangeNode):
-        raise _err(f"{what} takes a single value, not a range", node)
-    return node
-
-
-def _keyword(atom: Atom, allow_kw: bool):
-    if atom.kind == "WORD" and atom.text in ("min", "max"):
-        if not allow_kw:
-            raise _err(f"'{atom.text}' is not allowed here", atom)
-        return Value.kw(atom.text)
-    return None
-
-
-def _quantity(atom: Atom, what: str, keep_hex: bool = False) -> tuple[str, str]:
-    if atom.kind != "QTY":
-        raise _err(f"{what} must be a number, got {atom.text!r}", atom)
-    try:
-        number, unit = split_quantity(atom.text)
-    except ValueError:
-        raise _err(f"malformed number {atom.text!r}", atom,
-                   "write a decimal number and a unit, like 1.5G or 100ms") from None
-    try:
-        too_large = float(damo_number(number)) > MAX_NUMBER
-    except OverflowError:
-        too_large = True
-    if too_large:
-        raise _err(f"number {atom.text!r} is too large", atom,
-                   "the largest kernel value is 18446744073709551615")
-    if number.startswith("0x") and not keep_hex:
-        number = str(int(number, 16))  # only sizes and addresses keep the user's hex
-    return number, unit
-
-
-def read_size(node, what="size", allow_kw=True) -> Value:
-    atom = _atom(node, what)
-    kw = _keyword(atom, allow_kw)
-    if kw:
-        return Value(None, "", kw.keyword, atom.loc)
-    number, unit = _quantity(atom, what, keep_hex=True)
-    if unit and unit not in SIZE_UNITS:
-        s = suggest_unit(unit, SIZE_UNITS)
-        hint = "size units are case-sensitive powers of 1024: B K M G T P E (also KB/KiB ...)"
-        msg = f"unknown size unit {unit!r}" + (f"; did you mean {s!r}?" if s else "")
-        raise _err(msg, atom, hint)
-    return Value(number, unit, None, atom.loc)
-
-
-def read_time(node, what, *, bare_ok=False, allow_kw=False) -> Value:
-    atom = _atom(node, what)
-    kw = _keyword(atom, allow_kw)
-    if kw:
-        return Value(None, "", kw.keyword, atom.loc)
-    number, unit = _quantity(atom, what)
-    if not unit:
-        if not bare_ok:
-            raise _err(f"{what} needs a time unit (ns us ms s m h d)", atom,
-                       f"for example {number}ms or {number}s")
-        return Value(number, "", None, atom.loc)
-    if unit not in TIME_UNITS_NS:
-        s = suggest_unit(unit, TIME_UNITS_NS)
-        raise _err(f"unknown time unit {unit!r}" + (f"; did you mean {s!r}?" if s else "")
-                   + " (units: ns us ms s m h d)", atom)
-    return Value(number, unit, None, atom.loc)
-
-
-def read_percent(node, what, *, bare_ok, allow_kw=True, units=(PERCENT,), limit=100) -> Value:
-    atom = _atom(node, what)
-    kw = _keyword(atom, allow_kw)
-    if kw:
-        return Value(None, "", kw.keyword, atom.loc)
-    number, unit = _quantity(atom, what)
-    if not unit and not bare_ok:
-        raise _err(f"{what} needs a unit: {' or '.join(units)}", atom,
-                   f"for example {number}{units[0]}")
-    if unit and unit not in units:
-        raise _err(f"unknown unit {unit!r} for {what}; expected {' or '.join(units)}", atom)
-    if limit is not None and (unit in ("", PERCENT)) and float(number) > limit:
-        raise _err(f"{what} {atom.text} is above {limit}%", atom)
-    return Value(number, unit, None, atom.loc)
-
-
-def read_count(node, what, allow_kw=True) -> Value:
-    """A plain count in kernel units (samples, aggregation intervals)."""
-    atom = _atom(node, what)
-    kw = _keyword(atom, allow_kw)
-    if kw:
-        return Value(None, "", kw.keyword, atom.loc)
-    number, unit = _quantity(atom, what)
-    if unit or "." in number:
-        raise _err(f"{what} must be a whole number", atom)
-    return Value(number, "", None, atom.loc)
-
-
-def read_int(node, what, minimum=0) -> int:
-    atom = _atom(node, what)
-    if atom.kind != "QTY":
-        raise _err(f"{what} must be a whole number, got {atom.text!r}", atom)
-    number, unit = _quantity(atom, what)
-    if unit or "." in number:
-        raise _err(f"{what} must be a whole number, got {atom.text!r}", atom)
-    n = int(number)
-    if n < minimum:
-        raise _err(f"{what} must be at least {minimum}", atom)
-    return n
-
-
-def read_word(node, choices, what) -> tuple[str, Loc]:
-    atom = _atom(node, what)
-    word = atom.value if atom.kind in ("WORD", "STRING") else atom.text
-    if word.lower() in choices:
-        return word.lower(), atom.loc
-    raise _err(did_you_mean(word, choices, what), atom)
-
-
-# -- legacy lines ----------------------------------------------------------
-
-def _legacy(st: Statement) -> Scheme:
-    vals = st.values
-    n = len(vals)
-    for v in vals:
-        if isinstance(v, RangeNode):
-            raise _err("a legacy one-line scheme has no ranges; write min and max as two fields", v)
-    if n not in LEGACY_FIELD_COUNTS:
-        # the caret goes under the first field past the last complete variant
-        if n < LEGACY_FIELD_COUNTS[0]:
-            last = vals[-1]
-            raise DamosError(f"a legacy scheme line has 7, 9, 12, 17 or 18 fields, this one has "
-                             f"{n}; the action and more are missing",
-                             Loc(last.loc.line, last.loc.end_col or last.loc.col),
-                             hint="min_sz max_sz min_freq max_freq min_age max_age action")
-        complete = max(c for c in LEGACY_FIELD_COUNTS if c <= n)
-        first, last = vals[complete], vals[-1]
-        loc = Loc(first.loc.line, first.loc.col,
-                  last.loc.end_col if last.loc.line == first.loc.line else None)
-        nxt = min((c for c in LEGACY_FIELD_COUNTS if c > n), default=None)
-        extra = f"; {complete} fields make a complete scheme"
-        if nxt:
-            extra += f", {nxt} need {nxt - n} more"
-        raise DamosError(f"a legacy scheme line has 7, 9, 12, 17 or 18 fields, this one has {n}"
-                         + extra, loc,
-                         hint="min_sz max_sz min_freq max_freq min_age max_age action [quotas] "
-                              "[weights] [watermarks]")
-    def span(a, b):
-        return Loc(a.loc.line, a.loc.col, b.loc.end_col)
-
-    size = Range(read_size(vals[0], "min size"), read_size(vals[1], "max size"), "",
-                 span(vals[0], vals[1]))
-    freq = Range(read_percent(vals[2], "min access frequency", bare_ok=True),
-                 read_percent(vals[3], "max access frequency", bare_ok=True), "",
-                 span(vals[2], vals[3]))
-    age = Range(read_time(vals[4], "min age", bare_ok=True, allow_kw=True),
-                read_time(vals[5], "max age", bare_ok=True, allow_kw=True), "",
-                span(vals[4], vals[5]))
-    action, action_loc = read_word(vals[6], ACTIONS, "action")
-    quota = wm = None
-    rest = vals[7:]
-    q_time = None
-    if n == 18:
-        q_time = read_time(rest[0], "quota time", bare_ok=True)
-        rest = rest[1:]
-    if n >= 9:
-        q_size = read_size(rest[0], "quota size", allow_kw=False)
-        q_reset = read_time(rest[1], "quota reset interval", bare_ok=True)
-        weights = None
-        if n >= 12:
-            weights = Weights(*(read_count(rest[i], "weight", allow_kw=False) for i in (2, 3, 4)))
-        quota = Quota(q_time, q_size, q_reset, weights)
-    if n >= 17:
-        metric, _ = read_word(rest[5], WMARK_METRICS, "watermark metric")
-        wm = Watermarks(metric, read_time(rest[6], "watermark interval", bare_ok=True),
-                        *(read_count(rest[i], "watermark", allow_kw=False) for i in (7, 8, 9)))
-    return Scheme(action=action, pattern=AccessPattern(size, freq, age), quota=quota,
-                  watermarks=wm, legacy_fields=n, loc=st.loc, action_loc=action_loc)
 
 
 # -- blocks ----------------------------------------------------------------

@@ -3,7 +3,6 @@ script and damo 3.4.3 fed our damo JSON both set the kernel's files to the
 values of our write plan.  This is the proof that the sysfs script runs on
 a real kernel for every example 6.12 supports, and that damo accepts our
 JSON and writes the same kernel numbers."""
-import os
 from pathlib import Path
 
 import pytest
