@@ -150,6 +150,8 @@ def script_from_plan(writes: list[Write], header: list[str], pid_arg: str | None
     write of :data:`PID_FROM_CALLER` writes ``$pid`` instead."""
     out = ["#!/bin/sh"]
     out += ["# " + _comment(line) if line else "#" for line in header]
+    # every value is a single-quoted literal on purpose: '$(...)' must not expand
+    out.append("# shellcheck disable=SC2016")
     out.append("set -u")
     out.append(f"state_path={q(STATE)}")
     if pid_arg is not None:
