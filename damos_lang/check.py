@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import Report
 from .features import minimum_version, vstr
 from .ir import Program, Scheme
-from .kernel import Converter, intervals_of, percent_of, time_us, to_kernel
+from .kernel import intervals_of, percent_of, time_us, to_kernel
 from .units import AGGR_INTERVALS, SAMPLES
 
 # what each operations set can apply (mm/damon/{vaddr,paddr}.c)
@@ -29,7 +29,6 @@ def check(program: Program, userspace: bool = False) -> Report:
     report = Report()
     iv = intervals_of(program)
     kctx = to_kernel(program)
-    conv = Converter(iv)
     max_samples = iv.aggr_us / iv.sample_us
     m = program.monitor
 
@@ -48,7 +47,7 @@ def check(program: Program, userspace: bool = False) -> Report:
 
     for i, (s, ks) in enumerate(zip(program.schemes, kctx.schemes)):
         label = f"scheme {s.name!r}" if s.name else f"scheme {i}"
-        _check_ranges(report, s, ks, label, conv, max_samples, iv.aggr_us)
+        _check_ranges(report, s, ks, label, max_samples, iv.aggr_us)
         able = OPS_ACTIONS[kctx.ops]
         if s.action not in able:
             report.warn(f"{label}: the {kctx.ops} operations set cannot apply {s.action!r}; the "
@@ -63,18 +62,18 @@ def check(program: Program, userspace: bool = False) -> Report:
             report.warn(f"{label}: {s.action} on regions of at most {ks.sz_max} bytes can never "
                         "form a 2 MiB huge page", s.pattern.size.loc if s.pattern.size else s.loc)
         if s.quota:
-            for g in s.quota.goals:
-                if Converter.goal_value(g.metric, g.target) == 0:
+            for g, kg in zip(s.quota.goals, ks.goals):
+                if kg.target_value == 0:
                     report.warn(f"{label}: a quota goal with target 0 is silently dropped by the "
                                 "kernel", g.loc)
-        w = ks
-        if s.watermarks and not (w.wmark_high >= w.wmark_mid >= w.wmark_low):
+        if s.watermarks and not (ks.wmark_high >= ks.wmark_mid >= ks.wmark_low):
             report.warn(f"{label}: watermarks must be high >= mid >= low "
-                        f"({w.wmark_high} {w.wmark_mid} {w.wmark_low} permil)", s.watermarks.loc)
+                        f"({ks.wmark_high} {ks.wmark_mid} {ks.wmark_low} permil)",
+                        s.watermarks.loc)
     return report
 
 
-def _check_ranges(report, s: Scheme, ks, label, conv, max_samples, aggr_us):
+def _check_ranges(report, s: Scheme, ks, label, max_samples, aggr_us):
     p = s.pattern
     dims = (("size", p.size, ks.sz_min, ks.sz_max),
             ("access", p.access, ks.nr_accesses_min, ks.nr_accesses_max),

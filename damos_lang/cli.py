@@ -123,11 +123,6 @@ def explain(file: str = typer.Argument(..., metavar="FILE")):
     typer.echo(run_explain(program), nl=False)
 
 
-def _target_names() -> str:
-    from .targets import registry
-    return "|".join(registry())
-
-
 @app.command()
 def compile(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
             target: str = typer.Option(..., "--target", "-t", metavar="TARGET",

@@ -20,7 +20,7 @@ class Loc:
 
 @dataclass
 class Diagnostic:
-    severity: str  # "error" | "warning" | "note"
+    severity: str  # "error" | "warning"
     message: str
     loc: Loc | None = None
     path: str | None = None  # JSON key path for JSON input, instead of loc
@@ -87,6 +87,3 @@ class Report:
 
     def warn(self, message: str, loc: Loc | None = None, hint: str | None = None) -> None:
         self.items.append(Diagnostic("warning", message, loc, None, hint))
-
-    def note(self, message: str, loc: Loc | None = None) -> None:
-        self.items.append(Diagnostic("note", message, loc))

@@ -72,9 +72,6 @@ class Range:
     loc: Loc | None = _loc()
 
 
-FULL = "full"  # marker: a range the user did not write (matches everything)
-
-
 @dataclass(frozen=True)
 class AccessPattern:
     size: Range | None = None       # None: any size

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import Program, Range, Scheme, Value
+from .ir import Program, Scheme, Value
 from .units import (AGGR_INTERVALS, PERCENT, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
                     UINT_MAX, ULONG_MAX, damo_number)
 
@@ -169,18 +169,18 @@ def percent_of(v: Value) -> float | int:
     return n
 
 
-def permil_of(v: Value) -> int:
+def _per_percent(v: Value, scale: int) -> int:
+    """A permil or bp value: ``N%`` is scaled by ``scale``, a bare number kept."""
     n = damo_number(v.number)
-    if v.unit == PERCENT:
-        return min(ULONG_MAX, int(n * 10))
-    return min(ULONG_MAX, int(n))
+    return min(ULONG_MAX, int(n * scale if v.unit == PERCENT else n))
+
+
+def permil_of(v: Value) -> int:
+    return _per_percent(v, 10)
 
 
 def bp_of(v: Value) -> int:
-    n = damo_number(v.number)
-    if v.unit == PERCENT:
-        return min(ULONG_MAX, int(n * 100))
-    return min(ULONG_MAX, int(n))
+    return _per_percent(v, 100)
 
 
 class Converter:
@@ -213,14 +213,13 @@ class Converter:
     def scheme(self, s: Scheme) -> KScheme:
         p = s.pattern
         sz = (0, ULONG_MAX) if p.size is None else (size_bytes(p.size.lo), size_bytes(p.size.hi))
-        full_u32 = UINT_MAX
         if p.access is None:
-            nr = (0, full_u32)
+            nr = (0, UINT_MAX)
         else:
             nr = (self.nr_accesses(p.access.lo, p.access.unit),
                   self.nr_accesses(p.access.hi, p.access.unit))
         if p.age is None:
-            age = (0, full_u32)
+            age = (0, UINT_MAX)
         else:
             age = (self.age(p.age.lo, p.age.unit), self.age(p.age.hi, p.age.unit))
         kw = {}
@@ -313,12 +312,3 @@ def to_kernel(program: Program, max_policy: str = "unbounded",
                     intervals_goal=goal, targets=targets,
                     schemes=tuple(conv.scheme(s) for s in program.schemes))
 
-
-def range_kernel(r: Range | None, kind: str, conv: Converter) -> tuple[int, int]:
-    """Kernel bounds of one pattern range (used by explain and check)."""
-    if kind == "size":
-        return (0, ULONG_MAX) if r is None else (size_bytes(r.lo), size_bytes(r.hi))
-    if kind == "access":
-        return (0, UINT_MAX) if r is None else (conv.nr_accesses(r.lo, r.unit),
-                                                 conv.nr_accesses(r.hi, r.unit))
-    return (0, UINT_MAX) if r is None else (conv.age(r.lo, r.unit), conv.age(r.hi, r.unit))

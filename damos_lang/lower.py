@@ -6,6 +6,7 @@ from .errors import DamosError, did_you_mean
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+from .kernel import size_bytes, time_us  # the one place units become kernel units
 from .legacy import _legacy
 from .parser import Atom, RangeNode, Setting, Statement, parse_nodes
 from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES
@@ -259,7 +260,6 @@ def _scheme(st: Statement) -> Scheme:
 def _interval(s: Setting, what: str) -> Value:
     """An interval the conversion divides by: at least 1 us."""
     v = read_time(_values(s, 1)[0], what)
-    from .kernel import time_us  # the one place units become kernel units
     if int(time_us(v)) < 1:
         raise DamosError(f"the {what} must be at least 1us, got {v.text()}", v.loc)
     return v
@@ -314,7 +314,6 @@ def _target(st: Statement) -> Target:
             r = vals.pop(0)
             lo = read_size(r.lo, "region start", allow_kw=False)
             hi = read_size(r.hi, "region end", allow_kw=False)
-            from .kernel import size_bytes  # the one place units become bytes
             start, end = size_bytes(lo), size_bytes(hi)
             if end <= start:
                 raise _err("region end must be above its start", r)
