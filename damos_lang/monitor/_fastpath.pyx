@@ -1,0 +1,283 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The per-sample hot loop in C (Cython). reference.py is its specification:
+same functions, same signatures, same results."""
+from libc.stdint cimport uint64_t, uint32_t, int64_t
+from libc.stdlib cimport malloc, free, qsort
+from libc.string cimport memset
+from libc.errno cimport errno
+from posix.unistd cimport pread, pwrite
+
+cdef uint64_t MASK64 = 0xFFFFFFFFFFFFFFFF
+cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15
+cdef uint64_t PM_PRESENT = 1ULL << 63
+cdef uint64_t PM_PFN_MASK = (1ULL << 55) - 1
+cdef uint64_t KPF_COMPOUND_HEAD = 1ULL << 15
+cdef uint64_t KPF_COMPOUND_TAIL = 1ULL << 16
+cdef uint64_t KPF_THP = 1ULL << 22
+cdef uint64_t PAGEMAP_GAP_PAGES = 8
+cdef uint64_t MAX_RUN_WORDS = 512
+
+
+cdef inline uint64_t mix64(uint64_t z) nogil:
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+def pick_sampling_addresses(const uint64_t[::1] starts, const uint64_t[::1] ends,
+                            uint64_t[::1] out, uint64_t[::1] rng_state):
+    cdef Py_ssize_t i, n = starts.shape[0]
+    cdef uint64_t s = rng_state[0]
+    with nogil:
+        for i in range(n):
+            s = s + GOLDEN
+            out[i] = starts[i] + mix64(s) % (ends[i] - starts[i])
+    rng_state[0] = s
+
+
+def count_accesses(uint32_t[::1] nr_accesses, const unsigned char[::1] accessed):
+    cdef Py_ssize_t i, n = nr_accesses.shape[0]
+    cdef uint32_t best = 0
+    with nogil:
+        for i in range(n):
+            if accessed[i]:
+                nr_accesses[i] += 1
+            if nr_accesses[i] > best:
+                best = nr_accesses[i]
+    return best
+
+
+def accessed_in_spans(const uint64_t[::1] addrs, const uint64_t[::1] span_starts,
+                      const uint64_t[::1] span_ends, const uint64_t[::1] span_thresholds,
+                      const uint64_t[::1] span_salts, uint64_t page_size,
+                      unsigned char[::1] out):
+    cdef Py_ssize_t i, j, n = addrs.shape[0], nspans = span_starts.shape[0]
+    cdef uint64_t page, thr
+    cdef unsigned char hit
+    with nogil:
+        for i in range(n):
+            page = addrs[i] - addrs[i] % page_size
+            hit = 0
+            for j in range(nspans):
+                if page < span_ends[j] and page + page_size > span_starts[j]:
+                    thr = span_thresholds[j]
+                    if thr == MASK64 or mix64((page // page_size) ^ span_salts[j]) <= thr:
+                        hit = 1
+                        break
+            out[i] = hit
+
+
+# --- page_idle ---------------------------------------------------------------
+
+cdef int cmp_u64(const void *a, const void *b) noexcept nogil:
+    cdef uint64_t x = (<const uint64_t *>a)[0], y = (<const uint64_t *>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef int read_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexcept nogil:
+    """count entries from `index` into buf; past EOF reads 0. Returns errno or 0."""
+    cdef Py_ssize_t got = 0, r
+    cdef char *p = <char *>buf
+    cdef uint64_t want = 8 * count
+    while got < <Py_ssize_t>want:
+        r = pread(fd, p + got, want - got, <long>(8 * index + got))
+        if r < 0:
+            return errno
+        if r == 0:
+            break
+        got += r
+    if got < <Py_ssize_t>want:
+        memset(p + got, 0, want - got)
+    return 0
+
+
+cdef int write_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexcept nogil:
+    cdef Py_ssize_t done = 0, r
+    cdef char *p = <char *>buf
+    cdef uint64_t want = 8 * count
+    while done < <Py_ssize_t>want:
+        r = pwrite(fd, p + done, want - done, <long>(8 * index + done))
+        if r < 0:
+            return errno
+        done += r
+    return 0
+
+
+cdef int head_pfn(int kfd, uint64_t pfn, uint64_t *out, uint64_t *scratch) noexcept nogil:
+    cdef uint64_t flags, base
+    cdef int err = read_u64s(kfd, pfn, 1, &flags)
+    cdef Py_ssize_t back
+    out[0] = pfn
+    if err:
+        return err
+    if not ((flags & KPF_COMPOUND_TAIL) and (flags & KPF_THP)):
+        return 0
+    base = pfn - pfn % 512
+    if pfn == base:
+        return 0
+    err = read_u64s(kfd, base, pfn - base, scratch)
+    if err:
+        return err
+    for back in range(<Py_ssize_t>(pfn - base) - 1, -1, -1):
+        if scratch[back] & KPF_COMPOUND_HEAD:
+            out[0] = base + back
+            return 0
+    return 0
+
+
+cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t page_size,
+                 uint64_t *pfns) noexcept nogil:
+    """As reference._pfns_of; pfns has len(addrs) entries. Returns errno or 0."""
+    cdef Py_ssize_t n = addrs.shape[0], k, end, m, i
+    cdef uint64_t first, last, page, idx
+    cdef uint64_t *keys = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *entries = <uint64_t *>malloc(MAX_RUN_WORDS * sizeof(uint64_t))
+    cdef int err = 0
+    if keys == NULL or entries == NULL:
+        free(keys); free(entries)
+        return 12  # ENOMEM
+    # sort sample indices by page: key = page << 21 | index (n < 2**21)
+    for i in range(n):
+        keys[i] = ((addrs[i] // page_size) << 21) | <uint64_t>i
+    qsort(keys, n, sizeof(uint64_t), cmp_u64)
+    k = 0
+    while k < n:
+        first = keys[k] >> 21
+        last = first
+        end = k + 1
+        while end < n:
+            page = keys[end] >> 21
+            if page - last > PAGEMAP_GAP_PAGES or page - first >= MAX_RUN_WORDS:
+                break
+            last = page
+            end += 1
+        err = read_u64s(pagemap_fd, first, last - first + 1, entries)
+        if err:
+            break
+        for m in range(k, end):
+            idx = keys[m] & ((1 << 21) - 1)
+            page = keys[m] >> 21
+            if entries[page - first] & PM_PRESENT:
+                pfns[idx] = entries[page - first] & PM_PFN_MASK
+            else:
+                pfns[idx] = 0
+        k = end
+    if not err and kfd >= 0:
+        for i in range(n):
+            if pfns[i]:
+                err = head_pfn(kfd, pfns[i], &pfns[i], entries)
+                if err:
+                    break
+    free(keys)
+    free(entries)
+    return err
+
+
+cdef Py_ssize_t unique_words(uint64_t *pfns, Py_ssize_t n, uint64_t *sorted_pfns,
+                             uint64_t *words) noexcept nogil:
+    """Sorted distinct bitmap words of the non-zero pfns; sorted_pfns is scratch."""
+    cdef Py_ssize_t i, m = 0, nw = 0
+    for i in range(n):
+        if pfns[i]:
+            sorted_pfns[m] = pfns[i]
+            m += 1
+    qsort(sorted_pfns, m, sizeof(uint64_t), cmp_u64)
+    for i in range(m):
+        if nw == 0 or words[nw - 1] != sorted_pfns[i] >> 6:
+            words[nw] = sorted_pfns[i] >> 6
+            nw += 1
+    return nw
+
+
+cdef Py_ssize_t find_word(uint64_t *words, Py_ssize_t nw, uint64_t w) noexcept nogil:
+    cdef Py_ssize_t lo = 0, hi = nw, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if words[mid] < w:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef Py_ssize_t run_length(uint64_t *words, Py_ssize_t nw, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t count = 1
+    while k + count < nw and words[k + count] == words[k] + count and count < <Py_ssize_t>MAX_RUN_WORDS:
+        count += 1
+    return count
+
+
+cdef raise_errno(int err):
+    import os
+    raise OSError(err, os.strerror(err))
+
+
+def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
+                 uint64_t[::1] pfns_out, uint64_t page_size):
+    cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
+    cdef int err = 0
+    cdef uint64_t *pfns = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *scratch = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *words = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *masks = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    if pfns == NULL or scratch == NULL or words == NULL or masks == NULL:
+        free(pfns); free(scratch); free(words); free(masks)
+        raise MemoryError()
+    with nogil:
+        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns)
+        if not err:
+            nw = unique_words(pfns, n, scratch, words)
+            memset(masks, 0, (nw + 1) * sizeof(uint64_t))
+            for i in range(n):
+                pfns_out[i] = pfns[i]
+                if pfns[i]:
+                    masks[find_word(words, nw, pfns[i] >> 6)] |= 1ULL << (pfns[i] & 63)
+            k = 0
+            while k < nw:
+                count = run_length(words, nw, k)
+                err = write_u64s(bitmap_fd, words[k], count, &masks[k])
+                if err:
+                    break
+                k += count
+    free(pfns); free(scratch); free(words); free(masks)
+    if err:
+        raise_errno(err)
+
+
+def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
+               const uint64_t[::1] pfns_prepared, uint64_t page_size,
+               unsigned char[::1] accessed_out):
+    cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
+    cdef int err = 0
+    cdef uint64_t pfn, value
+    cdef uint64_t *pfns = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *scratch = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *words = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    cdef uint64_t *values = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    if pfns == NULL or scratch == NULL or words == NULL or values == NULL:
+        free(pfns); free(scratch); free(words); free(values)
+        raise MemoryError()
+    with nogil:
+        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns)
+        if not err:
+            nw = unique_words(pfns, n, scratch, words)
+            k = 0
+            while k < nw:
+                count = run_length(words, nw, k)
+                err = read_u64s(bitmap_fd, words[k], count, &values[k])
+                if err:
+                    break
+                k += count
+        if not err:
+            for i in range(n):
+                pfn = pfns[i]
+                if pfn == 0:
+                    accessed_out[i] = 0
+                elif pfn != pfns_prepared[i]:
+                    accessed_out[i] = 1
+                else:
+                    value = values[find_word(words, nw, pfn >> 6)]
+                    accessed_out[i] = 0 if (value >> (pfn & 63)) & 1 else 1
+    free(pfns); free(scratch); free(words); free(values)
+    if err:
+        raise_errno(err)

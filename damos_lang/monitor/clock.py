@@ -1,0 +1,31 @@
+"""The sampling clock: simulated time, or wall-clock pacing."""
+import time
+
+
+class SimulatedClock:
+    """Time advances instantly: the monitor runs as fast as the machine allows."""
+
+    def __init__(self) -> None:
+        self.now_us = 0
+
+    def wait_until(self, t_us: int) -> None:
+        self.now_us = max(self.now_us, t_us)
+
+
+class RealtimeClock:
+    """Sleeps so that sample n is taken n sampling intervals after the start.
+    now_us is the schedule's time, so a late sample does not shift later ones."""
+
+    def __init__(self) -> None:
+        self._origin = time.monotonic()
+        self.now_us = 0
+
+    def wait_until(self, t_us: int) -> None:
+        delay = self._origin + t_us / 1e6 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self.now_us = max(self.now_us, t_us)
+
+
+def make_clock(realtime: bool = False):
+    return RealtimeClock() if realtime else SimulatedClock()

@@ -1,0 +1,18 @@
+"""Reading a process's VMAs from /proc/PID/maps."""
+from typing import List, Tuple
+
+
+def parse_maps(text: str) -> List[Tuple[int, int]]:
+    """(start, end) of every VMA, in address order, leaving out [vsyscall]:
+    the gate area is listed in maps but is not in the VMA tree DAMON walks."""
+    vmas = []
+    for line in text.splitlines():
+        fields = line.split(None, 5)
+        if not fields:
+            continue
+        if len(fields) == 6 and fields[5].strip() == "[vsyscall]":
+            continue
+        start, _, end = fields[0].partition("-")
+        vmas.append((int(start, 16), int(end, 16)))
+    vmas.sort()
+    return vmas

@@ -1,0 +1,245 @@
+"""The monitor: DAMON's kdamond main loop (algorithm.md §2, Linux 7.3) in user space.
+
+One `step()` is one sampling interval:
+  1. each region gets a random sampling address; the source mkolds the batch;
+  2. the clock advances one sampling interval;
+  3. the source checks the batch; nr_accesses counts the accessed samples;
+  4. at an aggregation boundary: merge (which also ages regions), then the
+     min_nr_regions cut (apply_min_nr_regions);
+  5. HOOKS, at the kernel's apply_schemes() slot: `on_sample` hooks every
+     sampling interval, then, at an aggregation boundary, `on_aggregation`
+     hooks with the snapshot. Here nr_accesses is the completed window and
+     last_nr_accesses the one before; a DAMOS engine applies its schemes here
+     and may split regions or reset their age;
+  6. at an aggregation boundary: last_nr_accesses = nr_accesses,
+     nr_accesses = 0, then split;
+  7. at an update boundary: the three-region layout is recomputed from the
+     target's mappings and the regions are fitted to it (damon_set_regions),
+     then `on_update` hooks run.
+Region counters live in arrays during a window so the hot loop can run in C;
+hooks always see them written back into the Region objects.
+"""
+from array import array
+from dataclasses import dataclass
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+from . import fastpath as default_fastpath
+from .attrs import MonitorAttrs
+from .clock import make_clock
+from .regions import (Region, Splitter, Target, apply_min_nr_regions, merge_regions,
+                      set_regions, three_regions)
+from .rng import Rng
+from .sources.base import AccessSource
+
+
+@dataclass(frozen=True)
+class RegionSnapshot:
+    start: int
+    end: int
+    nr_accesses: int
+    age: int
+    last_nr_accesses: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class TargetSnapshot:
+    target_id: int
+    regions: Tuple[RegionSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The regions after an aggregation interval (after merge, before reset)."""
+
+    time_us: int
+    passed: int  # sampling intervals done
+    aggregation: int  # 1 for the first aggregation interval
+    targets: Tuple[TargetSnapshot, ...]
+
+    def bytes_with_accesses(self, min_nr_accesses: int = 1) -> int:
+        """damo's WSS: bytes of regions with nr_accesses >= the threshold."""
+        return sum(r.size for t in self.targets for r in t.regions
+                   if r.nr_accesses >= min_nr_accesses)
+
+
+def mult_frac(x: int, n: int, d: int) -> int:
+    return (x // d) * n + ((x % d) * n) // d
+
+
+class _Packed:
+    """One target's regions as arrays for the fast path."""
+
+    def __init__(self, regions: List[Region]) -> None:
+        n = len(regions)
+        self.starts = array("Q", [r.start for r in regions])
+        self.ends = array("Q", [r.end for r in regions])
+        self.addrs = array("Q", bytes(8 * n))
+        self.nr_accesses = array("I", [r.nr_accesses for r in regions])
+        self.accessed = bytearray(n)
+
+
+AggregationHook = Callable[["Monitor", Snapshot], None]
+MonitorHook = Callable[["Monitor"], None]
+
+
+class Monitor:
+    def __init__(self, attrs: MonitorAttrs, source: AccessSource,
+                 target_ids: Optional[Sequence[int]] = None, seed: int = 0,
+                 fastpath=default_fastpath, realtime: bool = False, clock=None) -> None:
+        self.attrs = attrs
+        self.source = source
+        ids = list(target_ids) if target_ids is not None else list(source.target_ids())
+        self.targets: List[Target] = [Target(tid) for tid in ids]
+        self.rng = Rng(seed)
+        self.fast = fastpath
+        self.clock = clock if clock is not None else make_clock(realtime)
+        self.splitter = Splitter()
+        self.passed = 0
+        self.next_aggr = attrs.aggr_us // attrs.sample_us
+        self.next_update = attrs.update_us // attrs.sample_us
+        self.aggregations = 0
+        self.sz_limit = attrs.min_region_sz
+        self.on_sample: List[MonitorHook] = []
+        self.on_aggregation: List[AggregationHook] = []
+        self.on_update: List[MonitorHook] = []
+        self._packed: Optional[List[_Packed]] = None
+        self._started = False
+
+    # --- time ------------------------------------------------------------------
+    @property
+    def now_us(self) -> int:
+        """Simulated time: sampling intervals done times the sampling interval."""
+        return self.passed * self.attrs.sample_us
+
+    # --- setup -----------------------------------------------------------------
+    def start(self) -> None:
+        """Check the source (MonitorError names what is missing), then lay out
+        the three regions of every target that has none (vaddr init)."""
+        if self._started:
+            return
+        self.source.validate()
+        for t in self.targets:
+            if not t.regions:
+                self._fit_to_mappings(t)
+        self.sz_limit = apply_min_nr_regions(self.targets, self.attrs.min_nr_regions,
+                                             self.attrs.min_region_sz)
+        self._started = True
+
+    def _fit_to_mappings(self, t: Target) -> None:
+        ranges = three_regions(self.source.mappings(t.target_id, self.now_us))
+        if ranges is not None:  # the kernel keeps the old regions on failure
+            set_regions(t, ranges, self.attrs.min_region_sz)
+
+    # --- the arrays the fast path works on ---------------------------------------
+    def _pack(self) -> List[_Packed]:
+        if self._packed is None:
+            self._packed = [_Packed(t.regions) for t in self.targets]
+        return self._packed
+
+    def sync_regions(self) -> None:
+        """Write the window's counters into the Region objects; the next
+        sample re-reads the regions, so a caller may then change them."""
+        if self._packed is None:
+            return
+        for t, p in zip(self.targets, self._packed):
+            for r, nr, addr in zip(t.regions, p.nr_accesses, p.addrs):
+                r.nr_accesses = nr
+                r.sampling_addr = addr
+        self._packed = None
+
+    # --- the loop ----------------------------------------------------------------
+    def step(self) -> Optional[Snapshot]:
+        """One sampling interval; returns the snapshot if an aggregation ended."""
+        self.start()
+        attrs = self.attrs
+        na, nu = self.next_aggr, self.next_update
+        packed = self._pack()
+        now = self.now_us
+        for t, p in zip(self.targets, packed):
+            self.fast.pick_sampling_addresses(p.starts, p.ends, p.addrs, self.rng.state)
+            self.source.prepare(t.target_id, p.addrs, now)
+        self.passed += 1
+        now = self.now_us
+        self.clock.wait_until(now)
+        max_nr = 0
+        for t, p in zip(self.targets, packed):
+            self.source.check(t.target_id, p.addrs, p.accessed, now)
+            max_nr = max(max_nr, self.fast.count_accesses(p.nr_accesses, p.accessed))
+
+        snapshot = None
+        aggregated = self.passed >= na
+        if aggregated:
+            self.sync_regions()
+            merge_regions(self.targets, max_nr // 10, self.sz_limit, attrs.max_nr_regions,
+                          attrs.samples_per_aggr)
+            self.sz_limit = apply_min_nr_regions(self.targets, attrs.min_nr_regions,
+                                                 attrs.min_region_sz)
+            self.aggregations += 1
+            snapshot = self.snapshot()
+        if self.on_sample:
+            self.sync_regions()
+            for hook in self.on_sample:
+                hook(self)
+        if aggregated:
+            for agg_hook in self.on_aggregation:
+                agg_hook(self, snapshot)
+            self.next_aggr = na + attrs.aggr_us // attrs.sample_us
+            for t in self.targets:
+                for r in t.regions:
+                    r.last_nr_accesses = r.nr_accesses
+                    r.nr_accesses = 0
+            self.splitter.split(self.targets, attrs.max_nr_regions, attrs.min_region_sz, self.rng)
+        if self.passed >= nu:
+            self.next_update = nu + attrs.update_us // attrs.sample_us
+            self.sync_regions()
+            for t in self.targets:
+                self._fit_to_mappings(t)
+            for hook in self.on_update:
+                hook(self)
+        return snapshot
+
+    def run_until(self, t_us: int) -> List[Snapshot]:
+        """Sample until the clock reaches t_us; the snapshots taken on the way."""
+        out = []
+        while self.now_us < t_us:
+            snap = self.step()
+            if snap is not None:
+                out.append(snap)
+        return out
+
+    def snapshots(self, until_us: Optional[int] = None) -> Iterator[Snapshot]:
+        """Yield after each aggregation interval; TargetGone propagates."""
+        while until_us is None or self.now_us < until_us:
+            snap = self.step()
+            if snap is not None:
+                yield snap
+
+    __iter__ = snapshots
+
+    def snapshot(self) -> Snapshot:
+        self.sync_regions()
+        return Snapshot(self.now_us, self.passed, self.aggregations, tuple(
+            TargetSnapshot(t.target_id, tuple(
+                RegionSnapshot(r.start, r.end, r.nr_accesses, r.age, r.last_nr_accesses)
+                for r in t.regions))
+            for t in self.targets))
+
+    def moving_nr_accesses(self, r: Region) -> int:
+        """nr' (algorithm.md §4, 7.3): what DAMOS matches against mid-window."""
+        window = self.attrs.aggr_us // self.attrs.sample_us or 1
+        left = 0 if self.passed >= self.next_aggr else self.next_aggr - self.passed
+        return moving_sum(r.nr_accesses, r.last_nr_accesses, left, window)
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def moving_sum(nr_accesses: int, last_nr_accesses: int, left: int, window: int) -> int:
+    left_bp = mult_frac(left, 10000, window)
+    if left_bp == 10000:
+        return last_nr_accesses
+    return nr_accesses + mult_frac(last_nr_accesses, left_bp, 10000)

@@ -1,0 +1,168 @@
+"""The per-sample hot loop in plain Python: the specification of _fastpath.pyx.
+
+Every function here has a twin of the same name and signature in the Cython
+module; tests run both on the same inputs and require identical results.
+Arrays are array('Q') (u64), array('I') (u32) and bytearray (flags)."""
+import os
+import struct
+from array import array
+from typing import Dict, List, Tuple
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+PM_PRESENT = 1 << 63
+PM_PFN_MASK = (1 << 55) - 1
+KPF_COMPOUND_HEAD = 1 << 15
+KPF_COMPOUND_TAIL = 1 << 16
+KPF_THP = 1 << 22
+# pagemap pages closer than this are read in one pread: reading 8 extra
+# entries costs less than one more syscall (workloads.md §4)
+PAGEMAP_GAP_PAGES = 8
+# at most 4 KiB moves per read or write of the idle bitmap
+MAX_RUN_WORDS = 512
+
+
+def _mix64(z: int) -> int:
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def pick_sampling_addresses(starts: array, ends: array, out: array, rng_state: array) -> None:
+    """out[i] = damon_rand(starts[i], ends[i]), drawing from the SplitMix64 state."""
+    s = rng_state[0]
+    for i in range(len(starts)):
+        s = (s + GOLDEN) & MASK64
+        out[i] = starts[i] + _mix64(s) % (ends[i] - starts[i])
+    rng_state[0] = s
+
+
+def count_accesses(nr_accesses: array, accessed: bytearray) -> int:
+    """nr_accesses[i] += accessed[i]; return the largest nr_accesses."""
+    best = 0
+    for i in range(len(nr_accesses)):
+        if accessed[i]:
+            nr_accesses[i] += 1
+        if nr_accesses[i] > best:
+            best = nr_accesses[i]
+    return best
+
+
+def accessed_in_spans(addrs: array, span_starts: array, span_ends: array,
+                      span_thresholds: array, span_salts: array, page_size: int,
+                      out: bytearray) -> None:
+    """The simulator's check: the page of addrs[i] was accessed if it overlaps a
+    span and, for a span touching only some pages, its hash passes the span's
+    threshold (MASK64: every page)."""
+    nspans = len(span_starts)
+    for i in range(len(addrs)):
+        page = addrs[i] - addrs[i] % page_size
+        hit = 0
+        for j in range(nspans):
+            if page < span_ends[j] and page + page_size > span_starts[j]:
+                thr = span_thresholds[j]
+                if thr == MASK64 or _mix64((page // page_size) ^ span_salts[j]) <= thr:
+                    hit = 1
+                    break
+        out[i] = hit
+
+
+# --- page_idle: /proc/PID/pagemap and /sys/kernel/mm/page_idle/bitmap ------
+
+def _read_u64s(fd: int, index: int, count: int) -> List[int]:
+    """count u64 entries from entry `index`; entries past EOF read as 0."""
+    data = os.pread(fd, 8 * count, 8 * index)
+    got = len(data) // 8
+    values = list(struct.unpack(f"<{got}Q", data[:8 * got]))
+    return values + [0] * (count - got)
+
+
+def _pfns_of(pagemap_fd: int, kpageflags_fd: int, addrs: array, page_size: int) -> List[int]:
+    """The PFN of each address's page (the THP head's PFN for a tail page), 0
+    when not present. Nearby pages share one pagemap read."""
+    n = len(addrs)
+    order = sorted(range(n), key=lambda i: addrs[i] // page_size)
+    pfns = [0] * n
+    k = 0
+    while k < n:
+        first = addrs[order[k]] // page_size
+        end = k + 1
+        last = first
+        while end < n:
+            page = addrs[order[end]] // page_size
+            if page - last > PAGEMAP_GAP_PAGES or page - first >= MAX_RUN_WORDS:
+                break
+            last = page
+            end += 1
+        entries = _read_u64s(pagemap_fd, first, last - first + 1)
+        for m in range(k, end):
+            i = order[m]
+            e = entries[addrs[i] // page_size - first]
+            pfns[i] = e & PM_PFN_MASK if e & PM_PRESENT else 0
+        k = end
+    if kpageflags_fd >= 0:
+        for i in range(n):
+            if pfns[i]:
+                pfns[i] = _head_pfn(kpageflags_fd, pfns[i])
+    return pfns
+
+
+def _head_pfn(kpageflags_fd: int, pfn: int) -> int:
+    """Only a THP's head page carries the idle flag; tails read 'not idle'."""
+    (flags,) = _read_u64s(kpageflags_fd, pfn, 1)
+    if not (flags & KPF_COMPOUND_TAIL and flags & KPF_THP):
+        return pfn
+    base = pfn - pfn % 512  # a THP never crosses a 512-page (PMD) boundary
+    before = _read_u64s(kpageflags_fd, base, pfn - base)
+    for back in range(len(before) - 1, -1, -1):
+        if before[back] & KPF_COMPOUND_HEAD:
+            return base + back
+    return pfn
+
+
+def _word_runs(words: List[int]) -> List[Tuple[int, int]]:
+    """(first word, count) runs of consecutive sorted words, <= 4 KiB each."""
+    runs: List[Tuple[int, int]] = []
+    for w in words:
+        if runs and runs[-1][0] + runs[-1][1] == w and runs[-1][1] < MAX_RUN_WORDS:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((w, 1))
+    return runs
+
+
+def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
+                 pfns_out: array, page_size: int) -> None:
+    """mkold: find each sample's PFN and set its idle bit. Samples that share a
+    64-PFN bitmap word are one word write; consecutive words one pwrite."""
+    pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size)
+    masks: Dict[int, int] = {}
+    for i, pfn in enumerate(pfns):
+        pfns_out[i] = pfn
+        if pfn:
+            masks[pfn >> 6] = masks.get(pfn >> 6, 0) | (1 << (pfn & 63))
+    for first, count in _word_runs(sorted(masks)):
+        data = struct.pack(f"<{count}Q", *(masks[first + j] for j in range(count)))
+        os.pwrite(bitmap_fd, data, 8 * first)
+
+
+def idle_check(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
+               pfns_prepared: array, page_size: int, accessed_out: bytearray) -> None:
+    """young check: accessed if the idle bit was cleared, or the page became
+    present or moved to another PFN since prepare; not present: not accessed."""
+    pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size)
+    words: Dict[int, int] = {}
+    for pfn in pfns:
+        if pfn:
+            words[pfn >> 6] = 0
+    for first, count in _word_runs(sorted(words)):
+        values = _read_u64s(bitmap_fd, first, count)
+        for j in range(count):
+            words[first + j] = values[j]
+    for i, pfn in enumerate(pfns):
+        if not pfn:
+            accessed_out[i] = 0
+        elif pfn != pfns_prepared[i]:
+            accessed_out[i] = 1
+        else:
+            accessed_out[i] = 0 if words[pfn >> 6] >> (pfn & 63) & 1 else 1

@@ -1,0 +1,159 @@
+"""The real source: /proc/PID/pagemap and /sys/kernel/mm/page_idle/bitmap.
+
+Needs root (CAP_SYS_ADMIN, or PFNs read as 0), CONFIG_IDLE_PAGE_TRACKING and
+the ptrace right on each target; validate() names whichever is missing
+before the first sample. `root` lets tests point it at a fake tree."""
+import errno
+import os
+import select
+from array import array
+from typing import Dict, List, Sequence, Tuple
+
+from .. import fastpath as default_fastpath
+from ..errors import MonitorError, TargetGone
+from ..maps import parse_maps
+from .base import AccessSource
+
+PAGE = 4096
+CAP_SYS_ADMIN = 21
+PM_PRESENT = 1 << 63
+PM_PFN_MASK = (1 << 55) - 1
+GONE_ERRNOS = (errno.ESRCH, errno.ENOENT)
+
+
+class PageIdleSource(AccessSource):
+    def __init__(self, pids: Sequence[int], root: str = "/", fastpath=default_fastpath,
+                 use_kpageflags: bool = True) -> None:
+        self.pids = list(pids)
+        self.root = root
+        self._fast = fastpath
+        self._use_kpageflags = use_kpageflags
+        self._pagemap_fds: Dict[int, int] = {}
+        self._pidfds: Dict[int, int] = {}
+        self._pfns: Dict[int, array] = {}
+        self._bitmap_fd = -1
+        self._kpageflags_fd = -1
+
+    def _path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    def target_ids(self) -> Sequence[int]:
+        return self.pids
+
+    # --- before the first sample ----------------------------------------------
+    def validate(self) -> None:
+        for pid in self.pids:
+            if not os.path.isdir(self._path("proc", str(pid))):
+                raise MonitorError(f"no such process: pid {pid}")
+        page_idle = self._path("sys", "kernel", "mm", "page_idle")
+        if not os.path.isdir(page_idle):
+            raise MonitorError(f"no {page_idle}: the kernel lacks CONFIG_IDLE_PAGE_TRACKING")
+        self._require_cap_sys_admin()
+        bitmap = os.path.join(page_idle, "bitmap")
+        try:
+            self._bitmap_fd = os.open(bitmap, os.O_RDWR)
+        except OSError as e:
+            raise MonitorError(f"cannot open {bitmap} for writing ({e.strerror}): run as root") from None
+        if self._use_kpageflags:
+            try:
+                self._kpageflags_fd = os.open(self._path("proc", "kpageflags"), os.O_RDONLY)
+            except OSError:
+                self._kpageflags_fd = -1  # no THP head lookup: tails then look accessed
+        for pid in self.pids:
+            pagemap = self._path("proc", str(pid), "pagemap")
+            try:
+                self._pagemap_fds[pid] = os.open(pagemap, os.O_RDONLY)
+            except PermissionError:
+                raise MonitorError(f"no ptrace right on pid {pid}: cannot read {pagemap}") from None
+            except FileNotFoundError:
+                raise MonitorError(f"no such process: pid {pid}") from None
+            self._require_pfns(pid)
+            if self.root == "/":
+                try:
+                    self._pidfds[pid] = os.pidfd_open(pid)  # exit detection immune to pid reuse
+                except (OSError, AttributeError):
+                    pass
+
+    def _require_cap_sys_admin(self) -> None:
+        try:
+            with open(self._path("proc", "self", "status")) as f:
+                status = f.read()
+        except OSError:
+            return  # cannot tell here; _require_pfns still catches zero PFNs
+        for line in status.splitlines():
+            if line.startswith("CapEff:"):
+                if not int(line.split()[1], 16) >> CAP_SYS_ADMIN & 1:
+                    raise MonitorError("no CAP_SYS_ADMIN: /proc/PID/pagemap reads every PFN as 0; run as root")
+                return
+
+    def _require_pfns(self, pid: int) -> None:
+        """Present pages with PFN 0 mean the kernel hid PFNs (no CAP_SYS_ADMIN)."""
+        fd = self._pagemap_fds[pid]
+        for start, end in self.mappings(pid, 0)[:8]:
+            count = min((end - start) // PAGE, 512)
+            data = os.pread(fd, 8 * count, 8 * (start // PAGE))
+            entries = array("Q", data[:len(data) // 8 * 8])
+            present = [e for e in entries if e & PM_PRESENT]
+            if present:
+                if not any(e & PM_PFN_MASK for e in present):
+                    raise MonitorError("no CAP_SYS_ADMIN: /proc/PID/pagemap reads every PFN as 0; run as root")
+                return
+
+    # --- sampling -----------------------------------------------------------------
+    def _gone(self, pid: int) -> bool:
+        pidfd = self._pidfds.get(pid)
+        if pidfd is not None:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            return bool(poller.poll(0))
+        return not os.path.isdir(self._path("proc", str(pid)))
+
+    def mappings(self, target_id: int, now_us: int) -> List[Tuple[int, int]]:
+        try:
+            with open(self._path("proc", str(target_id), "maps")) as f:
+                vmas = parse_maps(f.read())
+        except (FileNotFoundError, ProcessLookupError):
+            raise TargetGone(target_id) from None
+        if not vmas or self._gone(target_id):
+            raise TargetGone(target_id, "no mappings left")
+        return vmas
+
+    def _fds(self, pid: int) -> int:
+        fd = self._pagemap_fds.get(pid)
+        if fd is None:
+            raise MonitorError("PageIdleSource.validate() must run before sampling")
+        return fd
+
+    def prepare(self, target_id: int, addrs: array, now_us: int) -> None:
+        if self._gone(target_id):
+            raise TargetGone(target_id)
+        pfns = self._pfns.get(target_id)
+        if pfns is None or len(pfns) != len(addrs):
+            pfns = self._pfns[target_id] = array("Q", bytes(8 * len(addrs)))
+        try:
+            self._fast.idle_prepare(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
+                                    addrs, pfns, PAGE)
+        except OSError as e:
+            if e.errno in GONE_ERRNOS:
+                raise TargetGone(target_id) from None
+            raise
+
+    def check(self, target_id: int, addrs: array, accessed: bytearray, now_us: int) -> None:
+        try:
+            self._fast.idle_check(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
+                                  addrs, self._pfns[target_id], PAGE, accessed)
+        except OSError as e:
+            if e.errno in GONE_ERRNOS:
+                raise TargetGone(target_id) from None
+            raise
+        if self._gone(target_id):
+            raise TargetGone(target_id)
+
+    def close(self) -> None:
+        for fd in [*self._pagemap_fds.values(), *self._pidfds.values(),
+                   self._bitmap_fd, self._kpageflags_fd]:
+            if fd >= 0:
+                os.close(fd)
+        self._pagemap_fds.clear()
+        self._pidfds.clear()
+        self._bitmap_fd = self._kpageflags_fd = -1
