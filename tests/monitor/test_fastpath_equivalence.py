@@ -1,0 +1,156 @@
+"""The Cython hot loop and the plain-Python reference agree, function by
+function on random inputs and on whole region histories, in one process."""
+import os
+import struct
+from array import array
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from damos_lang.monitor import fastpath, reference
+from damos_lang.monitor.rng import MASK64, Rng
+
+from .helpers import simulated_monitor
+
+compiled = fastpath.get("cython")  # ImportError here means the extension is not built
+PAGE = 4096
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**47), st.integers(1, 2**30)), max_size=50),
+       st.integers(0, MASK64))
+def test_sampling_addresses_agree_and_follow_the_rng(bounds, seed):
+    starts = array("Q", [s for s, _ in bounds])
+    ends = array("Q", [s + n for s, n in bounds])
+    results = []
+    for impl in (compiled, reference):
+        out, state = array("Q", bytes(8 * len(bounds))), array("Q", [seed])
+        impl.pick_sampling_addresses(starts, ends, out, state)
+        results.append((list(out), state[0]))
+    assert results[0] == results[1]
+    rng = Rng(seed)
+    assert results[0][0] == [rng.between(s, e) for s, e in zip(starts, ends)]
+    assert all(s <= a < e for s, a, e in zip(starts, results[0][0], ends))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.booleans()), max_size=60))
+def test_count_accesses_agree(spec):
+    results = []
+    for impl in (compiled, reference):
+        nr = array("I", [n for n, _ in spec])
+        best = impl.count_accesses(nr, bytearray(int(a) for _, a in spec))
+        results.append((list(nr), best))
+    assert results[0] == results[1]
+    assert results[0][0] == [n + a for n, a in spec]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**24), max_size=60),
+       st.lists(st.tuples(st.integers(0, 2**24), st.integers(1, 2**20),
+                          st.sampled_from([MASK64, 0, 2**63, 2**60]), st.integers(0, MASK64)),
+                max_size=6))
+def test_accessed_in_spans_agree(addrs, spans):
+    args = (array("Q", addrs), array("Q", [s for s, _, _, _ in spans]),
+            array("Q", [s + n for s, n, _, _ in spans]), array("Q", [t for _, _, t, _ in spans]),
+            array("Q", [x for _, _, _, x in spans]), PAGE)
+    outs = []
+    for impl in (compiled, reference):
+        out = bytearray(len(addrs))
+        impl.accessed_in_spans(*args, out)
+        outs.append(out)
+    assert outs[0] == outs[1]
+    for a, hit in zip(addrs, outs[0]):
+        page = a - a % PAGE
+        if any(t == MASK64 and page < s + n and page + PAGE > s for s, n, t, _ in spans):
+            assert hit
+        if not any(page < s + n and page + PAGE > s for s, n, _, _ in spans):
+            assert not hit
+
+
+def write_u64s(path, values):
+    with open(path, "wb") as f:
+        f.write(struct.pack(f"<{len(values)}Q", *values))
+
+
+class FakeKernel:
+    """pagemap, page_idle bitmap and kpageflags as regular files."""
+
+    def __init__(self, tmp_path, entries, kflags):
+        self.pagemap = tmp_path / "pagemap"
+        self.bitmap = tmp_path / "bitmap"
+        self.kpageflags = tmp_path / "kpageflags"
+        write_u64s(self.pagemap, entries)
+        write_u64s(self.kpageflags, kflags)
+        write_u64s(self.bitmap, [0] * (len(kflags) // 64 + 1))
+        self.fds = [os.open(p, os.O_RDWR) for p in (self.pagemap, self.bitmap, self.kpageflags)]
+
+    def bitmap_words(self):
+        data = self.bitmap.read_bytes()
+        return list(struct.unpack(f"<{len(data) // 8}Q", data))
+
+    def set_bitmap(self, words):
+        write_u64s(self.bitmap, words)
+
+    def close(self):
+        for fd in self.fds:
+            os.close(fd)
+
+
+PRESENT = 1 << 63
+
+
+def test_idle_prepare_and_check_semantics_agree(tmp_path):
+    # pages 0..9: page 3 not present, pages 5-7 a THP (head PFN 512 + 0), 8 moves later
+    pfn_of = {0: 100, 1: 101, 2: 164, 4: 230, 5: 512, 6: 513, 7: 514, 8: 300, 9: 101}
+    entries = [PRESENT | pfn_of[p] if p in pfn_of else 0 for p in range(10)]
+    kflags = [0] * 1024
+    kflags[512] = reference.KPF_COMPOUND_HEAD | reference.KPF_THP
+    kflags[513] = kflags[514] = reference.KPF_COMPOUND_TAIL | reference.KPF_THP
+    addrs = array("Q", [p * PAGE + 123 for p in range(10)])
+    results = []
+    for impl in (compiled, reference):
+        k = FakeKernel(tmp_path, entries, kflags)
+        pfns = array("Q", bytes(80))
+        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE)
+        words_after_prepare = k.bitmap_words()
+        # the workload touches PFN 101 (pages 1 and 9) and the THP: the kernel clears idle bits
+        words = list(words_after_prepare)
+        words[101 >> 6] &= ~(1 << (101 & 63))
+        words[512 >> 6] &= ~(1 << (512 & 63))
+        k.set_bitmap(words)
+        moved = list(entries)
+        moved[8] = PRESENT | 301  # migrated: another PFN
+        moved[3] = PRESENT | 170  # faulted in after prepare
+        write_u64s(k.pagemap, moved)
+        accessed = bytearray(10)
+        impl.idle_check(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE, accessed)
+        results.append((list(pfns), words_after_prepare, list(accessed)))
+        k.close()
+    assert results[0] == results[1]
+    pfns, words, accessed = results[0]
+    assert pfns == [100, 101, 164, 0, 230, 512, 512, 512, 300, 101]  # tails map to the head
+    expected_words = {1: 1 << (100 - 64) | 1 << (101 - 64), 2: 1 << (164 - 128),
+                      3: 1 << (230 - 192), 4: 1 << (300 - 256), 8: 1}
+    assert {i: w for i, w in enumerate(words) if w} == expected_words
+    assert accessed == [0, 1, 0, 1, 0, 1, 1, 1, 1, 1]
+
+
+def test_region_histories_agree_on_the_simulator():
+    histories = []
+    for impl in ("cython", "python"):
+        monitor, _ = simulated_monitor("zigzag", seed=11, impl=impl)
+        histories.append(list(monitor.snapshots(until_us=14_000_000)))
+    assert len(histories[0]) == 140
+    assert histories[0] == histories[1]
+    # and the history is not trivial: regions moved and counted accesses
+    assert len({len(s.targets[0].regions) for s in histories[0]}) > 1
+    assert any(r.nr_accesses for s in histories[0] for r in s.targets[0].regions)
+
+
+def test_same_seed_same_history_other_seed_differs():
+    def history(seed):
+        monitor, _ = simulated_monitor("mixed", seed=seed)
+        return list(monitor.snapshots(until_us=2_000_000))
+    assert history(5) == history(5)
+    assert history(5) != history(6)
