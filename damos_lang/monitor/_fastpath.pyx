@@ -212,9 +212,20 @@ cdef raise_errno(int err):
     raise OSError(err, os.strerror(err))
 
 
+cdef check_sortable(const uint64_t[::1] addrs, uint64_t page_size):
+    """pfns_of packs (page, index) into one u64: page < 2**43, index < 2**21."""
+    cdef Py_ssize_t i
+    if addrs.shape[0] >= (1 << 21):
+        raise ValueError("more than 2**21 samples in one batch")
+    for i in range(addrs.shape[0]):
+        if addrs[i] // page_size >= (1ULL << 43):
+            raise ValueError(f"address {addrs[i]:#x} is above the 2**55 the fast path sorts")
+
+
 def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
                  uint64_t[::1] pfns_out, uint64_t page_size):
     cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
+    check_sortable(addrs, page_size)
     cdef int err = 0
     cdef uint64_t *pfns = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *scratch = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
@@ -248,6 +259,7 @@ def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[
                const uint64_t[::1] pfns_prepared, uint64_t page_size,
                unsigned char[::1] accessed_out):
     cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
+    check_sortable(addrs, page_size)
     cdef int err = 0
     cdef uint64_t pfn, value
     cdef uint64_t *pfns = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
