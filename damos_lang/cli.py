@@ -23,16 +23,28 @@ def _fail(err: DamosError, name: str, source: str | None) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _load(path: str):
-    from .source import load, read_source
+def _read(path: str):
+    from .source import read_source
     try:
-        src = read_source(path)
+        return read_source(path)
     except DamosError as e:
         _fail(e, path, None)
+
+
+def _text_of(src) -> str | None:
+    """The text carets point into (damo JSON errors name a JSON path instead)."""
+    return src.text if src.kind == "damos" else None
+
+
+def _unit(path: str, **kw):
+    """Run the pipeline on ``path``; bad input exits 2 with a diagnostic."""
+    from .pipeline import build
+    from .source import load
+    src = _read(path)
     try:
-        return src, load(src)
+        return build(src, load(src), **kw)
     except DamosError as e:
-        _fail(e, src.name, src.text if src.kind == "damos" else None)
+        _fail(e, src.name, _text_of(src))
 
 
 def _version(value: bool):
@@ -54,26 +66,35 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
           userspace: bool = typer.Option(False, "--userspace",
                                          help="Also warn about actions 'damos run' cannot apply."),
           strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings.")):
-    """Parse and check files; print warnings and the minimum kernel version each needs."""
+    """Parse and check files; print warnings, the minimum kernel version each needs and the
+    interfaces it can use."""
+    from .catalog import SYSFS
     from .check import check as run_check, min_version_line
-    from .features import parse_version, require_version
+    from .features import interfaces_line
+    version = _parse_kernel(kernel)
     warned = False
     for path in files:
-        src, program = _load(path)
-        text = src.text if src.kind == "damos" else None
-        if kernel:
-            try:
-                require_version(program, parse_version(kernel))
-            except DamosError as e:
-                _fail(e, src.name, text)
-        report = run_check(program, userspace=userspace)
+        unit = _unit(path, interface=SYSFS if version else None, kernel=version)
+        report = run_check(unit, userspace=userspace)
         for d in report.items:
-            typer.echo(d.render(src.name, text), err=True)
+            typer.echo(d.render(unit.source_name, _text_of(unit.source)), err=True)
             warned = warned or d.severity == "warning"
-        n = len(program.schemes)
-        typer.echo(f"{src.name}: {n} scheme{'s' if n != 1 else ''}, {min_version_line(program)}")
+        n = len(unit.context.schemes)
+        typer.echo(f"{unit.source_name}: {n} scheme{'s' if n != 1 else ''}, "
+                   f"{min_version_line(unit.context)}")
+        typer.echo(f"{unit.source_name}: interfaces: {interfaces_line(unit.context)}")
     if strict and warned:
         raise typer.Exit(1)
+
+
+def _parse_kernel(kernel: str | None):
+    if not kernel:
+        return None
+    from .features import parse_version
+    try:
+        return parse_version(kernel)
+    except DamosError as e:
+        _fail(e, "damos", None)
 
 
 @app.command()
@@ -119,8 +140,7 @@ def fmt(files: List[str] = typer.Argument(..., metavar="FILE..."),
 def explain(file: str = typer.Argument(..., metavar="FILE")):
     """Explain each scheme in plain English, with its kernel values."""
     from .explain import explain as run_explain
-    _src, program = _load(file)
-    typer.echo(run_explain(program), nl=False)
+    typer.echo(run_explain(_unit(file)), nl=False)
 
 
 @app.command()
@@ -137,31 +157,66 @@ def compile(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source o
                                                 "or damo (damo 3.4.3's numbers)."),
             debugfs_fields: int = typer.Option(18, "--debugfs-fields", metavar="N",
                                                help="debugfs: 18 fields (what kernels accept) "
-                                                    "or 7 (pattern and action only).")):
-    """Compile FILE for a target (sysfs script, debugfs line, damo JSON, ...)."""
-    from .features import parse_version
-    from .kernel import MAX_POLICIES
-    from .targets import Options, registry
-    targets = registry()
-    src, program = _load(file)
-    text = src.text if src.kind == "damos" else None
+                                                    "or 7 (pattern and action only)."),
+            debugfs_file: Optional[str] = typer.Option(
+                None, "--debugfs-file", metavar="FILE",
+                help="debugfs: print this file's content: schemes, attrs, target_ids or "
+                     "init_regions."),
+            kernel_tree: Optional[str] = typer.Option(
+                None, "--kernel-tree", metavar="DIR",
+                help="c-module: detect the C API from DIR/include/linux/damon.h."),
+            install: Optional[str] = typer.Option(
+                None, "--install", metavar="TREE",
+                help="c-module: add the module to the kernel tree TREE.")):
+    """Compile FILE for a target (sysfs script, debugfs line, damo JSON, C module, ...)."""
+    from . import targets
+    from .convert import MAX_POLICIES
     try:
-        if target not in targets:
-            from .errors import did_you_mean
-            raise DamosError(did_you_mean(target, targets, "target"))
+        mod = targets.get(target)
         if max_policy not in MAX_POLICIES:
             raise DamosError(f"--max must be one of {', '.join(MAX_POLICIES)}")
         if debugfs_fields not in (7, 18):
             raise DamosError("--debugfs-fields must be 7 or 18")
-        opts = Options(kernel=parse_version(kernel) if kernel else None, max_policy=max_policy,
-                       pid=pid, debugfs_fields=debugfs_fields, source=src.name)
-        out = targets[target].compile(program, opts)
     except DamosError as e:
-        _fail(e, src.name if e.loc or e.diagnostic.path else "damos", text)
+        _fail(e, "damos", None)
+    version = _parse_kernel(kernel)
+    opts = targets.Options(kernel=version, max_policy=max_policy, pid=pid,
+                           debugfs_fields=debugfs_fields, debugfs_file=debugfs_file,
+                           kernel_tree=kernel_tree)
+    unit = _unit(file, interface=getattr(mod, "INTERFACE", None), kernel=version, pid=pid)
+    try:
+        out = mod.compile(unit, opts)
+        if isinstance(out, dict):
+            if install:
+                for line in mod.install(out, install):
+                    typer.echo(line, err=True)
+            if not output and not install:
+                raise DamosError(f"the {target} target writes several files: give -o DIR "
+                                 "(or --install TREE)")
+            if output:
+                _write_files(output, out)
+            return
+        if install:
+            raise DamosError(f"--install applies to the c-module target, not {target}")
+    except DamosError as e:
+        _fail(e, unit.source_name if e.loc or e.diagnostic.path else "damos",
+              _text_of(unit.source))
     if output and output != "-":
         _write_atomically(output, out, executable=target == "sysfs")
     else:
         typer.echo(out, nl=False)
+
+
+def _write_files(directory: str, files: dict) -> None:
+    """Write ``{relative path: text}`` under ``directory``, each file atomically."""
+    for rel, text in files.items():
+        path = os.path.join(directory, rel)
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        except OSError as e:
+            raise DamosError(f"cannot create {os.path.dirname(path)}: {e.strerror}") from None
+        _write_atomically(path, text)
+        typer.echo(f"wrote {path}", err=True)
 
 
 @app.command("targets")

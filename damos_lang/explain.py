@@ -2,24 +2,11 @@
 monitoring intervals."""
 from __future__ import annotations
 
-from .check import min_version_line
-from .ir import Program, Scheme
-from .kernel import KScheme, intervals_of, to_kernel
+from . import catalog
+from .check import min_version_line, scheme_label
+from .features import interfaces_line
+from .model import Scheme, Weights
 from .units import UINT_MAX, ULONG_MAX
-
-ACTION_WORDS = {
-    "willneed": "prefetch (MADV_WILLNEED)",
-    "cold": "deactivate (MADV_COLD)",
-    "pageout": "page out (MADV_PAGEOUT; reclaim)",
-    "hugepage": "back with huge pages (MADV_HUGEPAGE)",
-    "nohugepage": "back with regular pages (MADV_NOHUGEPAGE)",
-    "collapse": "collapse into huge pages (MADV_COLLAPSE)",
-    "lru_prio": "prioritise on the LRU lists (mark accessed)",
-    "lru_deprio": "deprioritise on the LRU lists (deactivate)",
-    "migrate_hot": "migrate to another NUMA node, hottest first",
-    "migrate_cold": "migrate to another NUMA node, coldest first",
-    "stat": "only count (no action)",
-}
 
 
 def human_bytes(n: int) -> str:
@@ -54,94 +41,95 @@ def _range_words(lo, hi, full_hi, unit_words) -> str:
 
 
 def _filter_words(f) -> str:
-    if f.type == "memcg":
-        return f"in cgroup {f.memcg_path}"
-    if f.type == "addr":
-        return f"in addresses [{f.addr_start:#x}, {f.addr_end:#x})"
-    if f.type == "target":
-        return f"of target {f.target_idx}"
-    if f.type == "hugepage_size":
-        return f"in huge pages of {human_bytes(f.min)} to {human_bytes(f.max)}"
-    return f.type  # anon, active, young, unmapped
+    args = {k: human_bytes(v) if k.startswith("sz_") else v for k, v in f.args().items()}
+    return catalog.FILTER_TYPES[f.type].words.format(**args)
 
 
-def explain_scheme(i: int, s: Scheme, ks: KScheme, sample_us: int, aggr_us: int) -> str:
-    label = f"Scheme {s.name!r}" if s.name else f"Scheme {i}"
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def explain_scheme(i: int, s: Scheme, sample_us: int, aggr_us: int) -> str:
     where = f" (line {s.loc.line})" if s.loc else ""
-    max_samples = aggr_us / sample_us  # below 1 when sample > aggr (check warns)
-    size = _range_words(ks.sz_min, ks.sz_max, ULONG_MAX, human_bytes)
-    access = _range_words(
-        ks.nr_accesses_min, ks.nr_accesses_max, UINT_MAX,
-        lambda n: f"{n} of {max_samples:g} samples ({n * 100 / max_samples:.3g}%)")
-    age = _range_words(ks.age_min, ks.age_max, UINT_MAX,
-                       lambda n: f"{n} aggregation intervals ({human_us(n * aggr_us)})")
-    lines = [f"{label}{where}: {ACTION_WORDS[s.action]}, for every region whose",
+    spa = aggr_us / sample_us
+    p = s.pattern
+    size = _range_words(p.sz_min, p.sz_max, ULONG_MAX, human_bytes)
+    access = _range_words(p.nr_accesses_min, p.nr_accesses_max, UINT_MAX,
+                          lambda n: f"{n} of {spa:g} samples ({n * 100 / spa:.3g}%)")
+    age = _range_words(p.age_min, p.age_max, UINT_MAX,
+                       lambda n: f"{_plural(n, 'aggregation interval')} ({human_us(n * aggr_us)})")
+    label = scheme_label(i, s)
+    lines = [f"{label[0].upper()}{label[1:]}{where}: {catalog.ACTIONS[s.action].words}, "
+             "for every region whose",
              f"  size is {size},",
              f"  access frequency is {access} per {human_us(aggr_us)} aggregation interval,",
              f"  and age is {age}."]
-    if (ks.sz_min > ks.sz_max or ks.nr_accesses_min > ks.nr_accesses_max
-            or ks.age_min > ks.age_max):
+    if any(lo > hi for _, lo, hi in p.ranges()):
         lines.append("  It can never match: a minimum is above its maximum.")
-    if ks.apply_interval_us:
-        lines.append(f"  The action is applied every {human_us(ks.apply_interval_us)}.")
-    if ks.has_quota:
+    if s.apply_interval_us:
+        lines.append(f"  The action is applied every {human_us(s.apply_interval_us)}.")
+    q = s.quota
+    if q is not None:
         parts = []
-        if ks.quota_ms:
-            parts.append(f"{ks.quota_ms} ms of work")
-        if ks.quota_bytes:
-            parts.append(human_bytes(ks.quota_bytes))
+        if q.ms:
+            parts.append(f"{q.ms} ms of work")
+        if q.sz:
+            parts.append(human_bytes(q.sz))
         limit = " and ".join(parts) if parts else "no size or time limit"
-        lines.append(f"  Quota: at most {limit} per {human_us(ks.quota_reset_ms * 1000)};"
-                     f" priority weights size {ks.weight_sz}, access {ks.weight_nr_accesses},"
-                     f" age {ks.weight_age} (permil).")
-        for g in ks.goals:
-            extra = "".join(f" {k} {v}" for k, v in (("nid", g.nid), ("path", g.path)) if v is not None)
+        w = q.weights or Weights()
+        lines.append(f"  Quota: at most {limit} per {human_us(q.reset_interval_ms * 1000)};"
+                     f" priority weights size {w.sz}, access {w.nr_accesses},"
+                     f" age {w.age} (permil).")
+        for g in q.goals:
+            extra = "".join(f" {k} {v}" for k, v in (("nid", g.nid), ("path", g.path))
+                            if v is not None)
             lines.append(f"  Quota goal: {g.metric} -> {g.target_value}{extra}"
                          " (the effective quota is tuned toward it).")
-    if ks.fail_charge_denom:
-        lines.append(f"  Regions the action fails on are charged {ks.fail_charge_num}/"
-                     f"{ks.fail_charge_denom} of their size against the quota.")
-    if ks.max_nr_snapshots:
-        lines.append(f"  The scheme deactivates itself after {ks.max_nr_snapshots} snapshots.")
-    if ks.has_watermarks:
-        lines.append(f"  Active only while {ks.wmark_metric} is between the low ({ks.wmark_low}) "
-                     f"and high ({ks.wmark_high}) watermarks (permil), checked every "
-                     f"{human_us(ks.wmark_interval_us)}.")
-    for f in ks.filters:
+        if q.fail_charge_denom:
+            lines.append(f"  Regions the action fails on are charged {q.fail_charge_num}/"
+                         f"{q.fail_charge_denom} of their size against the quota.")
+    if s.max_nr_snapshots:
+        lines.append(f"  The scheme deactivates itself after {s.max_nr_snapshots} snapshots.")
+    wm = s.watermarks
+    if wm is not None:
+        lines.append(f"  Active only while {wm.metric} is between the low ({wm.low}) "
+                     f"and high ({wm.high}) watermarks (permil), checked every "
+                     f"{human_us(wm.interval_us)}.")
+    for f in s.filters:
         lines.append(f"  Filter: {'allow' if f.allow else 'reject'} memory that is "
                      f"{'' if f.matching else 'not '}{_filter_words(f)}.")
-    if ks.target_nid is not None:
-        lines.append(f"  Destination node: {ks.target_nid}.")
-    for nid, w in ks.dests:
-        lines.append(f"  Destination node {nid} with weight {w}.")
-    lines.append(f"  Kernel values: sz [{ks.sz_min}, {ks.sz_max}], nr_accesses "
-                 f"[{ks.nr_accesses_min}, {ks.nr_accesses_max}], age [{ks.age_min}, {ks.age_max}].")
+    if s.target_nid is not None:
+        lines.append(f"  Destination node: {s.target_nid}.")
+    for d in s.dests:
+        lines.append(f"  Destination node {d.nid} with weight {d.weight}.")
+    lines.append(f"  Kernel values: sz [{p.sz_min}, {p.sz_max}], nr_accesses "
+                 f"[{p.nr_accesses_min}, {p.nr_accesses_max}], age [{p.age_min}, {p.age_max}].")
     return "\n".join(lines)
 
 
-def explain(program: Program) -> str:
-    iv = intervals_of(program)
-    kctx = to_kernel(program)
-    head = [f"Monitoring: {kctx.ops} operations, sampling every {human_us(iv.sample_us)}, "
-            f"aggregating every {human_us(iv.aggr_us)} (so nr_accesses runs 0..{iv.aggr_us / iv.sample_us:g}), "
-            f"updating regions every {human_us(iv.update_us)}, "
-            f"{kctx.nr_regions_min}..{kctx.nr_regions_max} regions."]
-    if kctx.intervals_goal:
-        g = kctx.intervals_goal
+def explain(unit) -> str:
+    ctx = unit.context
+    iv = ctx.intervals
+    head = [f"Monitoring: {ctx.ops} operations, sampling every {human_us(iv.sample_us)}, "
+            f"aggregating every {human_us(iv.aggr_us)} (so nr_accesses runs "
+            f"0..{iv.samples_per_aggr:g}), updating regions every {human_us(iv.update_us)}, "
+            f"{ctx.nr_regions_min}..{ctx.nr_regions_max} regions."]
+    if ctx.intervals_goal:
+        g = ctx.intervals_goal
         head.append(f"Intervals auto-tuned toward {g.access_bp} bp of observed accesses per "
                     f"{g.aggrs} aggregations, sampling between {human_us(g.min_sample_us)} and "
                     f"{human_us(g.max_sample_us)}.")
-    for t in kctx.targets:
+    for t in ctx.targets:
         if t.pid is not None:
             head.append(f"Target: process {t.pid}.")
-        for s, e in t.regions:
-            head.append(f"Target region: [{s:#x}, {e:#x}) ({human_bytes(e - s)}).")
-    if not kctx.targets and kctx.ops != "paddr":
+        for start, end in t.regions:
+            head.append(f"Target region: [{start:#x}, {end:#x}) ({human_bytes(end - start)}).")
+    if not ctx.targets and catalog.OPS[ctx.ops].takes_pid:
         head.append("Target: the process id given when the scheme is applied.")
-    line = min_version_line(program)
+    line = min_version_line(ctx)
     head.append(line[0].upper() + line[1:] + ".")
-    body = [explain_scheme(i, s, ks, iv.sample_us, iv.aggr_us)
-            for i, (s, ks) in enumerate(zip(program.schemes, kctx.schemes))]
+    head.append(f"Interfaces: {interfaces_line(ctx)}.")
+    body = [explain_scheme(i, s, iv.sample_us, iv.aggr_us) for i, s in enumerate(ctx.schemes)]
     if not body:
         body = ["No schemes."]
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"

@@ -1,39 +1,47 @@
-"""Which mainline kernel version first has each feature a Program uses
-(sysfs.md §2).  Used by ``check`` (the minimum version a file needs) and by
-``compile --kernel X.Y`` (an error naming the feature and its version)."""
+"""The version gate: which features a context uses, the first kernel version
+that has each through a given interface (sysfs, debugfs, the C API, user
+space), and what an interface cannot express at all.  Every fact comes from
+:mod:`damos_lang.catalog`; this module only walks the model.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import catalog
+from .catalog import C_API, DEBUGFS, INTERFACE_SPAN, INTERFACE_WORDS, SYSFS, USERSPACE, vstr
 from .errors import DamosError, Loc
-from .ir import Program
+from .model import Context
 
-SYSFS_BASE = (5, 18)
+DEBUGFS_MAX_SCHEMES = 256
 
-ACTION_SINCE = {
-    "willneed": (5, 16), "cold": (5, 16), "pageout": (5, 16), "hugepage": (5, 16),
-    "nohugepage": (5, 16), "stat": (5, 16), "lru_prio": (6, 0), "lru_deprio": (6, 0),
-    "migrate_hot": (6, 11), "migrate_cold": (6, 11), "collapse": (7, 2),
+# features of the sysfs interface and the C API by the version that added them
+_SINCE = {
+    "intervals_goal (interval auto-tuning)": (6, 15),
+    "apply_interval": (6, 7), "target_nid": (6, 11), "dests": (6, 17),
+    "max_snapshots": (7, 0), "filters": (6, 3), "allow filters": (6, 14),
+    "quota goals": (6, 8), "goal nid": (6, 16), "goal path": (6, 19),
+    "goal_tuner": (7, 1), "fail_charge": (7, 2),
 }
-FILTER_SINCE = {"anon": (6, 3), "memcg": (6, 3), "addr": (6, 6), "target": (6, 6),
-                "young": (6, 10), "active": (6, 16), "hugepage_size": (6, 16),
-                "unmapped": (6, 16)}
-GOAL_METRIC_SINCE = {"user_input": (6, 9), "some_mem_psi_us": (6, 9),
-                     "node_mem_used_bp": (6, 16), "node_mem_free_bp": (6, 16),
-                     "node_memcg_used_bp": (6, 19), "node_memcg_free_bp": (6, 19),
-                     "active_mem_bp": (7, 0), "inactive_mem_bp": (7, 0),
-                     "node_eligible_mem_bp": (7, 2)}
+# what debugfs schemes lines cannot carry at all
+_NOT_IN_DEBUGFS = {"intervals_goal (interval auto-tuning)", "apply_interval", "target_nid",
+                   "dests", "max_snapshots", "filters", "allow filters", "quota goals",
+                   "goal nid", "goal path", "goal_tuner", "fail_charge"}
+# what damos run cannot do (it has no nodes to migrate to and no self-deactivation)
+_NOT_IN_USERSPACE = {"target_nid": "damos run does not migrate pages",
+                     "dests": "damos run does not migrate pages",
+                     "intervals_goal (interval auto-tuning)":
+                         "damos run keeps the file's intervals"}
 
 
 @dataclass(frozen=True)
 class Feature:
+    """A feature the context uses; ``since`` is None when the interface cannot
+    express it at all (``why`` says so)."""
+
     name: str
-    since: tuple[int, int]
+    since: tuple[int, int] | None
     loc: Loc | None = None
-
-
-def vstr(v: tuple[int, int]) -> str:
-    return f"{v[0]}.{v[1]}"
+    why: str | None = None
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -45,53 +53,144 @@ def parse_version(text: str) -> tuple[int, int]:
     return major, minor
 
 
-def features_of(program: Program, interface: str = "sysfs") -> list[Feature]:
-    """Every versioned feature the program uses, for the given interface."""
-    out: list[Feature] = []
-    if interface == "sysfs":
-        out.append(Feature("DAMON sysfs interface", SYSFS_BASE))
-    m = program.monitor
-    if m and m.intervals_goal:
-        out.append(Feature("intervals_goal (interval auto-tuning)", (6, 15), m.intervals_goal.loc))
-    for s in program.schemes:
-        out.append(Feature(f"action {s.action}", ACTION_SINCE[s.action], s.action_loc or s.loc))
-        if s.apply_interval is not None:
-            out.append(Feature("apply_interval", (6, 7), s.apply_interval.loc or s.loc))
+def _generic(ctx: Context):
+    """(feature name, loc) of every versioned, interface-neutral feature."""
+    if ctx.intervals_goal is not None:
+        yield "intervals_goal (interval auto-tuning)", ctx.loc
+    for s in ctx.schemes:
+        if s.apply_interval_us:
+            yield "apply_interval", s.loc
         if s.target_nid is not None:
-            out.append(Feature("target_nid", (6, 11), s.loc))
+            yield "target_nid", s.loc
         if s.dests:
-            out.append(Feature("dests", (6, 17), s.loc))
-        if s.max_snapshots is not None:
-            out.append(Feature("max_snapshots", (7, 0), s.loc))
+            yield "dests", s.loc
+        if s.max_nr_snapshots:
+            yield "max_snapshots", s.loc
         for f in s.filters:
-            out.append(Feature("filters", (6, 3), f.loc))
-            out.append(Feature(f"filter type {f.type}", FILTER_SINCE[f.type], f.loc))
+            yield "filters", f.loc or s.loc
             if f.allow:
-                out.append(Feature("allow filters", (6, 14), f.loc))
+                yield "allow filters", f.loc or s.loc
         q = s.quota
-        if q:
-            for g in q.goals:
-                out.append(Feature("quota goals", (6, 8), g.loc))
-                out.append(Feature(f"goal metric {g.metric}", GOAL_METRIC_SINCE[g.metric], g.loc))
-                if g.nid is not None:
-                    out.append(Feature("goal nid", (6, 16), g.loc))
-                if g.path is not None:
-                    out.append(Feature("goal path", (6, 19), g.loc))
-            if q.tuner is not None:
-                out.append(Feature("goal_tuner", (7, 1), q.loc))
-            if q.fail_charge is not None:
-                out.append(Feature("fail_charge", (7, 2), q.loc))
+        if q is None:
+            continue
+        for g in q.goals:
+            yield "quota goals", g.loc or q.loc or s.loc
+            if g.nid is not None:
+                yield "goal nid", g.loc or s.loc
+            if g.path is not None:
+                yield "goal path", g.loc or s.loc
+        if q.goal_tuner is not None:
+            yield "goal_tuner", q.loc or s.loc
+        if q.fail_charge_denom:
+            yield "fail_charge", q.loc or s.loc
+
+
+def features_of(ctx: Context, interface: str = SYSFS) -> list[Feature]:
+    """Every feature ``ctx`` uses, with its first version through ``interface``."""
+    out: list[Feature] = [Feature(INTERFACE_WORDS[interface], INTERFACE_SPAN[interface][0])]
+    if interface == USERSPACE:
+        return out + _userspace(ctx)
+    for name, loc in _generic(ctx):
+        if interface == DEBUGFS and name in _NOT_IN_DEBUGFS:
+            out.append(Feature(name, None, loc, "debugfs schemes lines cannot carry it"))
+        else:
+            out.append(Feature(name, _SINCE[name], loc))
+    for s in ctx.schemes:
+        a = catalog.ACTIONS[s.action]
+        loc = s.action_loc or s.loc
+        if interface == DEBUGFS and a.debugfs_code is None:
+            out.append(Feature(f"action {s.action}", None, loc,
+                               f"debugfs knows only the actions {_debugfs_actions()}"))
+        else:
+            out.append(Feature(f"action {s.action}", a.since, loc))
+        for f in s.filters:
+            out.append(Feature(f"filter type {f.type}", catalog.FILTER_TYPES[f.type].since,
+                               f.loc or s.loc))
+        for g in (s.quota.goals if s.quota else ()):
+            out.append(Feature(f"goal metric {g.metric}", catalog.GOAL_METRICS[g.metric].since,
+                               g.loc or s.loc))
+    if interface == DEBUGFS and len(ctx.schemes) > DEBUGFS_MAX_SCHEMES:
+        s = ctx.schemes[DEBUGFS_MAX_SCHEMES]
+        out.append(Feature(f"more than {DEBUGFS_MAX_SCHEMES} schemes", None, s.loc,
+                           f"debugfs takes at most {DEBUGFS_MAX_SCHEMES} schemes"))
     return out
 
 
-def minimum_version(program: Program, interface: str = "sysfs") -> Feature | None:
-    feats = features_of(program, interface)
-    return max(feats, key=lambda f: f.since) if feats else None
+def _debugfs_actions() -> str:
+    return ", ".join(n for n, a in catalog.ACTIONS.items() if a.debugfs_code is not None)
 
 
-def require_version(program: Program, version: tuple[int, int], interface: str = "sysfs") -> None:
-    """Raise for the first feature the given kernel lacks."""
-    for f in features_of(program, interface):
+def _userspace(ctx: Context) -> list[Feature]:
+    out = []
+    ops = catalog.OPS[ctx.ops]
+    if not ops.takes_pid:
+        out.append(Feature(f"ops {ctx.ops}", None, ctx.loc,
+                           "damos run monitors processes, not physical memory"))
+    for s in ctx.schemes:
+        a = catalog.ACTIONS[s.action]
+        out.append(Feature(f"action {s.action}", a.userspace_since, s.action_loc or s.loc,
+                           a.userspace_why_not))
+        for f in s.filters:
+            ft = catalog.FILTER_TYPES[f.type]
+            out.append(Feature(f"filter type {f.type}", (5, 10) if ft.userspace_source else None,
+                               f.loc or s.loc,
+                               None if ft.userspace_source else
+                               f"user space cannot tell which pages are {f.type}"))
+        for g in (s.quota.goals if s.quota else ()):
+            gm = catalog.GOAL_METRICS[g.metric]
+            out.append(Feature(f"goal metric {g.metric}", (5, 10) if gm.userspace_source else None,
+                               g.loc or s.loc,
+                               None if gm.userspace_source else
+                               f"damos run cannot read {g.metric}"))
+    for name, loc in _generic(ctx):
+        if name in _NOT_IN_USERSPACE:
+            out.append(Feature(name, None, loc, _NOT_IN_USERSPACE[name]))
+    return out
+
+
+def blockers(ctx: Context, interface: str) -> list[Feature]:
+    """Features ``interface`` cannot express at any version."""
+    return [f for f in features_of(ctx, interface) if f.since is None]
+
+
+def minimum_version(ctx: Context, interface: str = SYSFS) -> Feature | None:
+    """The feature that needs the newest kernel (None if one cannot be had)."""
+    feats = features_of(ctx, interface)
+    if any(f.since is None for f in feats):
+        return None
+    return max(feats, key=lambda f: f.since)
+
+
+def require(ctx: Context, interface: str, version: tuple[int, int] | None = None) -> None:
+    """Raise for the first thing ``interface`` (at ``version``, if given) lacks."""
+    for f in blockers(ctx, interface):
+        raise DamosError(f"{INTERFACE_WORDS[interface]}: cannot express {f.name}: {f.why}", f.loc)
+    if version is None:
+        return
+    first, last = INTERFACE_SPAN[interface]
+    if version < first:
+        raise DamosError(f"Linux {vstr(version)} lacks {INTERFACE_WORDS[interface]} "
+                         f"(first in Linux {vstr(first)})")
+    if last is not None and version > last:
+        raise DamosError(f"Linux {vstr(version)} has no {INTERFACE_WORDS[interface]} "
+                         f"(the last kernel with it is {vstr(last)})")
+    for f in features_of(ctx, interface):
         if f.since > version:
-            raise DamosError(f"Linux {vstr(version)} lacks {f.name} (first in Linux {vstr(f.since)})",
-                             f.loc)
+            raise DamosError(f"Linux {vstr(version)} lacks {f.name} (first in Linux "
+                             f"{vstr(f.since)})", f.loc)
+
+
+def interfaces_line(ctx: Context) -> str:
+    """Which interfaces the context can use, and from which version."""
+    parts = []
+    for name, label in ((SYSFS, "sysfs"), (DEBUGFS, "debugfs"), (C_API, "c-module"),
+                        (USERSPACE, "damos run")):
+        b = blockers(ctx, name)
+        if b:
+            parts.append(f"{label} no ({b[0].name})")
+        else:
+            f = minimum_version(ctx, name)
+            last = INTERFACE_SPAN[name][1]
+            span = f">= {vstr(f.since)}" + (f", <= {vstr(last)}" if last else "")
+            parts.append(f"{label} {span}" if name != USERSPACE else f"{label} yes")
+    return "; ".join(parts)

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from damos_lang.kernel import time_us
+from damos_lang.convert import time_us
 from damos_lang.ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                            AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal,
                            Monitor, Program, Quota, Range, Scheme, Target, Value, Watermarks,
@@ -252,10 +252,28 @@ def _unique_names(schemes):
     return tuple(out)
 
 
+_DEFAULT_SAMPLE, _DEFAULT_AGGR = Value("5", "ms"), Value("100", "ms")
+
+
+def _valid(p: Program) -> Program:
+    """What every kernel refuses at 'on' is an error (pipeline.validate): keep
+    sample <= aggr, and give paddr/fvaddr targets the regions they need."""
+    m = p.monitor
+    if m is not None:
+        sample, aggr = m.sample or _DEFAULT_SAMPLE, m.aggr or _DEFAULT_AGGR
+        if time_us(sample) > time_us(aggr):
+            p = replace(p, monitor=replace(m, sample=aggr, aggr=sample))
+        if m.ops in ("paddr", "fvaddr"):
+            region = (AddrRange(Value("0x1000"), Value("0x2000")),)
+            targets = tuple(t if t.regions else replace(t, regions=region) for t in p.targets)
+            p = replace(p, targets=targets or (Target(None, region),))
+    return p
+
+
 def programs(max_schemes=4):
     """A valid Program (unique scheme names)."""
     return st.builds(Program, st.none() | monitors, _targets_lists,
-                     st.lists(_named, max_size=max_schemes).map(_unique_names))
+                     st.lists(_named, max_size=max_schemes).map(_unique_names)).map(_valid)
 
 
 # -- legacy lines as text ------------------------------------------------------
@@ -278,8 +296,8 @@ def legacy_lines(draw, n=None):
     """(text, scheme): a legacy line and the Scheme it must parse to
     (compare with ``==``: locations are not compared)."""
     s = draw(legacy_schemes(n))
-    from damos_lang.fmt import _legacy_fields  # the field order, shared with fmt
-    fields = _legacy_fields(s)
+    from damos_lang.fmt import legacy_fields  # the field order, shared with fmt
+    fields = legacy_fields(s)
     idx_action = 6
     spelled = []
     for i, f in enumerate(fields):

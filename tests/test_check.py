@@ -1,10 +1,14 @@
 """The checker's warnings: each one fires when it should and only then."""
 from damos_lang.check import check, min_version_line
-from damos_lang.lower import parse
+from damos_lang.pipeline import unit_from_text
+
+
+def ctx_of(src):
+    return unit_from_text(src).context
 
 
 def messages(src, **kw):
-    return [d.message for d in check(parse(src), **kw).items]
+    return [d.message for d in check(unit_from_text(src), **kw).items]
 
 
 def test_clean_examples_have_no_warnings():
@@ -37,8 +41,10 @@ def test_ops_cannot_apply_action():
     assert any("vaddr operations set cannot apply 'lru_prio'" in m
                for m in messages("4K max 0 0 5s max lru_prio\n"))
     assert any("paddr operations set cannot apply 'hugepage'" in m
-               for m in messages("monitor { ops paddr }\nmin max 5 max min max hugepage\n"))
-    assert messages("monitor { ops paddr }\n4K max 0 0 5s max lru_deprio\n") == []
+               for m in messages("monitor { ops paddr }\ntarget region 4G..8G\n"
+                                 "min max 5 max min max hugepage\n"))
+    assert messages("monitor { ops paddr }\ntarget region 4G..8G\n"
+                    "4K max 0 0 5s max lru_deprio\n") == []
 
 
 def test_hugepage_from_user_space_only_with_userspace_flag():
@@ -60,9 +66,9 @@ def test_zero_goal_and_watermark_order():
 
 
 def test_min_version_line():
-    assert min_version_line(parse("scheme { action stat; filter reject anon }\n")) == \
+    assert min_version_line(ctx_of("scheme { action stat; filter reject anon }\n")) == \
         "needs Linux >= 6.3: filters"
-    assert min_version_line(parse("scheme { action stat; filter allow anon }\n")) == \
+    assert min_version_line(ctx_of("scheme { action stat; filter allow anon }\n")) == \
         "needs Linux >= 6.14: allow filters"
 
 

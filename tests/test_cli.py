@@ -102,7 +102,7 @@ def test_targets_lists_registered_targets():
         assert t in names
 
 
-@pytest.mark.parametrize("example", sorted(os.listdir(os.path.join(ROOT, "examples"))))
+@pytest.mark.parametrize("example", sorted(n for n in os.listdir(os.path.join(ROOT, "examples")) if n.endswith(".damos")))
 def test_every_example_checks_clean_of_errors(example):
     r = damos("check", f"examples/{example}")
     assert r.returncode == 0, r.stderr
@@ -119,7 +119,7 @@ def test_debugfs_done_criterion_lines():
 
 
 def test_damo_json_converts_to_damos_source_with_the_same_kernel_values(tmp_path):
-    from damos_lang.kernel import to_kernel
+    from model_view import to_kernel
     from damos_lang.lower import parse
     j = tmp_path / "reclaim.json"
     assert damos("compile", "examples/reclaim.damos", "-t", "damo-json", "-o", str(j)).returncode == 0
@@ -132,13 +132,15 @@ def test_damo_json_converts_to_damos_source_with_the_same_kernel_values(tmp_path
 def test_sysfs_plan_target_is_the_scripts_plan():
     import json
     from damos_lang.lower import parse
-    from damos_lang.sysfs_plan import plan_for
+    from damos_lang.pipeline import unit_of
+    from damos_lang.sysfs_writes import plan_for
     from damos_lang.targets import Options
     r = damos("compile", "examples/ethp.damos", "-t", "sysfs-plan", "--pid", "77")
     assert r.returncode == 0, r.stderr
     got = [(w["path"], w["value"]) for w in json.loads(r.stdout)["writes"]]
     program = parse(open(os.path.join(ROOT, "examples/ethp.damos")).read())
-    assert got == [(w.path, w.value) for w in plan_for(program, Options(pid=77))]
+    assert got == [(w.path, w.value) for w in plan_for(unit_of(program, Options(pid=77)),
+                                                          Options(pid=77))]
     assert ("kdamonds/0/contexts/0/targets/0/pid_target", "77") in got
 
 
@@ -165,6 +167,6 @@ def test_fmt_write_leaves_a_bad_file_untouched(tmp_path):
 
 
 def test_every_example_is_in_canonical_form():
-    for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
+    for name in sorted(n for n in os.listdir(os.path.join(ROOT, "examples")) if n.endswith(".damos")):
         r = damos("fmt", "--check", f"examples/{name}")
         assert r.returncode == 0, r.stderr

@@ -3,8 +3,9 @@ meaning of `max` in the default policy."""
 import pytest
 
 from damos_lang.ir import Value
-from damos_lang.kernel import Converter, Intervals, to_kernel
+from damos_lang.convert import Converter, output_numbers, to_context
 from damos_lang.lower import parse
+from damos_lang.model import Intervals
 from damos_lang.units import split_quantity
 
 ULONG_MAX = 2**64 - 1
@@ -25,8 +26,8 @@ def val(token: str) -> Value:
     (IV, "7%", "max", (1, 3689348814741910528)),
     (IV, "50%", "100%", (10, 20)),
     (IV, "15", "10000", (3, 2000)),
-    # 36893488147419103232 is capped at ULONG_MAX when written
-    (IV_1_200, "10%", "max", (20, ULONG_MAX)),
+    # above ULONG_MAX: damo writes it as it is (the kernel then refuses it)
+    (IV_1_200, "10%", "max", (20, 36893488147419103232)),
 ])
 def test_nr_accesses_vectors_damo_policy(iv, lo, hi, expect):
     conv = Converter(iv, "damo")
@@ -64,27 +65,28 @@ def test_age_max_is_uint_max_in_default_policy():
 
 def test_sizes_are_powers_of_1024_and_floats_truncate():
     p = parse("1.5G 2MB 0 0 0 0 stat\n")
-    k = to_kernel(p).schemes[0]
+    k = to_context(p).schemes[0].pattern
     assert (k.sz_min, k.sz_max) == (1610612736, 2 << 20)
 
 
 def test_kernel_units_keywords_samples_and_aggr_intervals():
     p = parse("scheme { action stat\n access 3..max samples\n age 7..max aggr_intervals }\n")
-    k = to_kernel(p).schemes[0]
+    k = to_context(p).schemes[0].pattern
     assert (k.nr_accesses_min, k.nr_accesses_max, k.age_min, k.age_max) == (3, UINT_MAX, 7, UINT_MAX)
 
 
 def test_unwritten_ranges_match_everything():
-    k = to_kernel(parse("scheme { action stat }\n")).schemes[0]
+    k = to_context(parse("scheme { action stat }\n")).schemes[0].pattern
     assert (k.sz_min, k.sz_max, k.nr_accesses_min, k.nr_accesses_max, k.age_min, k.age_max) == \
         (0, ULONG_MAX, 0, UINT_MAX, 0, UINT_MAX)
 
 
 def test_examples_in_kernel_units():
-    ethp = to_kernel(parse(open("examples/ethp.damos").read())).schemes
-    prcl = to_kernel(parse(open("examples/prcl.damos").read())).schemes
-    as_tuple = lambda k: (k.sz_min, k.sz_max, k.nr_accesses_min, k.nr_accesses_max,
-                          k.age_min, k.age_max, k.action)
+    ethp = to_context(parse(open("examples/ethp.damos").read())).schemes
+    prcl = to_context(parse(open("examples/prcl.damos").read())).schemes
+    as_tuple = lambda k: (k.pattern.sz_min, k.pattern.sz_max, k.pattern.nr_accesses_min,
+                          k.pattern.nr_accesses_max, k.pattern.age_min, k.pattern.age_max,
+                          k.action)
     assert [as_tuple(k) for k in ethp] == [
         (0, ULONG_MAX, 1, UINT_MAX, 0, UINT_MAX, "hugepage"),
         (2097152, ULONG_MAX, 0, 0, 70, UINT_MAX, "nohugepage")]
@@ -93,7 +95,8 @@ def test_examples_in_kernel_units():
 
 def test_legacy_18_field_line_in_damo_policy():
     line = "2M max 90 100 100ms max hugepage 10ms 1G 1s 0 3 7 free_mem_rate 5s 500 400 200\n"
-    k = to_kernel(parse(line), "damo").schemes[0]
+    p = parse(line)
+    k = output_numbers(p, to_context(p), "damo")[0]
     got = (k.sz_min, k.sz_max, k.nr_accesses_min, k.nr_accesses_max, k.age_min, k.age_max,
            k.quota_ms, k.quota_bytes, k.quota_reset_ms, k.weight_sz, k.weight_nr_accesses,
            k.weight_age, k.wmark_metric, k.wmark_interval_us, k.wmark_high, k.wmark_mid,
@@ -104,10 +107,10 @@ def test_legacy_18_field_line_in_damo_policy():
 
 def test_monitor_intervals_drive_the_conversion():
     p = parse("monitor { sample 1ms; aggr 200ms }\n4K max 10% max 1s max pageout\n")
-    k = to_kernel(p).schemes[0]
+    k = to_context(p).schemes[0].pattern
     assert (k.nr_accesses_min, k.age_min) == (20, 5)
 
 
 def test_quota_reset_default_is_one_second():
-    k = to_kernel(parse("scheme { action pageout\n quota { size 1G } }\n")).schemes[0]
-    assert (k.quota_bytes, k.quota_reset_ms) == (1 << 30, 1000)
+    q = to_context(parse("scheme { action pageout\n quota { size 1G } }\n")).schemes[0].quota
+    assert (q.sz, q.reset_interval_ms) == (1 << 30, 1000)

@@ -4,10 +4,15 @@ import glob
 
 from hypothesis import HealthCheck, given, settings
 
-from damos_lang.explain import explain
-from damos_lang.kernel import to_kernel
+from damos_lang.explain import explain as explain_unit
+from damos_lang.pipeline import unit_of
+from model_view import to_kernel
 from damos_lang.lower import parse
 from strategies import programs
+
+
+def explain(program) -> str:
+    return explain_unit(unit_of(program))
 
 
 def test_every_example_is_explained_with_its_kernel_values():

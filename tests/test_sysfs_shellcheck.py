@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from damos_lang.lower import parse
+from damos_lang.pipeline import run_target
 from damos_lang.targets import Options, sysfs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,10 +27,10 @@ def shellcheck(script: str):
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_scripts_are_shellcheck_clean(name):
     program = parse(open(os.path.join(ROOT, "examples", name)).read())
-    r = shellcheck(sysfs.compile(program, Options(source=f"examples/{name}")))
+    r = shellcheck(run_target(sysfs, program, Options(), source=f"examples/{name}"))
     assert r.returncode == 0, r.stdout
 
 
 def test_hostile_strings_stay_shellcheck_clean():
-    r = shellcheck(sysfs.compile(parse(HOSTILE), Options(pid=1)))
+    r = shellcheck(run_target(sysfs, parse(HOSTILE), Options(pid=1)))
     assert r.returncode == 0, r.stdout

@@ -28,10 +28,12 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from damos_lang.convert import to_context
 from damos_lang.errors import DamosError
-from damos_lang.kernel import to_kernel
+from damos_lang.pipeline import run_target, unit_of, with_pid
+from model_view import to_kernel
 from damos_lang.lower import parse
-from damos_lang.sysfs_plan import (PID_FROM_CALLER, STATE, Write, plan, plan_for,
+from damos_lang.sysfs_writes import (PID_FROM_CALLER, STATE, Write, plan, plan_for,
                                    plan_from_json, plan_to_json)
 from damos_lang.targets import Options, registry
 from damos_lang.targets import sysfs as target
@@ -56,8 +58,14 @@ def example(name: str) -> str:
         return f.read()
 
 
+def tplan(program, opts, **kw) -> list[Write]:
+    """The sysfs target's plan for a Program, through the pipeline."""
+    return plan_for(unit_of(program, opts, interface="sysfs"), opts, **kw)
+
+
 def kplan(text: str, **opts) -> list[Write]:
-    return plan(to_kernel(parse(text)), Options(**opts))
+    o = Options(**opts)
+    return plan_for(unit_of(parse(text), o), o)
 
 
 def scheme_writes(writes, i):
@@ -170,7 +178,7 @@ def test_apply_interval_target_nid_dests_goal_fields_written_when_given():
 
 def test_intervals_goal_only_when_given():
     text = example("everything.damos")
-    writes = plan(to_kernel(parse(text)), Options())
+    writes = plan_for(unit_of(parse(text)), Options())
     goal = {w.path.rsplit("/", 1)[1]: w.value for w in writes if "/intervals_goal/" in w.path}
     assert goal == {"access_bp": "400", "aggrs": "3", "min_sample_us": "5000",
                     "max_sample_us": "10000000"}
@@ -216,9 +224,9 @@ def is_nr_file(path: str) -> bool:
     return os.path.basename(path) in NR_FILES and "monitoring_attrs/nr_regions" not in path
 
 
-@pytest.mark.parametrize("name", sorted(os.listdir(EXAMPLES)))
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".damos")))
 def test_nr_files_come_before_their_children_and_on_is_last(name):
-    writes = plan_for(parse(example(name)), Options(pid=1))
+    writes = plan_for(unit_of(parse(example(name)), Options(pid=1)), Options(pid=1))
     assert writes[-1] == Write(STATE, "on", "start kdamond 0")
     assert sum(w.path == STATE for w in writes) == 1
     assert writes[0].path == "kdamonds/nr_kdamonds"
@@ -239,9 +247,10 @@ def test_nr_files_come_before_their_children_and_on_is_last(name):
             assert numbered == {str(k) for k in range(int(nr.value))}, nr.path
 
 
-@pytest.mark.parametrize("name", sorted(os.listdir(EXAMPLES)))
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".damos")))
 def test_numbers_are_plain_decimal_and_booleans_y_n(name):
-    writes = plan_for(parse(example(name)), Options(pid=1, kernel=(7, 3)))
+    opts = Options(pid=1, kernel=(7, 3))
+    writes = plan_for(unit_of(parse(example(name)), opts), opts)
     for w in writes:
         if w.value[:1].isdigit():
             assert re.fullmatch(r"0|[1-9][0-9]*", w.value), w
@@ -252,11 +261,11 @@ def test_numbers_are_plain_decimal_and_booleans_y_n(name):
 def test_pid_sources():
     prog = parse("target pid 77\n4K max 0 0 5s max pageout\n")
     pid_of = lambda ws: [w.value for w in ws if w.path.endswith("pid_target")]  # noqa: E731
-    assert pid_of(plan(to_kernel(prog), Options())) == ["77"]
-    assert pid_of(plan(to_kernel(prog), Options(pid=99))) == ["99"]
-    assert pid_of(plan(to_kernel(prog), Options(), pid_from_caller=True)) == [PID_FROM_CALLER]
-    nopid = to_kernel(parse("4K max 0 0 5s max pageout\n"))
-    assert pid_of(plan(nopid, Options(pid=5))) == ["5"]
+    assert pid_of(plan(to_context(prog), Options())) == ["77"]
+    assert pid_of(plan(with_pid(to_context(prog), 99), Options())) == ["99"]
+    assert pid_of(plan(to_context(prog), Options(), pid_from_caller=True)) == [PID_FROM_CALLER]
+    nopid = to_context(parse("4K max 0 0 5s max pageout\n"))
+    assert pid_of(plan(with_pid(nopid, 5), Options())) == ["5"]
     with pytest.raises(DamosError, match="pid"):
         plan(nopid, Options())
     two = to_kernel(parse("target pid 3\ntarget pid 4\nscheme { action stat }"))
@@ -289,11 +298,11 @@ def test_paddr_and_fvaddr_regions():
 def test_kernel_option_names_the_feature_and_version():
     prog = parse(example("reclaim.damos"))
     with pytest.raises(DamosError) as e:
-        target.compile(prog, Options(kernel=(6, 8), pid=1))
+        run_target(target, prog, Options(kernel=(6, 8), pid=1))
     assert "some_mem_psi_us" in e.value.message and "6.9" in e.value.message
     with pytest.raises(DamosError, match="6.9"):
-        plan_for(prog, Options(kernel=(6, 8), pid=1))
-    assert target.compile(prog, Options(kernel=(6, 9), pid=1))
+        tplan(prog, Options(kernel=(6, 8), pid=1))
+    assert run_target(target, prog, Options(kernel=(6, 9), pid=1))
 
 
 def test_plan_json_round_trip():
@@ -388,12 +397,12 @@ def run_script(tmp_path, script: str, shell, *args, root=None):
 
 
 def compile_text(text, source="test.damos", **opts):
-    return target.compile(parse(text), Options(**opts), source=source)
+    return run_target(target, parse(text), Options(**opts), source=source)
 
 
 def expected_writes(text, pid, **opts):
     """The plan with the pid the script is run with."""
-    writes = plan_for(parse(text), Options(**opts), pid_from_caller=True)
+    writes = tplan(parse(text), Options(**opts), pid_from_caller=True)
     return [dataclasses.replace(w, value=str(pid)) if w.value == PID_FROM_CALLER else w
             for w in writes]
 
@@ -562,7 +571,7 @@ def test_failure_after_on_turns_it_off(tmp_path, shell):
     """The plan ends with 'on', so no plan write can fail after it; the
     script's write function is still tested with one appended write."""
     text = "target pid 1\n4K max 0 0 5s max pageout\n"
-    writes = plan_for(parse(text), Options())
+    writes = tplan(parse(text), Options())
     ok = Write("kdamonds/0/refresh_ms", "1000", "refresh_ms")
     extra = Write(f"{SCHEMES}/0/stats/max_nr_snapshots", "5", "scheme 0 max_nr_snapshots")
     root = fake_root(tmp_path, writes + [ok])
@@ -603,11 +612,11 @@ def memcg_program(path: str):
 
 def check_literal_memcg(tmp_path, shell, path):
     prog = memcg_program(path)
-    writes = plan_for(prog, Options())
+    writes = tplan(prog, Options())
     root = fake_root(tmp_path, writes)
     cwd = tmp_path / "cwd"
     (cwd / "canary").write_text("x")
-    r = run_script(tmp_path, target.compile(prog, Options(), source="x"), shell)
+    r = run_script(tmp_path, run_target(target, prog, Options(), source="x"), shell)
     assert r.returncode == 0, r.stderr
     memcg = root / f"{SCHEMES}/0/filters/0/memcg_path"
     assert memcg.read_bytes() == (path + "\n").encode()
@@ -632,10 +641,10 @@ def test_any_memcg_path_is_written_literally(tmp_path, path):
 
 def test_paths_sysfs_cannot_hold_are_refused():
     with pytest.raises(DamosError, match="NUL"):
-        target.compile(memcg_program("/a\0b"), Options())
+        run_target(target, memcg_program("/a\0b"), Options())
     # the kernel would drop a trailing newline, silently changing the path
     with pytest.raises(DamosError, match="newline"):
-        target.compile(memcg_program("/a\n"), Options())
+        run_target(target, memcg_program("/a\n"), Options())
 
 
 def test_header_and_syntax(tmp_path):
@@ -650,9 +659,9 @@ def test_header_and_syntax(tmp_path):
     assert "Needs Linux >= 6.9 (goal metric some_mem_psi_us)" in text
 
 
-@pytest.mark.parametrize("name", sorted(os.listdir(EXAMPLES)))
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".damos")))
 def test_every_example_compiles_to_valid_sh(tmp_path, name):
-    script = target.compile(parse(example(name)), Options(pid=1), source=name)
+    script = run_target(target, parse(example(name)), Options(pid=1), source=name)
     path = tmp_path / "s.sh"
     path.write_text(script)
     for shell in SHELLS:

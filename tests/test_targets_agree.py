@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from damos_lang.errors import DamosError
+from damos_lang.pipeline import run_target, unit_of
 from damos_lang.ir import Monitor, Program
-from damos_lang.sysfs_plan import plan_for
+from damos_lang.sysfs_writes import plan_for
 from damos_lang.targets import Options, damo_json, debugfs
 from strategies import legacy_schemes, monitors
 
@@ -21,7 +22,7 @@ FIELDS = ("sz_min", "sz_max", "nr_min", "nr_max", "age_min", "age_max", "action"
 
 
 def from_plan(program, opts) -> list[dict]:
-    files = {w.path: w.value for w in plan_for(program, opts)}
+    files = {w.path: w.value for w in plan_for(unit_of(program, opts), opts)}
     n = int(files["kdamonds/0/contexts/0/schemes/nr_schemes"])
     out = []
     for i in range(n):
@@ -46,7 +47,7 @@ def from_plan(program, opts) -> list[dict]:
 
 
 def from_debugfs(program, opts) -> list[dict]:
-    lines = debugfs.compile(program, opts).splitlines()
+    lines = run_target(debugfs, program, opts).splitlines()
     return [dict(zip(FIELDS, map(int, line.split("\t")))) for line in lines if line]
 
 
@@ -57,7 +58,7 @@ def _unit(text, unit):
 
 
 def from_damo_json(program, opts) -> list[dict]:
-    doc = json.loads(damo_json.compile(program, opts))
+    doc = json.loads(run_target(damo_json, program, opts))
     out = []
     for s in doc["kdamonds"][0]["contexts"][0]["schemes"]:
         ap, q, w = s["access_pattern"], s["quotas"], s["watermarks"]

@@ -1,29 +1,44 @@
-"""Compilation targets.  A target is one module in this package that defines
-``NAME`` and ``compile(program, options) -> str``; adding one touches
-nothing else (the registry is filled by discovery)."""
+"""Compilation targets.  A target is one module in this package, named after
+the target (``damo-json`` is ``damo_json.py``), that defines ``NAME``,
+``INTERFACE`` (the catalog interface the pipeline gates it for, or None) and
+``compile(unit, options)``, which receives a :class:`damos_lang.pipeline.Unit`
+and returns the output text (or ``{relative path: text}`` for targets that
+write several files).  Adding one touches nothing else: the registry
+finds it by its file name and imports only the target a command uses.
+"""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass
 
+from ..errors import DamosError, did_you_mean
+
 
 @dataclass(frozen=True)
 class Options:
     kernel: tuple[int, int] | None = None   # --kernel X.Y: refuse newer features
-    max_policy: str = "unbounded"           # what `max` becomes; see kernel.py
+    max_policy: str = "unbounded"           # what `max` becomes in the output; see convert.py
     pid: int | None = None                  # overrides the file's target pid
     debugfs_fields: int = 18                # debugfs target only: 18 or 7
-    source: str | None = None               # the input's name, for headers
+    debugfs_file: str | None = None         # debugfs target only: which file (None: schemes,
+                                            # refused when the file sets attrs or targets)
+    kernel_tree: str | None = None          # c-module: detect the C API from this tree
+
+
+def names() -> list[str]:
+    """Every target's name, found from this package's modules (none imported)."""
+    return sorted(info.name.replace("_", "-") for info in pkgutil.iter_modules(__path__)
+                  if not info.name.startswith("_"))
+
+
+def get(name: str):
+    """The target module called ``name``; a DamosError naming the choices if none."""
+    if name not in names():
+        raise DamosError(did_you_mean(name, names(), "target"))
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
 def registry() -> dict:
-    """{target name: module}, discovered from this package."""
-    out = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(mod, "NAME") and hasattr(mod, "compile"):
-            out[mod.NAME] = mod
-    return dict(sorted(out.items()))
+    """{target name: module}, every target imported (for listings and tests)."""
+    return {name: get(name) for name in names()}

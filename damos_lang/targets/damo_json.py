@@ -22,118 +22,106 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
+from ..catalog import GOAL_METRICS, OPS, SYSFS
+from ..convert import LegacyNumbers, output_numbers
 from ..errors import DamosError
-from ..features import require_version
-from ..ir import Program
-from ..kernel import KContext, KFilter, KGoal, KScheme, KTarget, to_kernel
+from ..model import Context, Filter, QuotaGoal, Scheme
 
 NAME = "damo-json"
+INTERFACE = SYSFS   # damo drives the sysfs interface
 
-# damo writes nid only for these metrics, and a path only for the memcg ones;
-# a missing nid would make damo crash ('%d' % None)
-NID_METRICS = ("node_mem_used_bp", "node_mem_free_bp", "node_memcg_used_bp",
-               "node_memcg_free_bp")
-PATH_METRICS = ("node_memcg_used_bp", "node_memcg_free_bp")
+# damo's key of each model.Filter argument field
+_FILTER_KEYS = {"memcg_path": "memcg_path", "target_idx": "damon_target_idx"}
 
 
-def _goal(g: KGoal) -> dict:
+def _goal(g: QuotaGoal) -> dict:
     d = OrderedDict(metric=g.metric, target_value=g.target_value,
                     current_value=g.current_value)
-    if g.nid is not None or g.metric in NID_METRICS:
+    # damo writes nid for node metrics and a path for memcg ones; a missing
+    # nid would make damo crash ('%d' % None)
+    keys = GOAL_METRICS[g.metric].damo_keys
+    if g.nid is not None or "nid" in keys:
         d["nid"] = g.nid if g.nid is not None else 0
-    if g.path is not None or g.metric in PATH_METRICS:
+    if g.path is not None or "memcg_path" in keys:
         d["memcg_path"] = g.path if g.path is not None else ""
     return d
 
 
-def _filter(f: KFilter) -> dict:
+def _filter(f: Filter) -> dict:
     d = OrderedDict(filter_type=f.type, matching=f.matching, allow=f.allow)
-    if f.type == "memcg":
-        d["memcg_path"] = f.memcg_path or ""
-    elif f.type == "addr":
+    args = f.args()
+    if "addr_start" in args:
         d["address_range"] = OrderedDict(start=f.addr_start, end=f.addr_end)
-    elif f.type == "target":
-        d["damon_target_idx"] = f.target_idx
-    elif f.type == "hugepage_size":
-        d["hugepage_size"] = [f.min, f.max]
+    elif "sz_min" in args:
+        d["hugepage_size"] = [f.sz_min, f.sz_max]
+    else:
+        d.update((_FILTER_KEYS[k], v if v is not None else "") for k, v in args.items())
     return d
 
 
-def scheme_kvpairs(k: KScheme) -> dict:
+def scheme_kvpairs(k: Scheme, n: LegacyNumbers) -> dict:
     s = OrderedDict()
     s["action"] = k.action
     s["access_pattern"] = OrderedDict(
-        sz_bytes=OrderedDict(min=k.sz_min, max=k.sz_max),
-        nr_accesses=OrderedDict(min=f"{k.nr_accesses_min} samples",
-                                max=f"{k.nr_accesses_max} samples"),
-        age=OrderedDict(min=f"{k.age_min} aggr_intervals", max=f"{k.age_max} aggr_intervals"))
+        sz_bytes=OrderedDict(min=n.sz_min, max=n.sz_max),
+        nr_accesses=OrderedDict(min=f"{n.nr_accesses_min} samples",
+                                max=f"{n.nr_accesses_max} samples"),
+        age=OrderedDict(min=f"{n.age_min} aggr_intervals", max=f"{n.age_max} aggr_intervals"))
     s["apply_interval_us"] = k.apply_interval_us
     if k.target_nid is not None:
         s["target_nid"] = k.target_nid
-    s["dests"] = [OrderedDict(id=nid, weight=w) for nid, w in k.dests]
-    q = OrderedDict(time_ms=k.quota_ms, sz_bytes=k.quota_bytes,
-                    reset_interval_ms=k.quota_reset_ms,
-                    weights=OrderedDict(sz_permil=k.weight_sz,
-                                        nr_accesses_permil=k.weight_nr_accesses,
-                                        age_permil=k.weight_age),
-                    goals=[_goal(g) for g in k.goals])
-    if k.goal_tuner is not None:
-        q["goal_tuner"] = k.goal_tuner
-    if k.fail_charge_denom:
-        q["fail_charge_num"] = k.fail_charge_num
-        q["fail_charge_denom"] = k.fail_charge_denom
-    s["quotas"] = q
-    s["watermarks"] = OrderedDict(metric=k.wmark_metric, interval_us=k.wmark_interval_us,
-                                  high_permil=k.wmark_high, mid_permil=k.wmark_mid,
-                                  low_permil=k.wmark_low)
+    s["dests"] = [OrderedDict(id=d.nid, weight=d.weight) for d in k.dests]
+    q = k.quota
+    quotas = OrderedDict(time_ms=n.quota_ms, sz_bytes=n.quota_bytes,
+                         reset_interval_ms=n.quota_reset_ms,
+                         weights=OrderedDict(sz_permil=n.weight_sz,
+                                             nr_accesses_permil=n.weight_nr_accesses,
+                                             age_permil=n.weight_age),
+                         goals=[_goal(g) for g in q.goals] if q else [])
+    if q is not None and q.goal_tuner is not None:
+        quotas["goal_tuner"] = q.goal_tuner
+    if q is not None and q.fail_charge_denom:
+        quotas["fail_charge_num"] = q.fail_charge_num
+        quotas["fail_charge_denom"] = q.fail_charge_denom
+    s["quotas"] = quotas
+    s["watermarks"] = OrderedDict(metric=n.wmark_metric, interval_us=n.wmark_interval_us,
+                                  high_permil=n.wmark_high, mid_permil=n.wmark_mid,
+                                  low_permil=n.wmark_low)
     s["filters"] = [_filter(f) for f in k.filters]
     return s
 
 
-def context_kvpairs(kctx: KContext, pid: int | None = None) -> dict:
-    targets = list(kctx.targets)
-    if pid is not None and kctx.ops != "paddr":
-        if len(targets) > 1:
-            raise DamosError(f"the file has {len(targets)} targets, so the pid cannot be given "
-                             "on the command line; write 'target pid N' for each")
-        targets = [KTarget(pid, targets[0].regions if targets else ())]
-    iv = kctx.intervals
+def context_kvpairs(ctx: Context, numbers: list[LegacyNumbers]) -> dict:
+    iv = ctx.intervals
     intervals = OrderedDict(sample_us=iv.sample_us, aggr_us=iv.aggr_us,
                             ops_update_us=iv.update_us)
-    g = kctx.intervals_goal
+    g = ctx.intervals_goal
     if g is not None and (g.access_bp, g.aggrs, g.min_sample_us, g.max_sample_us) != (0,) * 4:
         # (all zero is the kernel's default, no tuning; damo reads it so too)
         intervals["intervals_goal"] = OrderedDict(access_bp=g.access_bp, aggrs=g.aggrs,
                                                   min_sample_us=g.min_sample_us,
                                                   max_sample_us=g.max_sample_us)
+    takes_pid = OPS[ctx.ops].takes_pid
     return OrderedDict(
-        ops=kctx.ops,
-        targets=[OrderedDict(pid=t.pid if kctx.ops != "paddr" else None,
-                             regions=[OrderedDict(start=s, end=e) for s, e in sorted(t.regions)])
-                 for t in targets],
+        ops=ctx.ops,
+        targets=[OrderedDict(pid=t.pid if takes_pid else None,
+                             regions=[OrderedDict(start=s, end=e) for s, e in t.regions])
+                 for t in ctx.targets],
         intervals=intervals,
-        nr_regions=OrderedDict(min=kctx.nr_regions_min, max=kctx.nr_regions_max),
-        schemes=[scheme_kvpairs(k) for k in kctx.schemes])
+        nr_regions=OrderedDict(min=ctx.nr_regions_min, max=ctx.nr_regions_max),
+        schemes=[scheme_kvpairs(k, n) for k, n in zip(ctx.schemes, numbers)])
 
 
-def kvpairs(kctx: KContext, pid: int | None = None) -> dict:
+def kvpairs(ctx: Context, numbers: list[LegacyNumbers] | None = None) -> dict:
+    numbers = numbers or [LegacyNumbers.of(s) for s in ctx.schemes]
     return OrderedDict(kdamonds=[OrderedDict(state=None, pid=None,
-                                             contexts=[context_kvpairs(kctx, pid)])])
+                                             contexts=[context_kvpairs(ctx, numbers)])])
 
 
-def compile(program: Program, options=None) -> str:
-    kernel = getattr(options, "kernel", None)
-    if kernel is not None:
-        require_version(program, tuple(kernel))
-    from ..kernel import intervals_of
-    iv = intervals_of(program)
-    if iv.sample_us <= 0 or iv.aggr_us <= 0:
-        m = program.monitor
-        raise DamosError("damo needs sampling and aggregation intervals of at least 1us "
-                         "(it divides by them)", m.loc if m else None)
-    for s in program.schemes:
-        if s.max_snapshots is not None:
+def compile(unit, options) -> str:
+    for s in unit.context.schemes:
+        if s.max_nr_snapshots:
             raise DamosError("damo 3.4.3's JSON cannot express max_snapshots; "
                              "use the sysfs target", s.loc)
-    kctx = to_kernel(program, getattr(options, "max_policy", "unbounded"))
-    return json.dumps(kvpairs(kctx, getattr(options, "pid", None)), indent=4) + "\n"
+    numbers = output_numbers(unit.program, unit.context, options.max_policy)
+    return json.dumps(kvpairs(unit.context, numbers), indent=4) + "\n"

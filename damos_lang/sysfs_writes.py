@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from . import catalog, model
+from .convert import LegacyNumbers, output_numbers
 from .errors import DamosError
-from .kernel import KContext, KFilter, KScheme
+from .model import Context
 
 ADMIN_ROOT = "/sys/kernel/mm/damon/admin"
 KDAMOND = "kdamonds/0"
@@ -63,28 +65,23 @@ def _text(s: str, what: str) -> str:
     return s
 
 
-def _pids(kctx: KContext, options, pid_from_caller: bool) -> list[str]:
+def _pids(ctx: Context, pid_from_caller: bool) -> list[str]:
     """The pid_target value of each target (vaddr and fvaddr)."""
-    opt_pid = getattr(options, "pid", None)
-    targets = kctx.targets
-    if pid_from_caller or opt_pid is not None:
-        if len(targets) > 1:
-            raise DamosError(f"the file has {len(targets)} targets, so the pid cannot be given "
-                             "on the command line; write 'target pid N' for each")
-        return [PID_FROM_CALLER if pid_from_caller else num(opt_pid)]
-    if not targets:
-        raise DamosError(f"{kctx.ops} monitors a process: write 'target pid N' or pass --pid")
+    if pid_from_caller:
+        return [PID_FROM_CALLER]
+    if not ctx.targets:
+        raise DamosError(f"{ctx.ops} monitors a process: write 'target pid N' or pass --pid",
+                         ctx.loc)
     out = []
-    for i, t in enumerate(targets):
+    for i, t in enumerate(ctx.targets):
         if t.pid is None:
-            raise DamosError(f"target {i} has no pid; {kctx.ops} monitors a process: "
-                             "write 'target pid N'")
+            raise DamosError(f"target {i} has no pid; {ctx.ops} monitors a process: "
+                             "write 'target pid N'", t.loc or ctx.loc)
         out.append(num(t.pid))
     return out
 
 
 def _regions(w, base: str, regions) -> None:
-    regions = sorted(regions)
     if not regions:
         return
     w(f"{base}/regions/nr_regions", num(len(regions)), "number of regions")
@@ -93,43 +90,35 @@ def _regions(w, base: str, regions) -> None:
         w(f"{base}/regions/{r}/end", num(end), f"region {r} end")
 
 
-def _targets(w, kctx: KContext, options, pid_from_caller: bool) -> None:
+def _targets(w, ctx: Context, pid_from_caller: bool) -> None:
     base = f"{CONTEXT}/targets"
-    if kctx.ops == "paddr":
+    if not catalog.OPS[ctx.ops].takes_pid:
         # physical memory: one target, no pid; every region of the file
-        regions = [r for t in kctx.targets for r in t.regions]
-        if not regions:
-            raise DamosError("paddr needs the physical address range to monitor: write "
-                             "'target region START..END' (e.g. the largest 'System RAM' range "
-                             "of /proc/iomem)")
+        regions = sorted(r for t in ctx.targets for r in t.regions)
         w(f"{base}/nr_targets", "1", "number of targets")
         _regions(lambda p, v, what: w(p, v, f"target 0 {what}"), f"{base}/0", regions)
         return
-    pids = _pids(kctx, options, pid_from_caller)
+    pids = _pids(ctx, pid_from_caller)
     w(f"{base}/nr_targets", num(len(pids)), "number of targets")
     for i, pid in enumerate(pids):
         t = f"{base}/{i}"
         w(f"{t}/pid_target", pid, f"target {i} pid")
-        if kctx.ops == "fvaddr":
-            regions = kctx.targets[i].regions if i < len(kctx.targets) else ()
-            if not regions:
-                raise DamosError(f"fvaddr monitors fixed address ranges: give target {i} "
-                                 "a region, e.g. 'target pid N region START..END'")
-            _regions(lambda p, v, what, i=i: w(p, v, f"target {i} {what}"), t, regions)
+        if catalog.OPS[ctx.ops].needs_regions and i < len(ctx.targets):
+            _regions(lambda p, v, what, i=i: w(p, v, f"target {i} {what}"), t,
+                     ctx.targets[i].regions)
 
 
-def _filter(w, base: str, f: KFilter, kernel) -> None:
+# the sysfs file of each model.Filter argument field
+_FILTER_FILES = {"memcg_path": "memcg_path", "addr_start": "addr_start", "addr_end": "addr_end",
+                 "target_idx": "damon_target_idx", "sz_min": "min", "sz_max": "max"}
+
+
+def _filter(w, base: str, f: model.Filter, kernel) -> None:
     w(f"{base}/type", f.type, "type")   # first: it selects the arguments
-    if f.type == "memcg":
-        w(f"{base}/memcg_path", _text(f.memcg_path or "", "memcg path"), "memcg_path")
-    elif f.type == "addr":
-        w(f"{base}/addr_start", num(f.addr_start), "addr_start")
-        w(f"{base}/addr_end", num(f.addr_end), "addr_end")
-    elif f.type == "target":
-        w(f"{base}/damon_target_idx", num(f.target_idx), "damon_target_idx")
-    elif f.type == "hugepage_size":
-        w(f"{base}/min", num(f.min), "min")
-        w(f"{base}/max", num(f.max), "max")
+    for field, value in f.args().items():
+        name = _FILTER_FILES[field]
+        text = _text(value or "", name) if isinstance(value, str) or value is None else num(value)
+        w(f"{base}/{name}", text, name)
     w(f"{base}/matching", yn(f.matching), "matching")
     # Before 6.14 there is no allow file and every filter rejects; the fresh
     # default N is "reject", so a reject filter writes allow only when the
@@ -138,7 +127,7 @@ def _filter(w, base: str, f: KFilter, kernel) -> None:
         w(f"{base}/allow", yn(f.allow), "allow")
 
 
-def _scheme(w, base: str, s: KScheme, kernel) -> None:
+def _scheme(w, base: str, s: model.Scheme, n: LegacyNumbers, kernel) -> None:
     w(f"{base}/action", s.action, "action")
     if s.apply_interval_us:
         w(f"{base}/apply_interval_us", num(s.apply_interval_us), "apply_interval_us")
@@ -146,34 +135,35 @@ def _scheme(w, base: str, s: KScheme, kernel) -> None:
         w(f"{base}/target_nid", num(s.target_nid), "target_nid")
     if s.dests:
         w(f"{base}/dests/nr_dests", num(len(s.dests)), "dests/nr_dests")
-        for d, (nid, weight) in enumerate(s.dests):
-            w(f"{base}/dests/{d}/id", num(nid), f"dests/{d}/id")
-            w(f"{base}/dests/{d}/weight", num(weight), f"dests/{d}/weight")
+        for d, dest in enumerate(s.dests):
+            w(f"{base}/dests/{d}/id", num(dest.nid), f"dests/{d}/id")
+            w(f"{base}/dests/{d}/weight", num(dest.weight), f"dests/{d}/weight")
     ap = f"{base}/access_pattern"
-    for name, lo, hi in (("sz", s.sz_min, s.sz_max),
-                         ("nr_accesses", s.nr_accesses_min, s.nr_accesses_max),
-                         ("age", s.age_min, s.age_max)):
+    for name, lo, hi in (("sz", n.sz_min, n.sz_max),
+                         ("nr_accesses", n.nr_accesses_min, n.nr_accesses_max),
+                         ("age", n.age_min, n.age_max)):
         w(f"{ap}/{name}/min", num(lo), f"access_pattern/{name}/min")
         w(f"{ap}/{name}/max", num(hi), f"access_pattern/{name}/max")
-    q = f"{base}/quotas"
-    if s.has_quota:
-        w(f"{q}/ms", num(s.quota_ms), "quotas/ms")
-        w(f"{q}/bytes", num(s.quota_bytes), "quotas/bytes")
-        w(f"{q}/reset_interval_ms", num(s.quota_reset_ms), "quotas/reset_interval_ms")
-    if s.has_weights:
-        w(f"{q}/weights/sz_permil", num(s.weight_sz), "quotas/weights/sz_permil")
-        w(f"{q}/weights/nr_accesses_permil", num(s.weight_nr_accesses),
-          "quotas/weights/nr_accesses_permil")
-        w(f"{q}/weights/age_permil", num(s.weight_age), "quotas/weights/age_permil")
-    if s.goal_tuner is not None:
-        w(f"{q}/goal_tuner", s.goal_tuner, "quotas/goal_tuner")
-    if s.fail_charge_denom:
-        w(f"{q}/fail_charge_num", num(s.fail_charge_num), "quotas/fail_charge_num")
-        w(f"{q}/fail_charge_denom", num(s.fail_charge_denom), "quotas/fail_charge_denom")
-    if s.goals:
-        w(f"{q}/goals/nr_goals", num(len(s.goals)), "quotas/goals/nr_goals")
-        for g, goal in enumerate(s.goals):
-            gb = f"{q}/goals/{g}"
+    qb = f"{base}/quotas"
+    q = s.quota
+    if q is not None:
+        w(f"{qb}/ms", num(n.quota_ms), "quotas/ms")
+        w(f"{qb}/bytes", num(n.quota_bytes), "quotas/bytes")
+        w(f"{qb}/reset_interval_ms", num(n.quota_reset_ms), "quotas/reset_interval_ms")
+        if q.weights is not None:
+            for name, v in (("sz_permil", n.weight_sz),
+                            ("nr_accesses_permil", n.weight_nr_accesses),
+                            ("age_permil", n.weight_age)):
+                w(f"{qb}/weights/{name}", num(v), f"quotas/weights/{name}")
+        if q.goal_tuner is not None:
+            w(f"{qb}/goal_tuner", q.goal_tuner, "quotas/goal_tuner")
+        if q.fail_charge_denom:
+            w(f"{qb}/fail_charge_num", num(q.fail_charge_num), "quotas/fail_charge_num")
+            w(f"{qb}/fail_charge_denom", num(q.fail_charge_denom), "quotas/fail_charge_denom")
+        if q.goals:
+            w(f"{qb}/goals/nr_goals", num(len(q.goals)), "quotas/goals/nr_goals")
+        for g, goal in enumerate(q.goals):
+            gb = f"{qb}/goals/{g}"
             w(f"{gb}/target_metric", goal.metric, f"goal {g} target_metric")
             w(f"{gb}/target_value", num(goal.target_value), f"goal {g} target_value")
             if goal.current_value:
@@ -182,13 +172,12 @@ def _scheme(w, base: str, s: KScheme, kernel) -> None:
                 w(f"{gb}/nid", num(goal.nid), f"goal {g} nid")
             if goal.path is not None:
                 w(f"{gb}/path", _text(goal.path, "goal path"), f"goal {g} path")
-    if s.has_watermarks:
+    if s.watermarks is not None:
         wm = f"{base}/watermarks"
-        w(f"{wm}/metric", s.wmark_metric, "watermarks/metric")
-        w(f"{wm}/interval_us", num(s.wmark_interval_us), "watermarks/interval_us")
-        w(f"{wm}/high", num(s.wmark_high), "watermarks/high")
-        w(f"{wm}/mid", num(s.wmark_mid), "watermarks/mid")
-        w(f"{wm}/low", num(s.wmark_low), "watermarks/low")
+        w(f"{wm}/metric", n.wmark_metric, "watermarks/metric")
+        for name, v in (("interval_us", n.wmark_interval_us), ("high", n.wmark_high),
+                        ("mid", n.wmark_mid), ("low", n.wmark_low)):
+            w(f"{wm}/{name}", num(v), f"watermarks/{name}")
     if s.filters:
         fb = f"{base}/filters"
         w(f"{fb}/nr_filters", num(len(s.filters)), "filters/nr_filters")
@@ -199,16 +188,19 @@ def _scheme(w, base: str, s: KScheme, kernel) -> None:
         w(f"{base}/stats/max_nr_snapshots", num(s.max_nr_snapshots), "stats/max_nr_snapshots")
 
 
-def plan(kctx: KContext, options=None, *, pid_from_caller: bool = False) -> list[Write]:
-    """The ordered writes that start one kdamond running ``kctx``.
+def plan(ctx: model.Context, options=None, *, numbers: list[LegacyNumbers] | None = None,
+         pid_from_caller: bool = False) -> list[Write]:
+    """The ordered writes that start one kdamond running ``ctx``.
 
-    ``options`` is a :class:`damos_lang.targets.Options` (or anything with
-    ``kernel`` and ``pid``): ``pid`` replaces the file's target pid, and
-    ``kernel`` decides whether reject filters may write ``allow``.  With
-    ``pid_from_caller`` the single vaddr/fvaddr target's pid is the
+    ``options.kernel`` (a :class:`damos_lang.targets.Options` or None) decides
+    whether reject filters may write ``allow``; ``numbers`` are the
+    legacy-layout numbers under a ``max`` policy (default: the model's own).
+    With ``pid_from_caller`` the single vaddr/fvaddr target's pid is the
     placeholder :data:`PID_FROM_CALLER`, to be filled in at write time.
-    Raises DamosError when the plan cannot be made (no pid, no region)."""
+    Raises DamosError when the plan cannot be made (no pid)."""
     kernel = getattr(options, "kernel", None)
+    if numbers is None:
+        numbers = [LegacyNumbers.of(s) for s in ctx.schemes]
     out: list[Write] = []
 
     def w(path: str, value: str, what: str) -> None:
@@ -216,40 +208,38 @@ def plan(kctx: KContext, options=None, *, pid_from_caller: bool = False) -> list
 
     w("kdamonds/nr_kdamonds", "1", "number of kdamonds")
     w(f"{KDAMOND}/contexts/nr_contexts", "1", "number of contexts")
-    w(f"{CONTEXT}/operations", kctx.ops, "operations set")
+    w(f"{CONTEXT}/operations", ctx.ops, "operations set")
     ma = f"{CONTEXT}/monitoring_attrs"
-    iv = kctx.intervals
+    iv = ctx.intervals
     w(f"{ma}/intervals/sample_us", num(iv.sample_us), "sampling interval (us)")
     w(f"{ma}/intervals/aggr_us", num(iv.aggr_us), "aggregation interval (us)")
     w(f"{ma}/intervals/update_us", num(iv.update_us), "update interval (us)")
-    g = kctx.intervals_goal
+    g = ctx.intervals_goal
     if g is not None:
         gb = f"{ma}/intervals/intervals_goal"
-        w(f"{gb}/access_bp", num(g.access_bp), "intervals_goal access_bp")
-        w(f"{gb}/aggrs", num(g.aggrs), "intervals_goal aggrs")
-        w(f"{gb}/min_sample_us", num(g.min_sample_us), "intervals_goal min_sample_us")
-        w(f"{gb}/max_sample_us", num(g.max_sample_us), "intervals_goal max_sample_us")
-    w(f"{ma}/nr_regions/min", num(kctx.nr_regions_min), "nr_regions min")
-    w(f"{ma}/nr_regions/max", num(kctx.nr_regions_max), "nr_regions max")
-    _targets(w, kctx, options, pid_from_caller)
+        for name in ("access_bp", "aggrs", "min_sample_us", "max_sample_us"):
+            w(f"{gb}/{name}", num(getattr(g, name)), f"intervals_goal {name}")
+    w(f"{ma}/nr_regions/min", num(ctx.nr_regions_min), "nr_regions min")
+    w(f"{ma}/nr_regions/max", num(ctx.nr_regions_max), "nr_regions max")
+    _targets(w, ctx, pid_from_caller)
     sb = f"{CONTEXT}/schemes"
-    w(f"{sb}/nr_schemes", num(len(kctx.schemes)), "number of schemes")
-    for i, s in enumerate(kctx.schemes):
-        _scheme(lambda p, v, what, i=i: w(p, v, f"scheme {i} {what}"), f"{sb}/{i}", s, kernel)
+    w(f"{sb}/nr_schemes", num(len(ctx.schemes)), "number of schemes")
+    for i, (s, n) in enumerate(zip(ctx.schemes, numbers)):
+        _scheme(lambda p, v, what, i=i: w(p, v, f"scheme {i} {what}"), f"{sb}/{i}", s, n, kernel)
     w(STATE, "on", "start kdamond 0")
     return out
 
 
-def plan_for(program, options=None, *, pid_from_caller: bool = False) -> list[Write]:
-    """:func:`plan` from a Program: checks ``options.kernel`` against the
-    features the program uses, then converts to kernel units."""
-    from .features import require_version
-    from .kernel import to_kernel
-    kernel = getattr(options, "kernel", None)
-    if kernel is not None:
-        require_version(program, tuple(kernel))
-    kctx = to_kernel(program, getattr(options, "max_policy", "unbounded"))
-    return plan(kctx, options, pid_from_caller=pid_from_caller)
+def takes_pid_from_caller(ctx: model.Context) -> bool:
+    """Whether a script of this context takes the target pid as an argument."""
+    return catalog.OPS[ctx.ops].takes_pid and len(ctx.targets) <= 1
+
+
+def plan_for(unit, options=None, *, pid_from_caller: bool = False) -> list[Write]:
+    """:func:`plan` for a pipeline Unit, with ``options.max_policy``'s numbers."""
+    numbers = output_numbers(unit.program, unit.context, getattr(options, "max_policy",
+                                                                 "unbounded"))
+    return plan(unit.context, options, numbers=numbers, pid_from_caller=pid_from_caller)
 
 
 def plan_to_json(writes: list[Write]) -> str:

@@ -1,0 +1,73 @@
+"""The compiler as people use it: CLI start-up, and checking and compiling
+large files end to end (each a separate ``damos`` process)."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def damos_cmd() -> list[str]:
+    exe = Path(sys.executable).parent / "damos"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "damos_lang"]
+
+
+def wall(cmd: list[str], repeat: int) -> float:
+    """Median wall time (s) of ``cmd``; it must succeed."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+        times.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr[-500:]}")
+    return statistics.median(times)
+
+
+def block_file(n: int) -> str:
+    out = ["monitor { sample 5ms; aggr 100ms }"]
+    for i in range(n):
+        out.append(f"scheme s{i} {{\n    action pageout\n    size 4K..max\n    access 0%..0%\n"
+                   f"    age {i % 50 + 1}s..max\n    quota {{ size 128M; reset 1s }}\n}}")
+    return "\n".join(out) + "\n"
+
+
+def run(quick: bool) -> list[dict]:
+    damos = damos_cmd()
+    rows = []
+    repeat = 3 if quick else 10
+    python_start = wall([sys.executable, "-c", "pass"], repeat)
+    start = wall(damos + ["compile", "examples/ethp.damos", "--target", "sysfs"], repeat)
+    rows.append({"name": "CLI start-up: compile ethp.damos -t sysfs", "value": start * 1000,
+                 "unit": "ms", "goal": "<= 150 ms", "baseline": python_start * 1000,
+                 "ratio": start / python_start,
+                 "note": f"bare python start-up {python_start * 1000:.0f} ms (ratio baseline)"})
+    n = 1000 if quick else 10_000
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, f"big{n}.damos")
+        Path(path).write_text(block_file(n))
+        t = wall(damos + ["check", path], 1 if quick else 3)
+        rows.append({"name": f"check a {n}-scheme block file", "value": t, "unit": "s",
+                     "goal": "<= 2 s at 10000" if not quick else "",
+                     "note": f"{t / n * 1e6:.0f} us per scheme"})
+        m = 100 if quick else 1000
+        small = os.path.join(d, f"big{m}.damos")
+        Path(small).write_text(block_file(m))
+        for target in ("sysfs", "sysfs-plan", "damo-json", "damos", "c-module"):
+            out = os.path.join(d, f"out-{target}")
+            try:
+                t = wall(damos + ["compile", small, "-t", target, "-o", out], 1)
+            except RuntimeError as e:
+                rows.append({"name": f"compile {m} schemes -t {target}", "value": "n/a",
+                             "unit": "", "note": str(e).splitlines()[-1][:80]})
+                continue
+            rows.append({"name": f"compile {m} schemes -t {target}", "value": t, "unit": "s",
+                         "note": f"{t / m * 1e6:.0f} us per scheme"})
+    return rows

@@ -1,0 +1,200 @@
+"""Everything damos-lang knows about DAMOS vocabulary, one record per name.
+
+Each action, filter type, quota goal metric, goal tuner, watermark metric
+and operations set is defined here once, with every fact any part needs:
+the first kernel version per interface, debugfs codes, C enum names, the
+madvise advice ``damos run`` uses (or why it cannot), which ops sets can
+apply it, the words ``explain`` uses.  Adding an action is one record here
+(plus its tests); no other module keeps a table of these names.
+
+Versions are mainline ``(major, minor)`` tuples (sysfs.md §2, c-api.md §3,
+algorithm.md §9.7 and §11).  ``None`` means "never".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Version = tuple[int, int]
+
+# the interfaces a program can be compiled or run through
+SYSFS = "sysfs"
+DEBUGFS = "debugfs"
+C_API = "c"
+USERSPACE = "userspace"
+INTERFACES = (SYSFS, DEBUGFS, C_API, USERSPACE)
+
+# kernel versions that have each interface at all (inclusive bounds)
+INTERFACE_SPAN: dict[str, tuple[Version, Version | None]] = {
+    SYSFS: ((5, 18), None),
+    DEBUGFS: ((5, 16), (6, 12)),     # schemes file 5.16; the 6.14 tree has no debugfs
+    C_API: ((5, 16), None),
+    USERSPACE: ((5, 10), None),      # process_madvise(2)
+}
+INTERFACE_WORDS = {
+    SYSFS: "DAMON sysfs interface",
+    DEBUGFS: "DAMON debugfs schemes file",
+    C_API: "in-kernel DAMON C API",
+    USERSPACE: "process_madvise(2) (damos run)",
+}
+
+VADDR_OPS = frozenset({"vaddr", "fvaddr"})
+ALL_OPS = frozenset({"vaddr", "fvaddr", "paddr"})
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    words: str                       # explain: what it does, in plain English
+    c_enum: str
+    since: Version                   # first kernel whose DAMOS has it (sysfs and C API)
+    ops: frozenset                   # operations sets that apply it (others apply 0 bytes)
+    debugfs_code: int | None = None  # None: debugfs cannot express it
+    madvise: str | None = None       # advice damos run passes to process_madvise
+    madvise_value: int | None = None
+    userspace_since: Version | None = None   # process_madvise accepts it remotely
+    userspace_why_not: str | None = None     # why damos run cannot apply it
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("willneed", "prefetch (MADV_WILLNEED)", "DAMOS_WILLNEED", (5, 16), VADDR_OPS, 0,
+           "MADV_WILLNEED", 3, (5, 10)),
+    Action("cold", "deactivate (MADV_COLD)", "DAMOS_COLD", (5, 16), VADDR_OPS, 1,
+           "MADV_COLD", 20, (5, 10)),
+    Action("pageout", "page out (MADV_PAGEOUT; reclaim)", "DAMOS_PAGEOUT", (5, 16), ALL_OPS, 2,
+           "MADV_PAGEOUT", 21, (5, 10)),
+    Action("hugepage", "back with huge pages (MADV_HUGEPAGE)", "DAMOS_HUGEPAGE", (5, 16),
+           VADDR_OPS, 3, userspace_why_not="process_madvise refuses MADV_HUGEPAGE for another "
+           "process (it changes VMA flags)"),
+    Action("nohugepage", "back with regular pages (MADV_NOHUGEPAGE)", "DAMOS_NOHUGEPAGE",
+           (5, 16), VADDR_OPS, 4, userspace_why_not="process_madvise refuses MADV_NOHUGEPAGE "
+           "for another process (it changes VMA flags)"),
+    Action("collapse", "collapse into huge pages (MADV_COLLAPSE)", "DAMOS_COLLAPSE", (7, 2),
+           VADDR_OPS, None, "MADV_COLLAPSE", 25, (6, 1)),
+    Action("lru_prio", "prioritise on the LRU lists (mark accessed)", "DAMOS_LRU_PRIO", (6, 0),
+           frozenset({"paddr"}), userspace_why_not="user space has no way to reorder "
+           "another process's LRU lists"),
+    Action("lru_deprio", "deprioritise on the LRU lists (deactivate)", "DAMOS_LRU_DEPRIO",
+           (6, 0), frozenset({"paddr"}), userspace_why_not="user space has no way to reorder "
+           "another process's LRU lists"),
+    Action("migrate_hot", "migrate to another NUMA node, hottest first", "DAMOS_MIGRATE_HOT",
+           (6, 11), ALL_OPS, userspace_why_not="damos run does not migrate pages "
+           "(it would need move_pages(2))"),
+    Action("migrate_cold", "migrate to another NUMA node, coldest first", "DAMOS_MIGRATE_COLD",
+           (6, 11), ALL_OPS, userspace_why_not="damos run does not migrate pages "
+           "(it would need move_pages(2))"),
+    Action("stat", "only count (no action)", "DAMOS_STAT", (5, 16), ALL_OPS, 5,
+           userspace_since=(5, 10)),
+)}
+
+
+@dataclass(frozen=True)
+class FilterType:
+    name: str
+    c_enum: str
+    since: Version
+    core: bool                       # evaluated by the core per region (else per folio by ops)
+    args: tuple                      # the model.Filter fields that carry its argument
+    userspace_source: str | None     # what lets damos run evaluate it, or None
+    words: str                       # explain: "memory that is <words>"
+
+
+FILTER_TYPES: dict[str, FilterType] = {f.name: f for f in (
+    FilterType("anon", "DAMOS_FILTER_TYPE_ANON", (6, 3), False, (),
+               "pagemap (the file-page/shared-anon bit)", "anon"),
+    FilterType("memcg", "DAMOS_FILTER_TYPE_MEMCG", (6, 3), False, ("memcg_path",), None,
+               "in cgroup {memcg_path}"),
+    FilterType("addr", "DAMOS_FILTER_TYPE_ADDR", (6, 6), True, ("addr_start", "addr_end"),
+               "the region's address", "in addresses [{addr_start:#x}, {addr_end:#x})"),
+    FilterType("target", "DAMOS_FILTER_TYPE_TARGET", (6, 6), True, ("target_idx",),
+               "the target's index", "of target {target_idx}"),
+    FilterType("young", "DAMOS_FILTER_TYPE_YOUNG", (6, 10), False, (),
+               "the page_idle bit (or the simulator's accessed state)", "young"),
+    FilterType("active", "DAMOS_FILTER_TYPE_ACTIVE", (6, 16), False, (), None,
+               "active"),
+    FilterType("hugepage_size", "DAMOS_FILTER_TYPE_HUGEPAGE_SIZE", (6, 16), False,
+               ("sz_min", "sz_max"), None, "in huge pages of {sz_min} to {sz_max}"),
+    FilterType("unmapped", "DAMOS_FILTER_TYPE_UNMAPPED", (6, 16), False, (), None,
+               "unmapped"),
+)}
+
+
+@dataclass(frozen=True)
+class GoalMetric:
+    name: str
+    c_enum: str
+    since: Version
+    unit: str                        # how its value is written: number, time, bp
+    takes_nid: bool = False
+    takes_path: bool = False
+    userspace_source: str | None = None   # what damos run reads for it
+    damo_keys: tuple = ()            # the extra keys damo 3.4.3 writes (and needs) for it
+
+
+GOAL_METRICS: dict[str, GoalMetric] = {g.name: g for g in (
+    GoalMetric("user_input", "DAMOS_QUOTA_USER_INPUT", (6, 9), "number",
+               userspace_source="the goal's current value"),
+    GoalMetric("some_mem_psi_us", "DAMOS_QUOTA_SOME_MEM_PSI_US", (6, 9), "time",
+               userspace_source="/proc/pressure/memory"),
+    GoalMetric("node_mem_used_bp", "DAMOS_QUOTA_NODE_MEM_USED_BP", (6, 16), "bp", True,
+               damo_keys=("nid",)),
+    GoalMetric("node_mem_free_bp", "DAMOS_QUOTA_NODE_MEM_FREE_BP", (6, 16), "bp", True,
+               damo_keys=("nid",)),
+    GoalMetric("node_memcg_used_bp", "DAMOS_QUOTA_NODE_MEMCG_USED_BP", (6, 19), "bp", True, True,
+               damo_keys=("nid", "memcg_path")),
+    GoalMetric("node_memcg_free_bp", "DAMOS_QUOTA_NODE_MEMCG_FREE_BP", (6, 19), "bp", True, True,
+               damo_keys=("nid", "memcg_path")),
+    GoalMetric("active_mem_bp", "DAMOS_QUOTA_ACTIVE_MEM_BP", (7, 0), "bp"),
+    GoalMetric("inactive_mem_bp", "DAMOS_QUOTA_INACTIVE_MEM_BP", (7, 0), "bp"),
+    GoalMetric("node_eligible_mem_bp", "DAMOS_QUOTA_NODE_ELIGIBLE_MEM_BP", (7, 2), "bp", True),
+)}
+
+
+@dataclass(frozen=True)
+class GoalTuner:
+    name: str
+    c_enum: str
+    since: Version
+
+
+GOAL_TUNERS: dict[str, GoalTuner] = {t.name: t for t in (
+    GoalTuner("consist", "DAMOS_QUOTA_GOAL_TUNER_CONSIST", (7, 1)),
+    GoalTuner("temporal", "DAMOS_QUOTA_GOAL_TUNER_TEMPORAL", (7, 1)),
+)}
+
+
+@dataclass(frozen=True)
+class WmarkMetric:
+    name: str
+    c_enum: str
+    debugfs_code: int
+    userspace_source: str | None
+
+
+WMARK_METRICS: dict[str, WmarkMetric] = {w.name: w for w in (
+    WmarkMetric("none", "DAMOS_WMARK_NONE", 0, "nothing to read"),
+    WmarkMetric("free_mem_rate", "DAMOS_WMARK_FREE_MEM_RATE", 1, "/proc/meminfo"),
+)}
+
+
+@dataclass(frozen=True)
+class OpsSet:
+    name: str
+    c_enum: str
+    words: str
+    takes_pid: bool                  # targets are processes
+    needs_regions: bool              # targets need fixed address ranges
+    kconfig: str
+
+
+OPS: dict[str, OpsSet] = {o.name: o for o in (
+    OpsSet("vaddr", "DAMON_OPS_VADDR", "virtual addresses of processes", True, False,
+           "DAMON_VADDR"),
+    OpsSet("fvaddr", "DAMON_OPS_FVADDR", "fixed virtual address ranges of processes", True, True,
+           "DAMON_VADDR"),
+    OpsSet("paddr", "DAMON_OPS_PADDR", "physical memory", False, True, "DAMON_PADDR"),
+)}
+DEFAULT_OPS = "vaddr"
+
+
+def vstr(v: Version) -> str:
+    return f"{v[0]}.{v[1]}"

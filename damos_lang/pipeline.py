@@ -1,0 +1,113 @@
+"""load -> check -> version gate -> kernel units, once per command.
+
+Every command and every target goes through here: a target receives the
+:class:`Unit` (the kernel-unit model plus where it came from) and its
+options, and does only its own job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from . import catalog, model
+from .convert import Note, to_context
+from .errors import DamosError
+from .features import require
+from .ir import Program
+from .source import Source, load, read_source
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One compiled input: the source, its IR, and its kernel-unit model."""
+
+    source: Source
+    program: Program
+    context: model.Context
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def source_name(self) -> str:
+        return self.source.name
+
+    @property
+    def source_text(self) -> str:
+        return self.source.text
+
+
+def validate(ctx: model.Context) -> None:
+    """What every kernel refuses at 'on', as errors with a location."""
+    iv = ctx.intervals
+    if iv.sample_us > iv.aggr_us:
+        raise DamosError(f"the sampling interval ({iv.sample_us} us) is longer than the "
+                         f"aggregation interval ({iv.aggr_us} us): the kernel refuses this",
+                         ctx.loc, hint="make 'sample' at most 'aggr'")
+    ops = catalog.OPS[ctx.ops]
+    if ops.needs_regions:
+        if not ctx.targets:
+            raise DamosError(_needs_regions(ctx.ops), ctx.loc)
+        for i, t in enumerate(ctx.targets):
+            if not t.regions:
+                raise DamosError(_needs_regions(ctx.ops, i), t.loc or ctx.loc)
+
+
+def _needs_regions(ops: str, i: int | None = None) -> str:
+    if ops == "paddr":
+        return ("paddr needs the physical address range to monitor: write 'target region "
+                "START..END' (e.g. the largest 'System RAM' range of /proc/iomem)")
+    return (f"fvaddr monitors fixed address ranges: give target {i or 0} a region, e.g. "
+            "'target pid N region START..END'")
+
+
+def with_pid(ctx: model.Context, pid: int | None) -> model.Context:
+    """The context with ``pid`` (e.g. --pid) as its single process target."""
+    if pid is None or not catalog.OPS[ctx.ops].takes_pid:
+        return ctx   # physical memory has no pid (check says so)
+    if len(ctx.targets) > 1:
+        raise DamosError(f"the file has {len(ctx.targets)} targets, so the pid cannot be given "
+                         "on the command line; write 'target pid N' for each",
+                         ctx.targets[1].loc)
+    regions = ctx.targets[0].regions if ctx.targets else ()
+    return replace(ctx, targets=(model.Target(pid, regions),))
+
+
+def build(source: Source, program: Program, *, interface: str | None = None,
+          kernel: tuple[int, int] | None = None, pid: int | None = None) -> Unit:
+    """Check ``program``, convert it and gate it for ``interface`` at ``kernel``."""
+    notes: list[Note] = []
+    ctx = to_context(program, notes)
+    validate(ctx)
+    ctx = with_pid(ctx, pid)
+    if interface is not None:
+        require(ctx, interface, kernel)
+    return Unit(source, program, ctx, tuple(notes))
+
+
+def compile_path(path: str, **kw) -> Unit:
+    """:func:`build` from a file name (``-`` is standard input)."""
+    src = read_source(path)
+    return build(src, load(src), **kw)
+
+
+def unit_of(program: Program, options=None, *, interface: str | None = None,
+            source: Source | str | None = None) -> Unit:
+    """:func:`build` with a target's ``options`` (``kernel`` and ``pid``);
+    ``source`` is the input (or just its name)."""
+    if not isinstance(source, Source):
+        source = Source(source or "<program>", "", "damos")
+    return build(source, program, interface=interface,
+                 kernel=getattr(options, "kernel", None), pid=getattr(options, "pid", None))
+
+
+def run_target(target, program: Program, options=None, source: Source | str | None = None):
+    """Gate, convert and compile ``program`` for ``target`` (a target module)."""
+    from .targets import Options
+    options = options or Options()
+    unit = unit_of(program, options, interface=getattr(target, "INTERFACE", None),
+                   source=source)
+    return target.compile(unit, options)
+
+
+def unit_from_text(text: str, name: str = "<text>", **kw) -> Unit:
+    """:func:`build` from DAMOS source text (for tests and embedding)."""
+    src = Source(name, text, "damos")
+    return build(src, load(src), **kw)
