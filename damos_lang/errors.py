@@ -2,7 +2,6 @@
 ``file:line:col: error: message`` plus the source line and a caret."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 
@@ -34,8 +33,7 @@ class Diagnostic:
             where = f"{filename}:{self.path}"
         out = [f"{where}: {self.severity}: {self.message}"]
         if self.loc is not None and source is not None:
-            # lines as the parser counts them: only \n ends a line
-            lines = source.split("\n")
+            lines = source_lines(source)
             if 0 < self.loc.line <= len(lines):
                 text = lines[self.loc.line - 1].rstrip("\r").replace("\t", " ")
                 # keep the caret under its column: control characters print as one space
@@ -48,6 +46,23 @@ class Diagnostic:
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)
+
+
+_lines_cache: list = [None, []]   # the last source rendered against, and its lines
+
+
+def source_lines(source: str) -> list[str]:
+    """``source``'s lines as the parser counts them (only \\n ends a line).
+    The last source's lines are kept, so that rendering every diagnostic of
+    a file splits it once, not once per diagnostic."""
+    if _lines_cache[0] is not source:
+        _lines_cache[:] = [source, source.split("\n")]
+    return _lines_cache[1]
+
+
+def shorten(text: str, limit: int = 30) -> str:
+    """``text`` for a message: its first ``limit`` characters and '…' when longer."""
+    return text if len(text) <= limit else text[:limit] + "\u2026"
 
 
 class DamosError(Exception):
@@ -70,8 +85,9 @@ class DamosError(Exception):
 
 def did_you_mean(word: str, choices, what: str) -> str:
     """``unknown action 'pagout'; did you mean 'pageout'?``"""
+    import difflib  # only errors need it
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    msg = f"unknown {what} {word!r}"
+    msg = f"unknown {what} {shorten(word)!r}"
     if close:
         msg += f"; did you mean {close[0]!r}?"
     else:

@@ -3,8 +3,6 @@ that check a written unit against a field's kind.  Turning values into
 kernel units is :mod:`damos_lang.kernel`'s job, not this module's."""
 from __future__ import annotations
 
-import difflib
-
 # sizes: case-sensitive powers of 1024, exactly damo's set (MB means MiB)
 SIZE_UNITS = {"B": 1}
 for _i, _p in enumerate("KMGTPE", start=1):
@@ -29,6 +27,7 @@ def suggest_unit(unit: str, choices) -> str | None:
     for c in choices:
         if c.lower() == unit.lower():
             return c
+    import difflib  # only errors need it
     close = difflib.get_close_matches(unit, list(choices), n=1, cutoff=0.5)
     return close[0] if close else None
 
@@ -57,6 +56,15 @@ def canonical_number(text: str) -> str:
         whole = whole.lstrip("0") or "0"
         return f"{whole}.{frac}"
     return text.lstrip("0") or "0"
+
+
+def exact_number(text: str) -> tuple[int, int]:
+    """A canonical number (``split_quantity``'s) as an exact fraction
+    (numerator, denominator): '1.25' -> (125, 100), '0x10' -> (16, 1)."""
+    if text[:2] == "0x":
+        return int(text, 16), 1
+    whole, _, frac = text.partition(".")
+    return int(whole + frac), 10 ** len(frac)
 
 
 def damo_number(text: str):
