@@ -52,7 +52,7 @@ from .errors import DamosError, Loc
 from .ir import (Filter, Goal, IntervalsGoal, Monitor, Program, Quota, Range, Scheme, Target,
                  Value, Watermarks)
 from .lower import lower
-from .parser import _lark, parse_nodes
+from .parser import BOM, parse_nodes, tokens
 
 INDENT = "    "
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -196,7 +196,9 @@ def _scheme_body(s: Scheme):
     return body
 
 
-def _legacy_fields(s: Scheme) -> list[str]:
+def legacy_fields(s: Scheme) -> list[str]:
+    """The fields of ``s``'s legacy line, in damo's order (ValueError when
+    ``s`` holds what a line of ``s.legacy_fields`` fields cannot)."""
     n = s.legacy_fields
     p, q, w = s.pattern, s.quota, s.watermarks
     problems = []
@@ -284,7 +286,7 @@ def _items(program: Program) -> list[_Item]:
     for i, s in enumerate(program.schemes):
         key = ("scheme", i)
         if s.legacy_fields:
-            fields = _legacy_fields(s)
+            fields = legacy_fields(s)
             items.append(_Item(key, "legacy", [_Line(0, "  ".join(fields), key, fields)]))
         else:
             it = _Item(key, "block")
@@ -309,8 +311,6 @@ def _comments(text: str) -> _Comments:
     rendered output; see the module docstring."""
     if not text.endswith("\n"):
         text += "\n"
-    tokens = [t for t in _lark().lex(text, dont_ignore=True)
-              if t.type in ("COMMENT", "_NL", "LBRACE", "RBRACE") or not t.type.startswith("__")]
     res = _Comments()
     counts = {"scheme": 0, "target": 0}
     stack: list[dict] = []          # open blocks: {"key": ..., "n": {setting: count}}
@@ -319,17 +319,19 @@ def _comments(text: str) -> _Comments:
     line_key: dict[int, tuple] = {}  # line -> key of the first element on it
     first_statement_line = None
     cur_key: tuple | None = None     # the element now being read
-    for tok in tokens:
-        ty = tok.type
+    for tok in tokens(text):
+        ty = tok.kind
+        if ty == "DOTS":
+            continue
         if ty == "COMMENT":
-            body = str(tok).rstrip()
-            loc = Loc(tok.line, tok.column, tok.column + len(str(tok)))
+            body = tok.text.rstrip()
+            loc = Loc(tok.line, tok.col, tok.col + len(tok.text))
             if tok.line in line_key:
                 res.trailing[line_key[tok.line]] = (body, loc)
             else:
                 pending.append((body, loc))
             continue
-        if ty == "_NL":
+        if ty == "NL":
             at_start = True
             continue
         key = None
@@ -340,7 +342,8 @@ def _comments(text: str) -> _Comments:
         elif at_start:
             at_start = False
             if not stack:
-                word = "scheme" if ty != "TARGET" and ty != "MONITOR" else ty.lower()
+                word = tok.text if ty == "WORD" and tok.text in ("target", "monitor") \
+                    else "scheme"
                 if word == "monitor":
                     key = ("monitor",)
                 else:
@@ -350,7 +353,7 @@ def _comments(text: str) -> _Comments:
                     first_statement_line = tok.line
             else:
                 parent = stack[-1]
-                word = str(tok)
+                word = tok.text
                 if word in ("filter", "dest", "goal"):
                     n = parent["n"].get(word, 0)
                     parent["n"][word] = n + 1
@@ -461,5 +464,7 @@ def format_program(program: Program) -> str:
 
 def format_source(text: str) -> str:
     """Parse ``text`` and return its canonical form, comments kept."""
+    if text.startswith(BOM):
+        text = text[1:]
     program = lower(parse_nodes(text))
     return _assemble(_items(program), _comments(text))

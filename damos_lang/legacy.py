@@ -4,17 +4,19 @@ from __future__ import annotations
 from .errors import DamosError, Loc
 from .ir import ACTIONS, WMARK_METRICS, AccessPattern, Quota, Range, Scheme, Watermarks, Weights
 from .parser import RangeNode, Statement
-from .values import _err, read_count, read_percent, read_size, read_time, read_word
+from .values import error_at, read_count, read_percent, read_size, read_time, read_word
 
 LEGACY_FIELD_COUNTS = (7, 9, 12, 17, 18)
 
 
-def _legacy(st: Statement) -> Scheme:
+def lower_legacy_line(st: Statement) -> Scheme:
+    """A legacy one-line scheme statement -> its Scheme."""
     vals = st.values
     n = len(vals)
     for v in vals:
         if isinstance(v, RangeNode):
-            raise _err("a legacy one-line scheme has no ranges; write min and max as two fields", v)
+            raise error_at(v, "a legacy one-line scheme has no ranges; write min and max as two "
+                                 "fields")
     if n not in LEGACY_FIELD_COUNTS:
         # the caret goes under the first field past the last complete variant
         if n < LEGACY_FIELD_COUNTS[0]:

@@ -2,16 +2,15 @@
 Single values are read by :mod:`values`, legacy lines by :mod:`legacy`."""
 from __future__ import annotations
 
-from .errors import DamosError, did_you_mean
+from .errors import DamosError, did_you_mean, shorten
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
-from .kernel import size_bytes, time_us  # the one place units become kernel units
-from .legacy import _legacy
+from .legacy import lower_legacy_line
 from .parser import Atom, RangeNode, Setting, Statement, parse_nodes
 from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES
-from .values import (_atom, _err, read_count, read_int, read_percent, read_size, read_time,
-                     read_word)
+from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
+                     read_size, read_time, read_word, single_value)
 
 
 def parse(text: str) -> Program:
@@ -66,8 +65,8 @@ def _unit_word(s: Setting, allowed: str):
         w = s.values[1]
         if isinstance(w, Atom) and w.kind == "WORD" and w.text == allowed:
             return allowed
-        raise _err(f"unexpected {getattr(w, 'text', '..')!r} after the {s.key} range; "
-                   f"only the unit word '{allowed}' may follow", w)
+        raise error_at(w, f"unexpected {shorten(getattr(w, 'text', '..'))!r} after the "
+                       f"{s.key} range; only the unit word '{allowed}' may follow")
     return ""
 
 
@@ -86,12 +85,12 @@ def _pattern_range(s: Setting, kernel_unit: str, what: str, reader) -> Range:
 def _access_range(s: Setting) -> Range:
     return _pattern_range(s, SAMPLES, "access count",
                           lambda a: read_percent(a, "access frequency", bare_ok=False,
-                                                 units=(PERCENT,)))
+                                                 units=(PERCENT,), unit_word=SAMPLES))
 
 
 def _age_range(s: Setting) -> Range:
     return _pattern_range(s, AGGR_INTERVALS, "age",
-                          lambda a: read_time(a, "age", allow_kw=True))
+                          lambda a: read_time(a, "age", allow_kw=True, unit_word=AGGR_INTERVALS))
 
 
 def _pairs(s: Setting, keys, what) -> dict:
@@ -151,9 +150,9 @@ def _quota(s: Setting) -> Quota:
         nid = read_int(p["nid"], "nid") if "nid" in p else None
         path = None
         if "path" in p:
-            a = _atom(p["path"], "path")
+            a = single_value(p["path"], "path")
             if a.kind not in ("PATH", "STRING"):
-                raise _err("path must be a /path or a quoted string", a)
+                raise error_at(a, "path must be a /path or a quoted string")
             path = a.value
         goals.append(Goal(metric, target, current, nid, path, g.loc))
     return Quota(time, size, reset, weights, tuple(goals), tuner, fail_charge, s.loc)
@@ -204,15 +203,15 @@ def _filter(s: Setting) -> Filter:
                 "hugepage_size": "a size range"}.get(ftype)
         if need:
             raise DamosError(f"filter type {ftype!r} takes {what}", tloc)
-        raise _err(f"filter type {ftype!r} takes no argument", vals[0])
+        raise error_at(vals[0], f"filter type {ftype!r} takes no argument")
     if ftype == "memcg":
-        a = _atom(vals[0], "memcg path")
+        a = single_value(vals[0], "memcg path")
         if a.kind not in ("PATH", "STRING"):
-            raise _err("memcg path must be a /path or a quoted string", a)
+            raise error_at(a, "memcg path must be a /path or a quoted string")
         kw["memcg_path"] = a.value
     elif ftype == "addr":
         if not isinstance(vals[0], RangeNode):
-            raise _err("addr filter takes a range start..end", vals[0])
+            raise error_at(vals[0], "addr filter takes a range start..end")
         kw["addr"] = _range(vals[0], lambda a: read_size(a, "address", allow_kw=False))
     elif ftype == "target":
         kw["target_idx"] = read_int(vals[0], "target index")
@@ -246,7 +245,7 @@ def _scheme(st: Statement) -> Scheme:
     for d in s.many("dest"):
         vals = _values(d, 3)
         if not (isinstance(vals[1], Atom) and vals[1].text == "weight"):
-            raise _err("write dest NODE weight N", vals[1])
+            raise error_at(vals[1], "write dest NODE weight N")
         dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight")))
     max_snapshots = (read_int(_values(x, 1)[0], "max_snapshots", minimum=1)
                      if (x := s.one("max_snapshots")) else None)
@@ -260,7 +259,7 @@ def _scheme(st: Statement) -> Scheme:
 def _interval(s: Setting, what: str) -> Value:
     """An interval the conversion divides by: at least 1 us."""
     v = read_time(_values(s, 1)[0], what)
-    if int(time_us(v)) < 1:
+    if not at_least_1us(v):
         raise DamosError(f"the {what} must be at least 1us, got {v.text()}", v.loc)
     return v
 
@@ -276,7 +275,7 @@ def _monitor(st: Statement) -> Monitor:
     if (x := s.one("nr_regions")):
         v = _values(x, 1)[0]
         if not isinstance(v, RangeNode):
-            raise _err("nr_regions takes a range: nr_regions 10..1000", v)
+            raise error_at(v, "nr_regions takes a range: nr_regions 10..1000")
         nr_regions = (read_int(v.lo, "min nr_regions"), read_int(v.hi, "max nr_regions"))
     goal = None
     if (x := s.one("intervals_goal")):
@@ -301,25 +300,24 @@ def _target(st: Statement) -> Target:
     pid = None
     regions = []
     while vals:
-        head = _atom(vals.pop(0), "target")
+        head = single_value(vals.pop(0), "target")
         if head.kind == "WORD" and head.text == "pid":
             if pid is not None:
-                raise _err("pid is given twice", head)
+                raise error_at(head, "pid is given twice")
             if not vals:
-                raise _err("pid needs a number", head)
+                raise error_at(head, "pid needs a number")
             pid = read_int(vals.pop(0), "pid", minimum=1)
         elif head.kind == "WORD" and head.text == "region":
             if not vals or not isinstance(vals[0], RangeNode):
-                raise _err("region needs a range start..end", head)
+                raise error_at(head, "region needs a range start..end")
             r = vals.pop(0)
             lo = read_size(r.lo, "region start", allow_kw=False)
             hi = read_size(r.hi, "region end", allow_kw=False)
-            start, end = size_bytes(lo), size_bytes(hi)
-            if end <= start:
-                raise _err("region end must be above its start", r)
+            if exact_bytes(hi) <= exact_bytes(lo):
+                raise error_at(r, "region end must be above its start")
             regions.append(AddrRange(lo, hi))
         else:
-            raise _err(did_you_mean(head.text, ("pid", "region"), "target word"), head)
+            raise error_at(head, did_you_mean(head.text, ("pid", "region"), "target word"))
     return Target(pid, tuple(regions), st.loc)
 
 
@@ -329,7 +327,7 @@ def lower(statements: list[Statement]) -> Program:
     names = {}
     for st in statements:
         if st.kind == "legacy":
-            schemes.append(_legacy(st))
+            schemes.append(lower_legacy_line(st))
         elif st.kind == "scheme":
             sc = _scheme(st)
             if sc.name is not None:

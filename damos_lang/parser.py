@@ -1,22 +1,37 @@
-"""Text -> syntax nodes, with lark and the grammar in grammar/damos.lark.
+"""Text -> syntax nodes, for the language of grammar/damos.lark.
 
-Lark's exceptions become :class:`DamosError` with a line, a column and a
-message a person can act on; :mod:`damos_lang.lower` then gives the nodes
+The grammar is the definition of the language.  Reading a file goes
+through a scanner and a small hand-written parser that accept exactly the
+grammar's language and build the nodes lark's parse tree would give:
+
+* the scanner's token patterns are the grammar's own terminals, read from
+  the grammar file;
+* the parser is a loop over tokens with an explicit stack of open blocks,
+  so any nesting depth works, and it costs about a microsecond per token
+  (lark's LALR parser, building its tree, costs about ten);
+* tests/test_frontend.py checks, on generated and mutated text, that it
+  accepts what lark accepts, rejects what lark rejects, and builds the
+  nodes lark's tree turns into.
+
+A syntax error is reported by lark itself from the grammar: the statement
+at fault is parsed again with lark (imported only then) and lark's
+exception becomes a :class:`DamosError` with a line, a column and a
+message a person can act on.  :mod:`damos_lang.lower` then gives the nodes
 their meaning."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-import lark
+from .errors import DamosError, Loc, shorten
 
-from .errors import DamosError, Loc
-
-_GRAMMAR_NAMES = (
+GRAMMAR_PATHS = (
     Path(__file__).resolve().parent / "grammar" / "damos.lark",          # installed
     Path(__file__).resolve().parent.parent / "grammar" / "damos.lark",   # checkout
 )
+
+BOM = "\ufeff"
 
 _TOKEN_WORDS = {
     "WORD": "a word", "QTY": "a number", "STRING": "a quoted string", "PATH": "a path",
@@ -25,17 +40,11 @@ _TOKEN_WORDS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _lark() -> lark.Lark:
-    for path in _GRAMMAR_NAMES:
-        if path.is_file():
-            return lark.Lark(path.read_text(), parser="lalr", propagate_positions=True,
-                             maybe_placeholders=False)
-    raise RuntimeError("grammar/damos.lark not found")  # a packaging bug, not user input
-
+# -- syntax nodes -------------------------------------------------------------
 
 @dataclass
 class Atom:
+    __slots__ = ("kind", "text", "loc")
     kind: str  # WORD QTY STRING PATH
     text: str
     loc: Loc
@@ -43,12 +52,13 @@ class Atom:
     @property
     def value(self) -> str:
         if self.kind == "STRING":
-            return _unquote(self.text)
+            return unquote(self.text)
         return self.text
 
 
 @dataclass
 class RangeNode:
+    __slots__ = ("lo", "hi", "loc")
     lo: Atom
     hi: Atom
     loc: Loc
@@ -56,6 +66,7 @@ class RangeNode:
 
 @dataclass
 class Setting:
+    __slots__ = ("key", "values", "body", "loc", "key_loc")
     key: str
     values: list
     body: list | None
@@ -65,15 +76,16 @@ class Setting:
 
 @dataclass
 class Statement:
+    __slots__ = ("kind", "loc", "values", "body", "name")
     kind: str  # legacy scheme monitor target
     loc: Loc
-    values: list = field(default_factory=list)
-    body: list | None = None
-    name: Atom | None = None
-    body_loc: Loc | None = None
+    values: list          # legacy and target: the values
+    body: list | None     # scheme and monitor: the settings
+    name: Atom | None     # scheme: its name, if any
 
 
-def _unquote(text: str) -> str:
+def unquote(text: str) -> str:
+    """The value of a STRING token: quotes removed, ``\\n`` ``\\t`` ``\\x`` unescaped."""
     out, i, body = [], 0, text[1:-1]
     while i < len(body):
         c = body[i]
@@ -87,44 +99,235 @@ def _unquote(text: str) -> str:
     return "".join(out)
 
 
+# -- the scanner: the grammar's terminals ----------------------------------------
+
+def grammar_text() -> str:
+    for path in GRAMMAR_PATHS:
+        if path.is_file():
+            return path.read_text()
+    raise RuntimeError("grammar/damos.lark not found")  # a packaging bug, not user input
+
+
+_scanner_cache: list = []
+
+
+def _scanner():
+    """One regex with a named group per terminal of the grammar (their
+    first characters differ, so the order of the alternatives is moot)."""
+    if not _scanner_cache:
+        grammar = grammar_text()
+
+        def pattern(head: str) -> str:
+            m = re.search(rf"^{head}\s*/(.*)/\s*$", grammar, re.M)
+            if m is None:
+                raise RuntimeError(f"grammar/damos.lark has no {head} /regex/")
+            return m.group(1)
+
+        groups = [("BLANK", pattern("%ignore")), ("NL", pattern("_NL:")),
+                  ("COMMENT", pattern("COMMENT:"))]
+        groups += [(t, pattern(t + ":")) for t in ("WORD", "QTY", "STRING", "PATH")]
+        groups += [("LBRACE", r"\{"), ("RBRACE", r"\}"), ("DOTS", r"\.\.")]
+        _scanner_cache.append(re.compile("|".join(f"(?P<{n}>{p})" for n, p in groups)))
+    return _scanner_cache[0]
+
+
+class Token:
+    """A token with its place, for fmt: ``kind`` is a terminal name
+    (WORD QTY STRING PATH COMMENT NL LBRACE RBRACE DOTS)."""
+    __slots__ = ("kind", "text", "line", "col")
+
+    def __init__(self, kind: str, text: str, line: int, col: int):
+        self.kind, self.text, self.line, self.col = kind, text, line, col
+
+
+def tokens(text: str) -> list[Token]:
+    """Every token of ``text`` (which parses) but blanks, comments included."""
+    if text.startswith(BOM):
+        text = text[1:]
+    out = []
+    line, line_start = 1, 0
+    for m in _scanner().finditer(text):
+        kind = m.lastgroup
+        if kind == "BLANK":
+            continue
+        start = m.start()
+        out.append(Token(kind, m.group(), line, start - line_start + 1))
+        if kind == "NL" and text[start] == "\n":
+            line, line_start = line + 1, start + 1
+    return out
+
+
+# -- the parser ---------------------------------------------------------------------
+
+_KEYWORDS = ("scheme", "monitor", "target")
+
+# parser states
+_TOP, _VALUES, _NAME, _BRACE, _AFTER, _BODY = range(6)
+
+
+class _Reject(Exception):
+    """The text is not in the grammar's language; ``start`` is the offset of
+    the top-level statement at fault."""
+
+    def __init__(self, start: int):
+        self.start = start
+
+
+def _parse(text: str) -> list[Statement]:
+    """The nodes of ``text`` (which ends with a newline); raises _Reject."""
+    statements: list[Statement] = []
+    stack: list = []            # open blocks: (owner, its settings)
+    state = _TOP
+    cur = None                  # the statement or setting being read
+    cur_line = cur_col = 0      # where it starts
+    end_line = end_col = 0      # where its last token ends
+    st_line = st_col = 0        # where the top-level statement starts
+    stmt_start = 0              # its offset
+    values: list = []           # cur's values
+    dots = False                # a '..' waits for its upper bound
+    after_nl = False            # the last token was a line end
+    line, line_start, pos = 1, 0, 0
+    for m in _scanner().finditer(text):
+        start = m.start()
+        if start != pos:
+            raise _Reject(stmt_start)       # a character no terminal matches
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "BLANK" or kind == "COMMENT":
+            continue
+        if kind == "NL":
+            if state == _AFTER or (state == _VALUES and not dots
+                                   and (values or type(cur) is Setting)):
+                cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
+                cur = None
+                state = _BODY if stack else _TOP
+            elif state != _TOP and state != _BODY:
+                raise _Reject(stmt_start)
+            if text[start] == "\n":
+                line, line_start = line + 1, pos
+            if state == _TOP:
+                stmt_start = pos
+            after_nl = True
+            continue
+        line_began, after_nl = after_nl, False
+        col = start - line_start + 1
+        tok = m.group()
+        if kind == "WORD" or kind == "QTY" or kind == "STRING" or kind == "PATH":
+            if state == _VALUES:
+                pass
+            elif state == _TOP:
+                stmt_start, st_line, st_col = start, line, col
+                cur_line, cur_col = line, col
+                values = []
+                if kind == "WORD" and tok in _KEYWORDS:
+                    cur = Statement(tok, None, values, None, None)
+                    statements.append(cur)
+                    end_line, end_col = line, col + len(tok)
+                    state = _NAME if tok == "scheme" else _BRACE if tok == "monitor" \
+                        else _VALUES
+                    continue
+                cur = Statement("legacy", None, values, None, None)
+                statements.append(cur)
+                state = _VALUES
+            elif state == _BODY and kind == "WORD" and not (line_began and tok in _KEYWORDS):
+                # (lark lexes a keyword at the start of a line as the keyword, which
+                # then cannot start a setting: a block left open before the next statement)
+                values = []
+                cur = Setting(tok, values, None, None, Loc(line, col, col + len(tok)))
+                stack[-1][1].append(cur)
+                cur_line, cur_col, end_line, end_col = line, col, line, col + len(tok)
+                state = _VALUES
+                continue
+            elif state == _NAME and (kind == "WORD" or kind == "STRING"):
+                end = col + len(tok.splitlines()[0] if kind == "STRING" else tok)
+                cur.name = Atom(kind, tok, Loc(line, col, end))
+                state = _BRACE
+                continue
+            else:
+                raise _Reject(stmt_start)
+            # lark's tree ends a token after its last character; its token
+            # locations (and ours) after its first line as str.splitlines() sees it
+            end_line, end_col = line, col + len(tok)
+            end = col + len(tok.splitlines()[0]) if kind == "STRING" else end_col
+            atom = Atom(kind, tok, Loc(line, col, end))
+            if dots:
+                lo = values[-1]
+                values[-1] = RangeNode(lo, atom, Loc(lo.loc.line, lo.loc.col, end))
+                dots = False
+            else:
+                values.append(atom)
+        elif kind == "DOTS":
+            if state != _VALUES or dots or not values or type(values[-1]) is not Atom:
+                raise _Reject(stmt_start)
+            dots = True
+        elif kind == "LBRACE":
+            if not (state == _NAME or state == _BRACE
+                    or (state == _VALUES and not dots and type(cur) is Setting)):
+                raise _Reject(stmt_start)
+            cur.body = []
+            stack.append((cur, cur.body))
+            cur = None
+            state = _BODY
+        else:  # RBRACE
+            if not stack or not (state == _BODY or state == _AFTER
+                                 or (state == _VALUES and not dots and type(cur) is Setting)):
+                raise _Reject(stmt_start)
+            if cur is not None:         # the last setting of the block ends here
+                cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
+            cur = stack.pop()[0]
+            if stack:
+                cur_line, cur_col = cur.key_loc.line, cur.key_loc.col
+            else:
+                cur_line, cur_col = st_line, st_col
+            end_line, end_col = line, col + 1
+            state = _AFTER
+    if pos != len(text) or state != _TOP:
+        raise _Reject(stmt_start)
+    return statements
+
+
+def parse_nodes(text: str) -> list[Statement]:
+    """Parse text into statements; raises DamosError on a syntax error."""
+    if text.startswith(BOM):
+        text = text[1:]
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        return _parse(text)
+    except _Reject as e:
+        raise syntax_error(text, e.start) from None
+
+
+# -- syntax errors, from lark and the grammar ---------------------------------------------
+
+_lark_cache: list = []
+
+
+def lark_parser():
+    """lark's LALR parser for grammar/damos.lark (built on first use: only
+    syntax errors need it)."""
+    if not _lark_cache:
+        import lark
+        _lark_cache.append(lark.Lark(grammar_text(), parser="lalr", propagate_positions=True,
+                                     maybe_placeholders=False))
+    return _lark_cache[0]
+
+
 def _tok_loc(tok) -> Loc:
     end = tok.column + len(str(tok).splitlines()[0] if str(tok) else "")
     return Loc(tok.line, tok.column, end)
 
 
-def _tree_loc(tree) -> Loc:
-    meta = tree.meta
-    if getattr(meta, "empty", True):
-        return Loc(1, 1)
-    end = meta.end_column if meta.end_line == meta.line else None
-    return Loc(meta.line, meta.column, end)
-
-
-def _node(x):
-    if isinstance(x, lark.Token):
-        return Atom(x.type, str(x), _tok_loc(x))
-    if x.data == "range":
-        lo, hi = (_node(c) for c in x.children)
-        if not isinstance(lo, Atom) or not isinstance(hi, Atom):
-            raise DamosError("a range bound must be a single value", _tree_loc(x))
-        return RangeNode(lo, hi, Loc(lo.loc.line, lo.loc.col, hi.loc.end_col))
-    raise AssertionError(x.data)
-
-
-def _body(tree) -> list:
-    settings = []
-    for s in tree.children:
-        key, *rest = s.children
-        body = None
-        if rest and isinstance(rest[-1], lark.Tree) and rest[-1].data == "body":
-            body = _body(rest.pop())
-        settings.append(Setting(str(key), [_node(v) for v in rest], body,
-                                _tree_loc(s), _tok_loc(key)))
-    return settings
-
-
 def _unclosed(text: str) -> DamosError:
-    """Point at the '{' that is never closed (outside strings and comments)."""
+    """Point at the '{' that is never closed, or at the end of the file."""
+    loc = _open_brace(text)
+    if loc is not None:
+        return DamosError("this '{' is never closed", loc, hint="add the missing '}'")
+    return DamosError("unexpected end of file", Loc(max(1, text.count("\n")), 1))
+
+
+def _open_brace(text: str) -> Loc | None:
+    """The last '{' of ``text`` that is not closed (outside strings and comments)."""
     stack = []
     line, col, i = 1, 1, 0
     in_str = in_comment = False
@@ -148,17 +351,39 @@ def _unclosed(text: str) -> DamosError:
         elif c == "}" and stack:
             stack.pop()
         i, col = i + 1, col + 1
-    if stack:
-        return DamosError("this '{' is never closed", stack[-1], hint="add the missing '}'")
-    return DamosError("unexpected end of file", Loc(max(1, line - 1), 1))
+    return stack[-1] if stack else None
 
 
-def parse_nodes(text: str) -> list[Statement]:
-    """Parse text into statements; raises DamosError on a syntax error."""
-    if not text.endswith("\n"):
-        text += "\n"
+def syntax_error(text: str, start: int = 0) -> DamosError:
+    """lark's account of the syntax error in ``text`` (ending with a newline),
+    whose statements before offset ``start`` are known to be good: only the
+    rest is parsed, so an error near the end of a large file costs no more
+    than one near its start."""
+    line0 = text.count("\n", 0, start)
+    line_start = text.rfind("\n", 0, start) + 1
+    # blanks keep the columns of the statement's first line; its line number is added back
+    rest = " " * (start - line_start) + text[start:]
+
+    def line_text(n: int) -> str:   # line n of rest, as the file has it
+        at = line_start
+        for _ in range(n - 1):
+            at = text.index("\n", at) + 1
+        return text[at:text.find("\n", at)]
+
+    err = _lark_error(rest, line_text)
+    if err is None:
+        raise AssertionError("the parser rejected text the grammar accepts: please report")
+    loc = err.diagnostic.loc
+    if loc is not None and line0:
+        err = DamosError(err.message, Loc(loc.line + line0, loc.col, loc.end_col),
+                         hint=err.diagnostic.hint)
+    return err
+
+
+def _lark_error(text: str, line_text) -> DamosError | None:
+    import lark
     try:
-        tree = _lark().parse(text)
+        lark_parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
         hint = None
@@ -169,45 +394,32 @@ def parse_nodes(text: str) -> list[Statement]:
             hint = "ranges are written lo..hi, with two dots"
         else:
             msg = f"unexpected character {ch!r}"
-        raise DamosError(msg, Loc(e.line, e.column), hint=hint) from None
+        return DamosError(msg, Loc(e.line, e.column), hint=hint)
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token
         if tok.type == "$END":
-            raise _unclosed(text) from None
+            return _unclosed(text)
         if tok.type in ("SCHEME", "MONITOR", "TARGET") and "RBRACE" in e.expected:
-            raise _unclosed(text[:tok.start_pos]) from None
+            loc = _open_brace(text[:tok.start_pos])
+            if loc is not None:
+                return DamosError("this '{' is never closed", loc, hint="add the missing '}'")
+            e.expected.discard("RBRACE")  # a keyword after a block on its line: '}' is no help
         if tok.type == "RBRACE" and "RBRACE" not in e.expected:
-            raise DamosError("unexpected '}' with no open '{'", _tok_loc(tok)) from None
+            return DamosError("unexpected '}' with no open '{'", _tok_loc(tok))
         if tok.type == "LBRACE" and "LBRACE" not in e.expected:
-            words = text.split("\n")[tok.line - 1].split()
+            source_line = line_text(tok.line)
+            words = source_line.split()
             first = words[0] if words else ""
-            col = text.split("\n")[tok.line - 1].find(first) + 1
+            col = source_line.find(first) + 1
             from .errors import did_you_mean
-            raise DamosError(did_you_mean(first, ("scheme", "monitor"), "block keyword"),
-                             Loc(tok.line, col, col + len(first))) from None
+            return DamosError(did_you_mean(first, ("scheme", "monitor"), "block keyword"),
+                              Loc(tok.line, col, col + len(first)))
         expected = sorted({_TOKEN_WORDS.get(t, t.lower()) for t in e.expected})
-        shown = "end of line" if tok.type == "_NL" else repr(str(tok))
+        shown = "end of line" if tok.type == "_NL" else repr(shorten(str(tok)))
         msg = f"unexpected {shown}"
         if expected and len(expected) <= 3:
             msg += f"; expected {' or '.join(expected)}"
-        raise DamosError(msg, _tok_loc(tok) if tok.type != "_NL" else Loc(tok.line, tok.column)) from None
+        return DamosError(msg, _tok_loc(tok) if tok.type != "_NL" else Loc(tok.line, tok.column))
     except lark.exceptions.UnexpectedEOF:
-        raise _unclosed(text) from None
-
-    statements = []
-    for st in tree.children:
-        loc = _tree_loc(st)
-        if st.data == "legacy":
-            statements.append(Statement("legacy", loc, [_node(c) for c in st.children]))
-        elif st.data in ("scheme", "monitor"):
-            name = None
-            body = None
-            for c in st.children:
-                if isinstance(c, lark.Tree) and c.data == "name":
-                    name = _node(c.children[0])
-                elif isinstance(c, lark.Tree) and c.data == "body":
-                    body = c
-            statements.append(Statement(st.data, loc, [], _body(body), name, _tree_loc(body)))
-        elif st.data == "target":
-            statements.append(Statement("target", loc, [_node(c) for c in st.children]))
-    return statements
+        return _unclosed(text)
+    return None

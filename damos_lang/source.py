@@ -29,6 +29,8 @@ def read_source(path: str) -> Source:
         raise DamosError(f"cannot read {path}: not UTF-8 text (byte {e.start})") from None
     except OSError as e:
         raise DamosError(f"cannot read {path}: {e.strerror}") from None
+    if text.startswith("\ufeff"):  # a UTF-8 byte-order mark is no part of the text
+        text = text[1:]
     stripped = text.lstrip()
     is_json = path.endswith(".json") or (stripped[:1] in ("{", "[") and not path.endswith(".damos"))
     return Source(name, text, "damo-json" if is_json else "damos")
