@@ -7,7 +7,7 @@ from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_ME
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .legacy import lower_legacy_line
-from .parser import Atom, RangeNode, Setting, Statement, parse_nodes
+from .parser import Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes
 from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES
 from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
                      read_size, read_time, read_word, single_value)
@@ -15,7 +15,8 @@ from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, 
 
 def parse(text: str) -> Program:
     """Parse DAMOS source text into a Program (raises DamosError)."""
-    return lower(parse_nodes(text))
+    with gc_paused():
+        return lower(parse_nodes(text))
 
 
 # -- blocks ----------------------------------------------------------------

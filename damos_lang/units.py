@@ -3,6 +3,8 @@ that check a written unit against a field's kind.  Turning values into
 kernel units is :mod:`damos_lang.kernel`'s job, not this module's."""
 from __future__ import annotations
 
+import re
+
 # sizes: case-sensitive powers of 1024, exactly damo's set (MB means MiB)
 SIZE_UNITS = {"B": 1}
 for _i, _p in enumerate("KMGTPE", start=1):
@@ -32,18 +34,26 @@ def suggest_unit(unit: str, choices) -> str | None:
     return close[0] if close else None
 
 
+_ASCII_QUANTITY = re.compile(r"([0-9.,]*)([^0-9]*)")
+
+
 def split_quantity(token: str) -> tuple[str, str]:
     """'1,024KiB' -> ('1024', 'KiB'); '0x1000' -> ('4096', '')."""
     if token.lower().startswith("0x"):
         int(token, 16)  # validates
         return "0x" + token[2:].lower(), ""
-    i = 0
-    while i < len(token) and (token[i].isdigit() or token[i] in ".,"):
-        i += 1
-    number = token[:i].replace(",", "")
-    unit = token[i:]
-    if not number or number.count(".") > 1 or number.startswith(".") or number.endswith(".") \
-            or any(c.isdigit() for c in unit):
+    m = _ASCII_QUANTITY.fullmatch(token) if token.isascii() else None
+    if m is not None:
+        number, unit = m.group(1).replace(",", ""), m.group(2)
+    else:  # not ASCII, or a digit in the unit: the general reading
+        i = 0
+        while i < len(token) and (token[i].isdigit() or token[i] in ".,"):
+            i += 1
+        number = token[:i].replace(",", "")
+        unit = token[i:]
+        if any(c.isdigit() for c in unit):
+            raise ValueError(token)
+    if not number or number.count(".") > 1 or number[0] == "." or number[-1] == ".":
         raise ValueError(token)
     return canonical_number(number), unit
 

@@ -39,10 +39,12 @@ def _quantity(atom: Atom, what: str, keep_hex: bool = False) -> tuple[str, str]:
     except ValueError:
         raise error_at(atom, f"malformed number {shorten(atom.text)!r}",
                        "write a decimal number and a unit, like 1.5G or 100ms") from None
-    try:
-        too_large = float(damo_number(number)) > MAX_NUMBER
-    except OverflowError:
-        too_large = True
+    too_large = False
+    if len(number) > 19:  # shorter decimals and hex numbers are below MAX_NUMBER
+        try:
+            too_large = float(damo_number(number)) > MAX_NUMBER
+        except OverflowError:
+            too_large = True
     if too_large:
         raise error_at(atom, f"number {shorten(atom.text)!r} is too large",
                        "the largest kernel value is 18446744073709551615")
