@@ -4,6 +4,7 @@ kernel units is :mod:`damos_lang.kernel`'s job, not this module's."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # sizes: case-sensitive powers of 1024, exactly damo's set (MB means MiB)
 SIZE_UNITS = {"B": 1}
@@ -37,9 +38,10 @@ def suggest_unit(unit: str, choices) -> str | None:
 _ASCII_QUANTITY = re.compile(r"([0-9.,]*)([^0-9]*)")
 
 
+@lru_cache(maxsize=4096)  # files repeat their quantities (4K, 1s, 0%, ...)
 def split_quantity(token: str) -> tuple[str, str]:
     """'1,024KiB' -> ('1024', 'KiB'); '0x1000' -> ('4096', '')."""
-    if token.lower().startswith("0x"):
+    if token[:2] in ("0x", "0X"):
         int(token, 16)  # validates
         return "0x" + token[2:].lower(), ""
     m = _ASCII_QUANTITY.fullmatch(token) if token.isascii() else None

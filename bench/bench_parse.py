@@ -1,0 +1,127 @@
+"""The front end: loading (parse + lower) large files, its peak memory,
+the import and first parse a command pays at start-up, and rendering many
+diagnostics against one source (must be linear)."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def block_file(n: int) -> str:
+    out = ["monitor {\n    sample 5ms\n    aggr 100ms\n}"]
+    for i in range(n):
+        out.append(f"scheme s{i} {{\n    action pageout\n    size 4K..max\n    access 0%..0%\n"
+                   f"    age {i % 50 + 1}s..max\n    quota {{\n        size 128M\n"
+                   f"        reset 1s\n    }}\n    filter reject anon   # comment {i}\n}}")
+    return "\n\n".join(out) + "\n"
+
+
+def legacy_file(n: int) -> str:
+    return "".join(f"4K max {i % 7}% max {i % 90 + 1}ms max pageout   # line {i}\n"
+                   for i in range(n))
+
+
+# the child: load one file, print seconds, peak RSS (KiB) and the RSS before loading
+_LOAD = """
+import resource, sys, time
+from damos_lang.source import load, read_source
+src = read_source(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+load(src)
+t = time.perf_counter() - t0
+print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, before)
+"""
+
+
+def load_in_child(path: str) -> tuple[float, float]:
+    """(seconds, MiB the load added to peak RSS) in a fresh interpreter."""
+    r = subprocess.run([sys.executable, "-c", _LOAD, path], cwd=ROOT, capture_output=True,
+                       text=True, check=True)
+    t, peak, before = r.stdout.split()
+    return float(t), (int(peak) - int(before)) / 1024
+
+
+def load_rows(name: str, text: str, n: int, what: str, goal: str, repeat: int) -> list[dict]:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, f"{name}.damos")
+        Path(path).write_text(text)
+        runs = [load_in_child(path) for _ in range(repeat)]
+    t = statistics.median(r[0] for r in runs)
+    mem = max(r[1] for r in runs)
+    return [{"name": f"load (parse + lower) {n} {what}", "value": t, "unit": "s", "goal": goal,
+             "note": f"{t / n * 1e6:.0f} us per {what.rstrip('s').split()[-1]}; "
+                     f"{len(text) / 1e6:.1f} MB of text"},
+            {"name": f"peak memory of that load ({n} {what})", "value": mem, "unit": "MiB",
+             "note": "RSS added by the load, in a fresh interpreter"}]
+
+
+# the child: import the front end and read one small example, as a command does
+_START = """
+import sys, time
+t0 = time.perf_counter()
+from damos_lang.source import load, read_source
+load(read_source("examples/ethp.damos"))
+t = time.perf_counter() - t0
+print(t, int("lark" in sys.modules))
+"""
+
+
+def startup_row(repeat: int) -> dict:
+    times, lark = [], 0
+    for _ in range(repeat):
+        r = subprocess.run([sys.executable, "-c", _START], cwd=ROOT, capture_output=True,
+                           text=True, check=True)
+        t, lark = r.stdout.split()
+        times.append(float(t))
+    t = statistics.median(times)
+    return {"name": "import the front end + load ethp.damos", "value": t * 1000, "unit": "ms",
+            "goal": "<= 20 ms (the CLI's whole budget is 150 ms)",
+            "note": "lark imported" if int(lark) else "lark not imported (only syntax errors need it)"}
+
+
+def render_seconds(lines: int, per_line: int) -> float:
+    from damos_lang.errors import Diagnostic, Loc
+    source = legacy_file(lines)
+    diags = [Diagnostic("warning", f"scheme {i}: truncated", Loc(i // per_line + 1, 8, 10),
+                        hint="a hint") for i in range(lines * per_line)]
+    t0 = time.perf_counter()
+    for d in diags:
+        d.render("big.damos", source)
+    return time.perf_counter() - t0
+
+
+def render_rows(lines: int) -> list[dict]:
+    per_line = 4
+    one = render_seconds(lines, per_line)
+    four = render_seconds(4 * lines, per_line)
+    return [{"name": f"render {lines * per_line} warnings on {lines} lines", "value": one,
+             "unit": "s"},
+            {"name": f"render {4 * lines * per_line} warnings on {4 * lines} lines", "value": four,
+             "unit": "s", "goal": "ratio ~4 (linear), not ~16", "baseline": one,
+             "ratio": four / one, "note": "4x the diagnostics and 4x the source"}]
+
+
+def run(quick: bool) -> list[dict]:
+    sys.path.insert(0, str(ROOT))
+    n = 1000 if quick else 10_000
+    repeat = 1 if quick else 3
+    rows = []
+    rows += load_rows("blocks", block_file(n), n, "block schemes",
+                      "<= 1 s at 10000 (check's whole budget is 2 s)", repeat)
+    rows += load_rows("legacy", legacy_file(n), n, "legacy lines", "", repeat)
+    rows.append(startup_row(3 if quick else 10))
+    rows += render_rows(1000 if quick else 5000)
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run("--quick" in sys.argv):
+        print(row)
