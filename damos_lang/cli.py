@@ -228,6 +228,35 @@ def list_targets():
         typer.echo(f"{name:12} {doc[0] if doc else ''}")
 
 
+@app.command()
+def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
+        command: Optional[List[str]] = typer.Argument(
+            None, metavar="[-- CMD [ARGS...]]", help="Start this workload and run on it."),
+        pid: Optional[int] = typer.Option(None, "--pid", help="Run on this process (page_idle; root)."),
+        sim: Optional[str] = typer.Option(
+            None, "--sim", metavar="CFG",
+            help="Simulate a masim workload config (or 'stairs', 'zigzag'); the default "
+                 "when no process is given is 'stairs'."),
+        duration: Optional[str] = typer.Option(
+            None, "--duration", metavar="TIME",
+            help="Stop after this long (30s, 2m; simulator default: the workload's length)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Everything but the madvise calls."),
+        record: Optional[str] = typer.Option(None, "--record", metavar="FILE",
+                                             help="Write one JSON line per aggregation."),
+        realtime: bool = typer.Option(False, "--realtime",
+                                      help="Simulator: run at wall-clock pace."),
+        seed: int = typer.Option(0, "--seed", help="Random seed (sampling, simulator)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view or progress lines.")):
+    """Apply FILE's schemes in user space: DAMON's monitoring over page_idle and
+    process_madvise(2), or on a simulated workload (docs/damos-run.md)."""
+    from .catalog import USERSPACE
+    from .run.command import run as run_command
+    unit = _unit(file, interface=USERSPACE, pid=pid)
+    raise typer.Exit(run_command(unit, pid=pid, sim=sim, command=command or [],
+                                 duration=duration, dry_run=dry_run, record=record,
+                                 realtime=realtime, seed=seed, quiet=quiet))
+
+
 def _write_atomically(path: str, text: str, executable: bool = False) -> None:
     """Write via a temporary file and rename, so a failure leaves nothing half-written."""
     d = os.path.dirname(os.path.abspath(path))

@@ -1,0 +1,51 @@
+"""The body of ``damos run`` (the typer function in cli.py only parses options)."""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from ..errors import DamosError
+from .session import RunError, RunOptions, Session, parse_duration
+
+EXIT_ERROR = 2
+
+
+def error(msg: str) -> int:
+    print(f"damos run: error: {msg}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run(unit, *, pid: Optional[int], sim: Optional[str], command: List[str],
+        duration: Optional[str], dry_run: bool, record: Optional[str], realtime: bool,
+        seed: int, quiet: bool) -> int:
+    """Run ``unit``'s schemes; returns the exit status."""
+    ctx = unit.context
+    given = [n for n, v in (("--pid", pid is not None), ("--sim", sim is not None),
+                            ("-- CMD", bool(command))) if v]
+    if len(given) > 1:
+        return error(f"{' and '.join(given)} exclude each other: give one target")
+    if command and len(ctx.targets) > 1:
+        return error(f"the file has {len(ctx.targets)} targets; '-- CMD' starts one process")
+    try:
+        duration_us = parse_duration(duration) if duration else None
+    except RunError as e:
+        return error(str(e))
+    opts = RunOptions(pid=pid, sim=sim, command=list(command), duration_us=duration_us,
+                      dry_run=dry_run, record=record, realtime=realtime, seed=seed,
+                      source_name=unit.source_name)
+    from .live import LiveView, PlainView, summary_lines
+    live = not quiet and sys.stdout.isatty()
+    view = LiveView() if live else (None if quiet else PlainView())
+    session = Session(ctx, opts, view=view)
+    if session.mode() == "sim" and sim is None and not quiet:
+        print("damos run: no --pid or command given: running the built-in simulated "
+              "workload 'stairs' (--sim CFG for another)", file=sys.stderr)
+    try:
+        summary = session.run()
+    except RunError as e:
+        return error(str(e))
+    except DamosError as e:
+        return error(e.diagnostic.message)
+    print("\n".join(summary_lines(summary)))
+    sys.stdout.flush()
+    return 0

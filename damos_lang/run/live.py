@@ -1,0 +1,152 @@
+"""What ``damos run`` shows: a live table (rich) on a terminal, a progress
+line every few seconds of monitored time otherwise, and a summary at the end."""
+from __future__ import annotations
+
+import time
+from typing import List, Optional
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+
+def size(n: Optional[int]) -> str:
+    if n is None:
+        return "-"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if abs(n) >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} B"
+
+
+def secs(us: int) -> str:
+    return f"{us / 1e6:.1f} s"
+
+
+def _heat_bar(snapshot, samples: int, width: int = 60) -> Text:
+    """The address space of the first target as a strip: each cell coloured by
+    the size-weighted nr_accesses of the regions under it."""
+    t = snapshot.targets[0]
+    if not t.regions:
+        return Text("")
+    total = sum(r.size for r in t.regions)
+    cells = [0.0] * width
+    weight = [0] * width
+    pos = 0
+    for r in t.regions:
+        first = pos * width // total
+        last = max(first, (pos + r.size - 1) * width // total)
+        for c in range(first, min(last, width - 1) + 1):
+            cells[c] += r.nr_accesses * r.size
+            weight[c] += r.size
+        pos += r.size
+    out = Text()
+    for c in range(width):
+        v = cells[c] / weight[c] / max(1, samples) if weight[c] else 0.0
+        out.append("█" if v > 0.5 else "▓" if v > 0.2 else "▒" if v > 0 else "░",
+                   style="red" if v > 0.5 else "yellow" if v > 0.2 else "green" if v > 0
+                   else "blue")
+    return out
+
+
+class LiveView:
+    """A rich Live table, refreshed at most 4 times a second."""
+
+    def __init__(self, console: Optional[Console] = None) -> None:
+        self.console = console or Console()
+        self.live: Optional[Live] = None
+        self._last = 0.0
+
+    def start(self, session) -> None:
+        self.session = session
+        self.live = Live(Text("starting..."), console=self.console, refresh_per_second=4,
+                         transient=False)
+        self.live.start()
+
+    def update(self, session, snapshot, stats: List[dict], resident) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.25 or self.live is None:
+            return
+        self._last = now
+        self.live.update(self.render(session, snapshot, stats, resident))
+
+    def render(self, session, snapshot, stats, resident):
+        cpu = time.process_time() - session.cpu0
+        cpu_pct = 100.0 * cpu / (snapshot.time_us / 1e6) if snapshot.time_us else 0.0
+        regions = [r for t in snapshot.targets for r in t.regions]
+        hot = snapshot.bytes_with_accesses()
+        total = sum(r.size for r in regions)
+        head = Table.grid(padding=(0, 2))
+        head.add_row("time", secs(snapshot.time_us), "regions", str(len(regions)),
+                     "monitor CPU", f"{cpu_pct:.1f} %")
+        res = sum(r for r in resident if r is not None) if all(r is not None for r in resident) else None
+        head.add_row("hot", size(hot), "cold", size(total - hot), "resident", size(res))
+        schemes = Table(title=None, expand=False)
+        for col in ("scheme", "action", "tried", "applied", "qt_exceeds"):
+            schemes.add_column(col, justify="right" if col not in ("scheme", "action") else "left")
+        for s in stats:
+            schemes.add_row(s["name"], s["action"], f"{s['nr_tried']} / {size(s['sz_tried'])}",
+                            f"{s['nr_applied']} / {size(s['sz_applied'])}", str(s["qt_exceeds"]))
+        return Group(head, _heat_bar(snapshot, session.attrs.samples_per_aggr), schemes)
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+class PlainView:
+    """One line every ``every_us`` of monitored time (for logs and pipes)."""
+
+    def __init__(self, print_fn=print, every_us: int = 5_000_000) -> None:
+        self.print = print_fn
+        self.every_us = every_us
+        self._next = every_us
+
+    def start(self, session) -> None:
+        pass
+
+    def update(self, session, snapshot, stats, resident) -> None:
+        if snapshot.time_us < self._next:
+            return
+        self._next = snapshot.time_us // self.every_us * self.every_us + self.every_us
+        res = sum(resident) if all(r is not None for r in resident) else None
+        applied = " ".join(f"{s['action']}:{size(s['sz_applied'])}" for s in stats)
+        self.print(f"{secs(snapshot.time_us):>8}  regions {sum(len(t.regions) for t in snapshot.targets):4}"
+                   f"  hot {size(snapshot.bytes_with_accesses()):>10}"
+                   f"  resident {size(res):>10}  applied {applied}")
+
+    def stop(self) -> None:
+        pass
+
+
+def summary_lines(s) -> List[str]:
+    """The summary as plain lines."""
+    out = [f"damos run: stopped: {s.reason}"]
+    what = f"simulated workload {s.workload}" if s.mode == "sim" else f"{s.mode} mode"
+    out.append(f"  monitored {secs(s.time_us)} ({what}) in {s.wall_s:.1f} s wall, "
+               f"{s.aggregations} aggregations, damos run CPU {s.cpu_s:.2f} s "
+               f"({s.cpu_percent:.1f} % of the monitored time)")
+    if s.regions:
+        out.append(f"  last aggregation: {s.regions} regions, {size(s.hot_bytes)} accessed "
+                   f"of {size(s.total_bytes)} monitored")
+    if s.resident_start is not None or s.resident_end is not None:
+        line = f"  resident: {size(s.resident_start)} at start, {size(s.resident_end)} at the end"
+        if s.resident_min is not None:
+            line += f", lowest {size(s.resident_min)}"
+        out.append(line)
+    if s.paged_out:
+        out.append(f"  paged out: {size(s.paged_out)} (pages leave memory until touched again)")
+    for st in s.schemes:
+        out.append(f"  {st['name']} ({st['action']}): tried {st['nr_tried']} regions / "
+                   f"{size(st['sz_tried'])}, applied {st['nr_applied']} / {size(st['sz_applied'])}"
+                   f", qt_exceeds {st['qt_exceeds']}")
+    if s.refused:
+        out.append("  pieces the kernel refused: " +
+                   ", ".join(f"{k} {v}" for k, v in sorted(s.refused.items())))
+    if s.dry_run:
+        out.append("  dry run: nothing was advised; 'applied' is what would have been")
+    if s.record:
+        out.append(f"  record: {s.record} ({s.record_lines} lines)")
+    return out
