@@ -46,6 +46,7 @@ INT_MAX = 2**31 - 1
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"),
                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                           undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV.globals["wrap"] = lambda *a: wrap(*a)
 
 
 def vstr(v: Version) -> str:
@@ -288,7 +289,8 @@ class Emitter:
     def select_ops(self, ops: str) -> str:
         return f"damon_select_ops(ctx, {catalog.OPS[ops].c_enum})"
 
-    def new_target(self) -> str:
+    def new_target(self, pid: str | None) -> str:
+        """C expression creating a target; ``pid``: the ``struct pid *`` variable."""
         return "damon_new_target()"
 
     def start_call(self) -> str:
