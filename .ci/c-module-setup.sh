@@ -15,6 +15,7 @@ log() { echo "c-module-setup: $*" >&2; }
 CACHE=${DAMOS_RIG_CACHE:-$HOME/.cache/damos-lang}
 t0=$(date +%s)
 export DEBIAN_FRONTEND=noninteractive
+export INITRD=No     # the headers pull in a kernel image: it needs no initramfs here
 
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 newest_61() {

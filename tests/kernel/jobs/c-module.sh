@@ -1,0 +1,43 @@
+# c-module proof: a DAMOS file compiled to a DAMON sample module built into the
+# custom kernel, driven through its own module parameters against the workload
+# (64 MiB, first 8 MiB written continuously), with zram swap for pageout.
+# Env: MOD (module name), TAKES_PID (1: write the workload's pid to
+# target_pid), MIN_AGE_US (optional: written to min_age_us before enabling).
+# Results: result.txt (KEY=VALUE), dmesg.txt.
+P=/sys/module/damon_sample_$MOD/parameters
+R=/out/result.txt
+kb() { awk -v k="$1:" '$1==k{print $2}' /proc/$pid/status; }
+stats() { for f in nr_tried sz_tried nr_applied sz_applied qt_exceeds; do echo "$f$1=$(cat $P/$f)"; done >> $R; }
+[ -d $P ] || { echo "no $P"; ls /sys/module | grep damon; exit 2; }
+[ -e /sys/block/zram0 ] || { echo "no zram0"; exit 3; }
+echo 256M > /sys/block/zram0/disksize || exit 4
+mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || exit 5
+/bin/workload 64 8 0 > /tmp/wl.out &
+i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 6; }
+echo "pid=$pid" > $R
+echo "params=$(ls $P | tr '\n' ' ')" >> $R
+echo "enabled_before=$(cat $P/enabled)" >> $R
+echo "min_age_us_file=$(cat $P/min_age_us)" >> $R
+[ -e $P/quota_sz ] && echo "quota_sz=$(cat $P/quota_sz)" >> $R
+echo "rss_before_kb=$(kb VmRSS)" >> $R
+[ -n "${MIN_AGE_US:-}" ] && echo "$MIN_AGE_US" > $P/min_age_us
+[ "${TAKES_PID:-0}" = 1 ] && echo $pid > $P/target_pid
+t0=$(cut -d' ' -f1 /proc/uptime)
+echo Y > $P/enabled; echo "enable_rc=$?" >> $R
+echo "enabled_after=$(cat $P/enabled)" >> $R
+sleep ${WAIT1:-3}
+stats _1
+sleep ${WAIT2:-3}
+stats ""
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "seconds=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.1f", b-a}')" >> $R
+echo "rss_after_kb=$(kb VmRSS)" >> $R
+echo "swap_after_kb=$(kb VmSwap)" >> $R
+echo N > $P/enabled; echo "disable_rc=$?" >> $R
+echo "enabled_off=$(cat $P/enabled)" >> $R
+s1=$(cat $P/nr_tried); sleep 1
+echo "frozen_after_off=$([ "$s1" = "$(cat $P/nr_tried)" ] && echo yes || echo no)" >> $R
+dmesg | grep -i damon > /out/dmesg.txt
+kill $pid
+cat $R
