@@ -186,8 +186,9 @@ class Session:
             self._exes = {pid: _exe(pid) for pid in self.pids}
             self.monitor.on_update.append(self._check_exec)
         self.monitor.on_aggregation.append(self._on_aggregation)
-        # a simulated process has touched nothing yet: its start is the first aggregation
-        self.resident_start = None if mode == "sim" else self.resident()
+        # a simulated or just started process has touched little yet: its
+        # start is the first aggregation
+        self.resident_start = None if mode in ("sim", "command") else self.resident()
         if o.record:
             try:
                 self.recorder = rec.Recorder(o.record)
