@@ -57,6 +57,7 @@ class LiveView:
         self.console = console or Console()
         self.live: Optional[Live] = None
         self._last = 0.0
+        self._pending = None
 
     def start(self, session) -> None:
         self.session = session
@@ -65,11 +66,13 @@ class LiveView:
         self.live.start()
 
     def update(self, session, snapshot, stats: List[dict], resident) -> None:
+        self._pending = (session, snapshot, stats, resident)
         now = time.monotonic()
         if now - self._last < 0.25 or self.live is None:
             return
         self._last = now
-        self.live.update(self.render(session, snapshot, stats, resident))
+        self.live.update(self.render(*self._pending))
+        self._pending = None
 
     def render(self, session, snapshot, stats, resident):
         cpu = time.process_time() - session.cpu0
@@ -92,6 +95,8 @@ class LiveView:
 
     def stop(self) -> None:
         if self.live is not None:
+            if self._pending is not None:            # the last state, not one 0.25 s old
+                self.live.update(self.render(*self._pending))
             self.live.stop()
             self.live = None
 
