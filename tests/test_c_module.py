@@ -113,20 +113,25 @@ def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = 
             assert Path(d, o).is_file(), o
 
 
-def run_checkpatch(checkpatch: str, modules: list[dict[str, str]]) -> None:
+def run_checkpatch(checkpatch: str, modules: list[dict[str, str]], only_c=False) -> None:
+    """checkpatch.pl --strict -f over the emitted files, two processes at a time."""
     with tempfile.TemporaryDirectory(prefix="damos-cpatch-") as d:
         paths = []
         for i, files in enumerate(modules):
             for rel, text in files.items():
+                if only_c and not rel.endswith(".c"):
+                    continue
                 p = Path(d, str(i), rel)
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.write_text(text)
                 paths.append(str(p))
-        p = subprocess.run(["perl", checkpatch, "--strict", "--no-tree", "--show-types",
-                            "--no-summary", "-q", "-f", *paths],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           stdin=subprocess.DEVNULL)
-        assert p.returncode == 0 and not p.stdout.strip(), p.stdout[-6000:]
+        procs = [subprocess.Popen(["perl", checkpatch, "--strict", "--no-tree", "--show-types",
+                                   "--no-summary", "-q", "-f", *paths[k::2]],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  stdin=subprocess.DEVNULL) for k in range(2) if paths[k::2]]
+        for p in procs:
+            out, _ = p.communicate()
+            assert p.returncode == 0 and not out.strip(), out[-6000:]
 
 
 def expressible(kernel) -> list[Path]:
@@ -163,7 +168,11 @@ def test_examples_pass_checkpatch_strict_for_every_family(checkpatch):
     # every example is expressible for some API (memcg paths are not: see below)
     names = {c_file(m)[0] for m in modules}
     assert len(names) >= len(EXAMPLES) - 1, names
-    run_checkpatch(checkpatch, modules)
+    # the Kconfig and Makefile fragments differ by example, not by API
+    fragments = {c_file(m)[0]: {k: t for k, t in m.items() if not k.endswith(".c")}
+                 for m in modules}
+    run_checkpatch(checkpatch, modules, only_c=True)
+    run_checkpatch(checkpatch, list(fragments.values()))
 
 
 # -- generated programs ----------------------------------------------------------
@@ -203,12 +212,12 @@ def _fit(program, v):
     return replace(program, monitor=m, targets=program.targets[:1], schemes=tuple(schemes))
 
 
-def _generated(kernel, n=60) -> list[dict[str, str]]:
+def _generated(kernel, n=40) -> list[dict[str, str]]:
     emitted = []
 
     @settings(max_examples=n, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(strategies.programs())
+    @given(strategies.programs().filter(lambda p: p.schemes))
     def collect(program):
         program = _fit(program, kernel)
         text = format_program(program)
@@ -217,16 +226,16 @@ def _generated(kernel, n=60) -> list[dict[str, str]]:
                                     source=Source("gen.damos", text, "damos"))
             emitted.append(c_module.compile(unit, Options(kernel=kernel)))
         except DamosError:
-            pass     # needs a newer kernel, or more than one target: not C at this version
+            pass     # _fit leaves nothing the API lacks: every error here is counted
     collect()
-    assert len(emitted) >= n // 2, f"only {len(emitted)} generated programs were expressible"
+    assert len(emitted) >= n * 9 // 10, f"only {len(emitted)} generated programs were expressible"
     return emitted
 
 
 def test_generated_programs_compile_against_612_and_pass_checkpatch(headers_612, checkpatch):
     modules = _generated((6, 12))
     build_objects(headers_612, modules)
-    run_checkpatch(checkpatch, modules)
+    run_checkpatch(checkpatch, modules, only_c=True)
 
 
 def test_generated_programs_compile_against_61(headers_61):
