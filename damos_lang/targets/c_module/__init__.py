@@ -30,6 +30,8 @@ version that has it.
 """
 from __future__ import annotations
 
+import os
+
 from ... import catalog
 from ...errors import DamosError
 from . import v5_16, v6_1, v6_7, v6_11, v6_14, v6_17
@@ -63,16 +65,18 @@ def compile(unit, options=None) -> dict[str, str]:
     kernel = getattr(options, "kernel", None)
     if tree:
         version = detect(tree)
-        note = f"C API of Linux {vstr(version)} (detected from {tree}/include/linux/damon.h)"
     else:
         version = tuple(kernel) if kernel else NEWEST
-        note = f"Linux {vstr(version)} C API"
     ctx = unit.context
     if not ctx.schemes:
         raise DamosError("the file has no schemes; a c-module needs at least one", ctx.loc)
     emitter = emitter_for(version)
-    fam = f"{vstr(emitter.first)}-{vstr(emitter.last) if emitter.last else ''}"
-    note += f", the {fam.rstrip('-')}{'+' if emitter.last is None else ''} family"
+    family = vstr(emitter.first) + (f"-{vstr(emitter.last)}" if emitter.last else "+")
+    note = f"the Linux {family} C API"
+    if tree:
+        note += f" (detected in {os.path.join(tree, 'include/linux/damon.h')})"
+    elif kernel:
+        note += f" (--kernel {vstr(version)})"
     source_name = getattr(unit, "source_name", None) or getattr(options, "source", None)
     return emitter.render(ctx, name=module_name(source_name), source_name=source_name,
                           source_text=getattr(unit, "source_text", None),
