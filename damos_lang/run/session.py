@@ -28,7 +28,7 @@ from . import record as rec
 from . import workloads
 from .actions import ActionError, MadviseActuator, SimulatorActuator
 from .engine import Engine
-from .probe import PagemapProbe, SimulatorProbe
+from .probe import PagemapProbe, ProbeError, SimulatorProbe
 from .sysinfo import SystemInfo
 
 
@@ -275,9 +275,7 @@ class Session:
                     reason = ("the workload ended" if self.mode() == "sim"
                               else f"the target exited ({e})")
                     break
-                except ActionError as e:
-                    raise RunError(str(e)) from None
-                except MonitorError as e:
+                except (ActionError, ProbeError, MonitorError) as e:
                     raise RunError(str(e)) from None
                 if self.actuator.__class__ is MadviseActuator and self.actuator.gone:
                     reason = "the target exited"
