@@ -32,14 +32,9 @@ def check(unit, userspace: bool = False) -> Report:
     if not catalog.OPS[ctx.ops].takes_pid and any(t.pid for t in ctx.targets):
         report.warn(f"{ctx.ops} monitors {catalog.OPS[ctx.ops].words}: a target pid is ignored",
                     ctx.targets[0].loc)
-    # conversion notes, attributed to their scheme by position in the file
-    scheme_starts = [(s.loc.line if s.loc else 0, i, s) for i, s in enumerate(ctx.schemes)]
-    for note in unit.notes:
-        owner = None
-        for line, i, s in scheme_starts:
-            if note.loc is not None and line <= note.loc.line:
-                owner = (i, s)
-        label = scheme_label(*owner) + ": " if owner else ""
+    for note in unit.notes:   # what the conversion changed
+        label = "" if note.scheme is None else \
+            scheme_label(note.scheme, ctx.schemes[note.scheme]) + ": "
         report.warn(label + note.message, note.loc)
     spa = ctx.intervals.samples_per_aggr
     for i, s in enumerate(ctx.schemes):

@@ -17,8 +17,11 @@ from what is converted.
 :func:`output_numbers` gives the legacy-layout numbers an output writes
 under a ``max`` policy: ``unbounded`` (the model's own values) or ``damo``
 (what damo 3.4.3 computes: ``max`` is ULONG_MAX percent or microseconds,
-converted like any other number, and nothing is clamped, so a result above
-ULONG_MAX is written as damo writes it).
+converted like any other number, and nothing is clamped to a u32).  A
+result above ULONG_MAX (``max`` frequencies at aggr/sample >= 100, a size of
+2**64) is what damo's debugfs writer prints; its sysfs writer caps it at
+ULONG_MAX (:meth:`LegacyNumbers.capped`), and so do our sysfs and damo JSON
+outputs.
 """
 from __future__ import annotations
 
@@ -42,16 +45,18 @@ class Note:
 
     message: str
     loc: object = None
+    scheme: int | None = None    # index of the scheme it is about
 
 
 # -- scalar conversions (damo semantics; unclamped) ---------------------------
 
 def size_bytes(v: Value) -> int:
+    """Bytes, capped at ULONG_MAX as damo's text_to_bytes caps them."""
     if v.is_min:
         return 0
     if v.is_max:
         return ULONG_MAX
-    return int(damo_number(v.number) * SIZE_UNITS.get(v.unit or "B", 1))
+    return min(ULONG_MAX, int(damo_number(v.number) * SIZE_UNITS.get(v.unit or "B", 1)))
 
 
 def time_us(v: Value, bare_unit: str = "us"):
@@ -125,10 +130,11 @@ class Converter:
         self.iv = intervals
         self.policy = policy
         self.notes = notes
+        self.scheme_index: int | None = None   # the scheme being converted, for notes
 
     def _note(self, message: str, loc) -> None:
         if self.notes is not None:
-            self.notes.append(Note(message, loc))
+            self.notes.append(Note(message, loc, self.scheme_index))
 
     def _u32(self, n: int) -> int:
         return min(n, UINT_MAX) if self.policy == "unbounded" else n
@@ -226,6 +232,10 @@ class Converter:
                       sz_max=self._ulong(size_bytes(f.hugepage.hi)))
         return model.Filter(**kw)
 
+    def scheme_at(self, index: int, s: Scheme) -> model.Scheme:
+        self.scheme_index = index
+        return self.scheme(s)
+
     def scheme(self, s: Scheme) -> model.Scheme:
         return model.Scheme(
             action=s.action, pattern=self.pattern(s),
@@ -236,7 +246,10 @@ class Converter:
             target_nid=s.target_nid,
             dests=tuple(model.Dest(d.nid, d.weight) for d in s.dests),
             max_nr_snapshots=self._ulong(s.max_snapshots or 0),
-            name=s.name, loc=s.loc, action_loc=s.action_loc)
+            name=s.name, loc=s.loc, action_loc=s.action_loc,
+            locs={k: v.loc for k, v in (("apply_interval", s.apply_interval),
+                                        ("size", s.pattern.size), ("access", s.pattern.access),
+                                        ("age", s.pattern.age)) if v is not None and v.loc})
 
 
 def intervals_of(program: Program) -> model.Intervals:
@@ -273,7 +286,8 @@ def to_context(program: Program, notes: list | None = None,
                          nr_regions_min=min(ULONG_MAX, nr_regions[0]),
                          nr_regions_max=min(ULONG_MAX, nr_regions[1]),
                          intervals_goal=goal, targets=targets,
-                         schemes=tuple(conv.scheme(s) for s in program.schemes),
+                         schemes=tuple(conv.scheme_at(i, s)
+                                       for i, s in enumerate(program.schemes)),
                          loc=m.loc if m else None)
 
 
@@ -299,6 +313,13 @@ class LegacyNumbers:
     wmark_high: int
     wmark_mid: int
     wmark_low: int
+
+    def capped(self) -> "LegacyNumbers":
+        """Every number at most ULONG_MAX, as damo's sysfs writer writes them
+        (its debugfs writer prints them as they are)."""
+        from dataclasses import replace
+        return replace(self, **{k: min(v, ULONG_MAX) for k, v in vars(self).items()
+                                if isinstance(v, int)})
 
     @staticmethod
     def of(s: model.Scheme, damo_legacy_reset: bool = False) -> "LegacyNumbers":

@@ -59,7 +59,7 @@ def _generic(ctx: Context):
         yield "intervals_goal (interval auto-tuning)", ctx.loc
     for s in ctx.schemes:
         if s.apply_interval_us:
-            yield "apply_interval", s.loc
+            yield "apply_interval", s.loc_of("apply_interval")
         if s.target_nid is not None:
             yield "target_nid", s.loc
         if s.dests:
@@ -85,16 +85,26 @@ def _generic(ctx: Context):
             yield "fail_charge", q.loc or s.loc
 
 
+_memo: dict = {}
+
+
 def features_of(ctx: Context, interface: str = SYSFS) -> list[Feature]:
     """Every feature ``ctx`` uses, with its first version through ``interface``."""
+    key = (id(ctx), interface)
+    hit = _memo.get(key)
+    if hit is not None and hit[0] is ctx:
+        return hit[1]
+    if len(_memo) > 16:
+        _memo.clear()
+    out = _features_of(ctx, interface)
+    _memo[key] = (ctx, out)   # keeps ctx alive, so its id is not reused meanwhile
+    return out
+
+
+def _features_of(ctx: Context, interface: str) -> list[Feature]:
     out: list[Feature] = [Feature(INTERFACE_WORDS[interface], INTERFACE_SPAN[interface][0])]
     if interface == USERSPACE:
         return out + _userspace(ctx)
-    for name, loc in _generic(ctx):
-        if interface == DEBUGFS and name in _NOT_IN_DEBUGFS:
-            out.append(Feature(name, None, loc, "debugfs schemes lines cannot carry it"))
-        else:
-            out.append(Feature(name, _SINCE[name], loc))
     for s in ctx.schemes:
         a = catalog.ACTIONS[s.action]
         loc = s.action_loc or s.loc
@@ -103,6 +113,12 @@ def features_of(ctx: Context, interface: str = SYSFS) -> list[Feature]:
                                f"debugfs knows only the actions {_debugfs_actions()}"))
         else:
             out.append(Feature(f"action {s.action}", a.since, loc))
+    for name, loc in _generic(ctx):
+        if interface == DEBUGFS and name in _NOT_IN_DEBUGFS:
+            out.append(Feature(name, None, loc, "debugfs schemes lines cannot carry it"))
+        else:
+            out.append(Feature(name, _SINCE[name], loc))
+    for s in ctx.schemes:
         for f in s.filters:
             out.append(Feature(f"filter type {f.type}", catalog.FILTER_TYPES[f.type].since,
                                f.loc or s.loc))

@@ -178,6 +178,11 @@ class Scheme:
     name: str | None = field(default=None, compare=False)
     loc: Loc | None = source_loc()
     action_loc: Loc | None = source_loc()
+    # where each optional setting was written ("apply_interval", ...), for messages
+    locs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def loc_of(self, setting: str) -> Loc | None:
+        return self.locs.get(setting) or self.loc
 
     def matches(self, sz: int, nr_accesses: int, age: int) -> bool:
         return self.pattern.matches(sz, nr_accesses, age)

@@ -237,8 +237,8 @@ def takes_pid_from_caller(ctx: model.Context) -> bool:
 
 def plan_for(unit, options=None, *, pid_from_caller: bool = False) -> list[Write]:
     """:func:`plan` for a pipeline Unit, with ``options.max_policy``'s numbers."""
-    numbers = output_numbers(unit.program, unit.context, getattr(options, "max_policy",
-                                                                 "unbounded"))
+    policy = getattr(options, "max_policy", "unbounded")
+    numbers = [n.capped() for n in output_numbers(unit.program, unit.context, policy)]
     return plan(unit.context, options, numbers=numbers, pid_from_caller=pid_from_caller)
 
 

@@ -14,13 +14,16 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from damos_lang import catalog
+from damos_lang.catalog import GOAL_METRICS
 from damos_lang.damo_input import parse_damo_json
+from damos_lang.pipeline import run_target, unit_of
 from damos_lang.errors import DamosError
 from damos_lang.fmt import format_program
-from damos_lang.ir import Program
-from damos_lang.kernel import KContext, to_kernel
+from damos_lang.ir import Program, Value
+from model_view import KContext, to_kernel
 from damos_lang.lower import parse
-from damos_lang.sysfs_plan import plan
+from damos_lang.sysfs_writes import plan_for
 from damos_lang.targets import Options, damo_json, debugfs, registry
 
 import damo_oracle
@@ -42,7 +45,7 @@ def damo_programs():
 def test_what_damo_json_cannot_express_is_refused():
     for name in NOT_DAMO:
         with pytest.raises(DamosError, match="cannot express max_snapshots") as e:
-            damo_json.compile(parse((ROOT / "examples" / name).read_text()), Options())
+            run_target(damo_json, parse((ROOT / "examples" / name).read_text()), Options())
         assert e.value.loc is not None
 ULONG_MAX = 2**64 - 1
 UINT_MAX = 2**32 - 1
@@ -56,7 +59,7 @@ def example(name: str):
 
 
 def compile_json(program, policy="unbounded", **kw) -> str:
-    return damo_json.compile(program, Options(max_policy=policy, **kw))
+    return run_target(damo_json, program, Options(max_policy=policy, **kw))
 
 
 def ctx_of(text: str) -> dict:
@@ -138,7 +141,7 @@ def assert_json_is_kernel(text: str, kctx: KContext) -> None:
             elif kf.type == "target":
                 assert jf["damon_target_idx"] == kf.target_idx
             elif kf.type == "hugepage_size":
-                assert jf["hugepage_size"] == [kf.min, kf.max]
+                assert jf["hugepage_size"] == [kf.sz_min, kf.sz_max]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -322,7 +325,7 @@ def test_filters_goals_dests_and_legacy_keys():
     assert (f[0].type, f[0].matching, f[0].allow) == ("anon", False, True)
     assert f[1].memcg_path == "/a b" and not f[1].allow
     assert (f[2].addr_start, f[2].addr_end) == (4096, 8192)
-    assert (f[3].min, f[3].max) == (2 << 20, 2 << 20)
+    assert (f[3].sz_min, f[3].sz_max) == (2 << 20, 2 << 20)
 
 
 @pytest.mark.parametrize("text, path, message", [
@@ -373,11 +376,107 @@ def test_invalid_json_gives_line_and_column():
     assert "invalid JSON" in e.value.message
 
 
+# -- the language's rules hold for damo JSON (read time, with the JSON path) ------
+
+CTX = "kdamonds[0].contexts[0]"
+S0 = f"{CTX}.schemes[0]"
+HUGE = "9" * 5000     # more digits than int() converts (4,300)
+
+
+def _iv(sample=5000, aggr=100000, update=1000000):
+    return {"sample_us": sample, "aggr_us": aggr, "ops_update_us": update}
+
+
+@pytest.mark.parametrize("text, path, message", [
+    # lower._interval: sampling and aggregation intervals are at least 1 us
+    (kd([{}], intervals=_iv(sample=0)), f"{CTX}.intervals.sample_us", "at least 1us"),
+    (kd([{}], intervals=_iv(aggr=0)), f"{CTX}.intervals.aggr_us", "at least 1us"),
+    (kd([{}], intervals=_iv(sample="0.5 us")), f"{CTX}.intervals.sample_us", "at least 1us"),
+    (kd([{"access_pattern": pattern(nr=("0 samples", "3 samples"))}],
+        intervals=_iv(sample=0)), f"{CTX}.intervals.sample_us", "at least 1us"),
+    # values.MAX_NUMBER, and integers too long for int()
+    (kd([{"access_pattern": pattern(sz=(10**22, "max"))}]), f"{S0}.access_pattern.sz_bytes.min",
+     "too large"),
+    (kd([{"access_pattern": pattern(sz=(1e30, "max"))}]), f"{S0}.access_pattern.sz_bytes.min",
+     "too large"),
+    (kd([{"access_pattern": pattern(sz=(f"{HUGE} K", "max"))}]),
+     f"{S0}.access_pattern.sz_bytes.min", "too large"),
+    (kd([{"access_pattern": pattern(sz=(0, "HUGE"))}]).replace('"HUGE"', HUGE),
+     f"{S0}.access_pattern.sz_bytes.max", "too large"),
+    (kd([{}], targets=[{"pid": "PID", "regions": []}]).replace('"PID"', "-" + HUGE),
+     f"{CTX}.targets[0].pid", "too large"),
+    (kd([{}], intervals=_iv(update=1e999)), f"{CTX}.intervals.ops_update_us", "too large"),
+    # no negative numbers in the language
+    (kd([{"access_pattern": pattern(age=(-1, "max"))}]), f"{S0}.access_pattern.age.min",
+     "negative"),
+    (kd([{"quotas": {"time_ms": 0, "sz_bytes": -4096, "reset_interval_ms": 0,
+                     "weights": {"sz_permil": 0, "nr_accesses_permil": 0, "age_permil": 0}}}]),
+     f"{S0}.quotas.sz_bytes", "negative"),
+    # values.read_percent: an access frequency, a bp goal or the access goal above 100%
+    (kd([{"access_pattern": pattern(nr=(150, "max"))}]), f"{S0}.access_pattern.nr_accesses.min",
+     "above 100%"),
+    (kd([{"access_pattern": pattern(nr=(0, "101 %"))}]), f"{S0}.access_pattern.nr_accesses.max",
+     "above 100%"),
+    (kd([{"access_pattern": pattern(nr=("0 percent", "200 percent"))}]),
+     f"{S0}.access_pattern.nr_accesses.max", "above 100%"),
+    (kd([{"quotas": {"time_ms": 0, "sz_bytes": 0, "reset_interval_ms": 1000,
+                     "weights": {"sz_permil": 0, "nr_accesses_permil": 0, "age_permil": 0},
+                     "goals": [{"metric": "node_mem_used_bp", "target_value": "150 %",
+                                "current_value": 0}]}}]),
+     f"{S0}.quotas.goals[0].target_value", "above 100%"),
+    (kd([{}], intervals=dict(_iv(), intervals_goal={"access_bp": "101 %", "aggrs": 3,
+                                                    "min_sample_us": 5000,
+                                                    "max_sample_us": 10000000})),
+     f"{CTX}.intervals.intervals_goal.access_bp", "above 100%"),
+    # DAMOS source has no empty target (a lone one means "no target", below)
+    (kd([{}], targets=[{"pid": 1, "regions": []}, {"pid": None, "regions": []}]),
+     f"{CTX}.targets[1]", "needs a pid or regions"),
+])
+def test_language_rules_hold_for_damo_json(text, path, message):
+    with pytest.raises(DamosError) as e:
+        parse_damo_json(text)
+    d = e.value.diagnostic
+    assert d.path == path and d.loc is None, (d.path, d.message)
+    assert message in d.message
+    assert len(d.message) < 200        # a 5,000-digit number is not repeated
+
+
+def test_the_limits_are_the_front_end_s():
+    from damos_lang import damo_input, values
+    assert damo_input.MAX_NUMBER == values.MAX_NUMBER
+    assert 10**damo_input.MAX_DIGITS > values.MAX_NUMBER
+    # the same number in DAMOS source is "too large" too
+    with pytest.raises(DamosError, match="too large"):
+        parse(f"{HUGE} max 0 0 5s max stat\n")
+
+
+def test_what_the_language_writes_as_a_number_is_read_as_one():
+    """damo reads min/max as 0/ULONG_MAX where the language takes only a
+    number (quota size, addresses), and 'max' as ULONG_MAX us where it takes
+    a time (with a unit); a lone empty target is no target."""
+    p = parse_damo_json(kd([{
+        "apply_interval_us": "max",
+        "quotas": {"time_ms": 0, "sz_bytes": "min", "reset_interval_ms": 1000,
+                   "weights": {"sz_permil": 0, "nr_accesses_permil": 0, "age_permil": 0}},
+        "filters": [{"filter_type": "addr", "matching": True,
+                     "address_range": {"start": "min", "end": "max"}}]}],
+        intervals=_iv(update="max"), targets=[{"pid": None, "regions": []}]))
+    s = p.schemes[0]
+    assert s.quota.size == Value("0")
+    assert (s.filters[0].addr.lo, s.filters[0].addr.hi) == (Value("0"), Value(str(ULONG_MAX)))
+    assert s.apply_interval.unit == "us" and p.monitor.update.unit == "us"
+    assert p.targets == ()
+    k = to_kernel(p)
+    assert (k.schemes[0].apply_interval_us, k.intervals.update_us) == (ULONG_MAX, ULONG_MAX)
+    again = parse(format_program(p))      # DAMOS source that the front end accepts
+    assert to_kernel(again) == k
+
+
 # -- damo 3.4.3 itself (separate, sandboxed process) -----------------------------
 
 C = "kdamonds/0/contexts/0"
-NID_METRICS = damo_json.NID_METRICS
-PATH_METRICS = damo_json.PATH_METRICS
+NID_METRICS = [m for m, g in GOAL_METRICS.items() if "nid" in g.damo_keys]
+PATH_METRICS = [m for m, g in GOAL_METRICS.items() if "memcg_path" in g.damo_keys]
 
 
 def yn(b):
@@ -445,7 +544,7 @@ def expected_files(kctx: KContext) -> dict:
             elif f.type == "target":
                 e[f"{fb}/damon_target_idx"] = f.target_idx
             elif f.type == "hugepage_size":
-                e[f"{fb}/min"], e[f"{fb}/max"] = f.min, f.max
+                e[f"{fb}/min"], e[f"{fb}/max"] = f.sz_min, f.sz_max
     return {p: str(v) for p, v in e.items()}
 
 
@@ -461,7 +560,7 @@ def assert_damo_agrees(programs_and_policies):
         assert not diff, diff
         # and damo writes what our sysfs plan writes, wherever both write
         try:
-            writes = plan(kctx, Options(max_policy=policy))
+            writes = plan_for(unit_of(program), Options(max_policy=policy))
         except DamosError:
             writes = []
         if kctx.ops == "paddr" and len(kctx.targets) != 1:
@@ -472,7 +571,7 @@ def assert_damo_agrees(programs_and_policies):
         # damo's debugfs line of our JSON is our debugfs target's line
         ours = None
         try:
-            ours = debugfs.compile(program, Options(max_policy=policy)).rstrip("\n").split("\n")
+            ours = run_target(debugfs, program, Options(max_policy=policy)).rstrip("\n").split("\n")
         except DamosError:
             pass
         if ours is not None and program.schemes:
@@ -562,23 +661,19 @@ VECTOR_LINES = [
 ]
 
 
-def capped(lines):
-    """damo's debugfs writer prints '%d' of numbers past ULONG_MAX (its sysfs
-    writer caps them, legacy-format.md §3); compare the capped values."""
-    return "".join("\t".join(str(min(int(x), ULONG_MAX)) for x in line.split("\t")) + "\n"
-                   for line in lines)
-
-
 def legacy_agree(texts, sample_us=5000, aggr_us=100000):
     answers = damo_oracle.damo_legacy_lines(texts, sample_us, aggr_us)
     monitor = f"monitor {{ sample {sample_us}us; aggr {aggr_us}us }}\n"
     for text, got in zip(texts, answers):
         assert "error" not in got, (text, got)
         program = parse(monitor + text + "\n")
-        assert debugfs.compile(program, Options(max_policy="damo")) == capped(got["v4"]), text
+        # damo's debugfs writer prints numbers past ULONG_MAX as they are: so do we
+        opts = Options(max_policy="damo", debugfs_file="schemes")
+        assert run_target(debugfs, program, opts) == "".join(
+            line + "\n" for line in got["v4"]), text
         if all(s.quota is None and s.watermarks is None for s in program.schemes):
-            assert debugfs.compile(program, Options(max_policy="damo", debugfs_fields=7)) == \
-                capped(got["v0"]), text
+            assert run_target(debugfs, program, replace(opts, debugfs_fields=7)) == "".join(
+                line + "\n" for line in got["v0"]), text
 
 
 @pytest.mark.parametrize("sample_us, aggr_us", [(5000, 100000), (1000, 200000)])
@@ -598,7 +693,7 @@ def test_damo_legacy_generated(lines, intervals):
     for text, _ in lines:
         s = parse(text).schemes[0]
         fields, n = text.split(), s.legacy_fields
-        if s.action not in debugfs.ACTION_CODES or "0x" in text.lower() or any(
+        if catalog.ACTIONS[s.action].debugfs_code is None or "0x" in text.lower() or any(
                 not fields[i].isdigit() for i in int_fields.get(n, ())):
             continue     # debugfs has six actions; damo reads no hex, int() fields
         texts.append(text)

@@ -31,7 +31,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from damos_lang.convert import to_context
 from damos_lang.errors import DamosError
 from damos_lang.pipeline import run_target, unit_of, with_pid
-from model_view import to_kernel
 from damos_lang.lower import parse
 from damos_lang.sysfs_writes import (PID_FROM_CALLER, STATE, Write, plan, plan_for,
                                    plan_from_json, plan_to_json)
@@ -268,10 +267,10 @@ def test_pid_sources():
     assert pid_of(plan(with_pid(nopid, 5), Options())) == ["5"]
     with pytest.raises(DamosError, match="pid"):
         plan(nopid, Options())
-    two = to_kernel(parse("target pid 3\ntarget pid 4\nscheme { action stat }"))
+    two = to_context(parse("target pid 3\ntarget pid 4\nscheme { action stat }"))
     assert pid_of(plan(two, Options())) == ["3", "4"]
     with pytest.raises(DamosError, match="2 targets"):
-        plan(two, Options(pid=5))
+        with_pid(two, 5)
 
 
 def test_paddr_and_fvaddr_regions():

@@ -123,5 +123,7 @@ def compile(unit, options) -> str:
         if s.max_nr_snapshots:
             raise DamosError("damo 3.4.3's JSON cannot express max_snapshots; "
                              "use the sysfs target", s.loc)
-    numbers = output_numbers(unit.program, unit.context, options.max_policy)
+    # damo caps what it writes to sysfs at ULONG_MAX; so do we
+    numbers = [n.capped() for n in output_numbers(unit.program, unit.context,
+                                                  options.max_policy)]
     return json.dumps(kvpairs(unit.context, numbers), indent=4) + "\n"
