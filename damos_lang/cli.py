@@ -67,14 +67,20 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
                                          help="Also warn about actions 'damos run' cannot apply."),
           strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings.")):
     """Parse and check files; print warnings, the minimum kernel version each needs and the
-    interfaces it can use."""
-    from .catalog import SYSFS
+    interfaces it can use (at --kernel X.Y, if given)."""
+    from .catalog import USERSPACE
     from .check import check as run_check, min_version_line
-    from .features import interfaces_line
+    from .features import interfaces_at, interfaces_line
     version = _parse_kernel(kernel)
     warned = False
     for path in files:
-        unit = _unit(path, interface=SYSFS if version else None, kernel=version)
+        unit = _unit(path, interface=USERSPACE if userspace else None)
+        if version is not None:
+            # the file must run through at least one kernel interface at that version
+            kernel_ifaces = [(n, e) for n, e in interfaces_at(unit.context, version)
+                             if n != USERSPACE]
+            if all(e is not None for _, e in kernel_ifaces):
+                _fail(kernel_ifaces[0][1], unit.source_name, _text_of(unit.source))
         report = run_check(unit, userspace=userspace)
         for d in report.items:
             typer.echo(d.render(unit.source_name, _text_of(unit.source)), err=True)
@@ -82,7 +88,9 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
         n = len(unit.context.schemes)
         typer.echo(f"{unit.source_name}: {n} scheme{'s' if n != 1 else ''}, "
                    f"{min_version_line(unit.context)}")
-        typer.echo(f"{unit.source_name}: interfaces: {interfaces_line(unit.context)}")
+        at = f" at Linux {kernel}" if version else ""
+        typer.echo(f"{unit.source_name}: interfaces{at}: "
+                   f"{interfaces_line(unit.context, version)}")
     if strict and warned:
         raise typer.Exit(1)
 

@@ -196,11 +196,29 @@ def require(ctx: Context, interface: str, version: tuple[int, int] | None = None
                              f"{vstr(f.since)})", f.loc)
 
 
-def interfaces_line(ctx: Context) -> str:
-    """Which interfaces the context can use, and from which version."""
+INTERFACE_LABELS = {SYSFS: "sysfs", DEBUGFS: "debugfs", C_API: "c-module",
+                    USERSPACE: "damos run"}
+
+
+def interfaces_at(ctx: Context, version: tuple[int, int]) -> list[tuple[str, DamosError | None]]:
+    """(interface, None or why not) for each interface at kernel ``version``."""
+    out = []
+    for name in INTERFACE_LABELS:
+        try:
+            require(ctx, name, None if name == USERSPACE else version)
+            out.append((name, None))
+        except DamosError as e:
+            out.append((name, e))
+    return out
+
+
+def interfaces_line(ctx: Context, version: tuple[int, int] | None = None) -> str:
+    """Which interfaces the context can use, and from which version (or at ``version``)."""
+    if version is not None:
+        return "; ".join(f"{INTERFACE_LABELS[n]} " + ("yes" if e is None else f"no ({e.message})")
+                         for n, e in interfaces_at(ctx, version))
     parts = []
-    for name, label in ((SYSFS, "sysfs"), (DEBUGFS, "debugfs"), (C_API, "c-module"),
-                        (USERSPACE, "damos run")):
+    for name, label in INTERFACE_LABELS.items():
         b = blockers(ctx, name)
         if b:
             parts.append(f"{label} no ({b[0].name})")

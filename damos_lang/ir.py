@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import catalog
 from .errors import Loc
 
-ACTIONS = ("willneed", "cold", "pageout", "hugepage", "nohugepage", "collapse",
-           "lru_prio", "lru_deprio", "migrate_hot", "migrate_cold", "stat")
-OPS = ("vaddr", "fvaddr", "paddr")
-WMARK_METRICS = ("none", "free_mem_rate")
-GOAL_METRICS = ("user_input", "some_mem_psi_us", "node_mem_used_bp", "node_mem_free_bp",
-                "node_memcg_used_bp", "node_memcg_free_bp", "active_mem_bp",
-                "inactive_mem_bp", "node_eligible_mem_bp")
-GOAL_TUNERS = ("consist", "temporal")
-OPS_FILTER_TYPES = ("anon", "active", "memcg", "young", "hugepage_size", "unmapped")
-CORE_FILTER_TYPES = ("addr", "target")
-FILTER_TYPES = OPS_FILTER_TYPES + CORE_FILTER_TYPES
+# the vocabulary, in the catalog's order (the catalog holds every fact about each name)
+ACTIONS = tuple(catalog.ACTIONS)
+OPS = tuple(catalog.OPS)
+WMARK_METRICS = tuple(catalog.WMARK_METRICS)
+GOAL_METRICS = tuple(catalog.GOAL_METRICS)
+GOAL_TUNERS = tuple(catalog.GOAL_TUNERS)
+FILTER_TYPES = tuple(catalog.FILTER_TYPES)
 
 
 def _loc():

@@ -1,5 +1,5 @@
 """Properties over generated programs: fmt round-trips and is idempotent, and
-KScheme.matches agrees with an independent oracle (damo's own unit
+the model's Scheme.matches agrees with an independent oracle (damo's own unit
 conversion plus brute-force inclusive range membership)."""
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from damos_lang.fmt import format_program, format_source
 from damos_lang.ir import Program
-from damos_lang.kernel import Intervals, to_kernel
+from damos_lang.model import Intervals
+from damos_lang.convert import to_context
 from damos_lang.lower import parse
 
 from strategies import legacy_lines, programs, schemes
@@ -170,12 +171,13 @@ def test_matches_agrees_with_oracle(data):
     scheme = data.draw(schemes())
     sample = data.draw(st.integers(1, 20_000))
     aggr = data.draw(st.integers(sample, 2_000_000))
-    k = to_kernel(Program(schemes=(scheme,)), intervals=Intervals(sample, aggr, 1_000_000))
-    (ks,) = k.schemes
+    k = to_context(Program(schemes=(scheme,)), intervals=Intervals(sample, aggr, 1_000_000))
+    (ks,) = k.schemes   # the model's own matching rule
     sz, ac, ag = oracle_bounds(scheme, sample, aggr)
-    assert (ks.sz_min, ks.sz_max) == sz
-    assert (ks.nr_accesses_min, ks.nr_accesses_max) == ac
-    assert (ks.age_min, ks.age_max) == ag
+    p = ks.pattern
+    assert (p.sz_min, p.sz_max) == sz
+    assert (p.nr_accesses_min, p.nr_accesses_max) == ac
+    assert (p.age_min, p.age_max) == ag
     for _ in range(8):
         r_sz = data.draw(st.sampled_from(_around(sz, ULONG_MAX)) | st.integers(0, ULONG_MAX))
         r_nr = data.draw(st.sampled_from(_around(ac, UINT_MAX)) | st.integers(0, UINT_MAX))
@@ -187,14 +189,14 @@ def test_matches_agrees_with_oracle(data):
 def test_matches_edges_are_inclusive():
     """max and min edges: a full-range scheme matches the extreme regions,
     and a one-point range matches only that point."""
-    (full,) = to_kernel(parse("scheme { action stat }\n")).schemes
+    (full,) = to_context(parse("scheme { action stat }\n")).schemes
     for sz in (0, ULONG_MAX):
         for nr in (0, UINT_MAX):
             for age in (0, UINT_MAX):
                 assert full.matches(sz, nr, age)
-    (maxed,) = to_kernel(parse("min max min max min max stat\n")).schemes
+    (maxed,) = to_context(parse("min max min max min max stat\n")).schemes
     assert maxed.matches(ULONG_MAX, UINT_MAX, UINT_MAX) and maxed.matches(0, 0, 0)
-    (point,) = to_kernel(parse("scheme { action stat; size 4K..4K; access 3..3 samples; "
+    (point,) = to_context(parse("scheme { action stat; size 4K..4K; access 3..3 samples; "
                                "age 7..7 aggr_intervals }\n")).schemes
     assert point.matches(4096, 3, 7)
     for args in ((4095, 3, 7), (4097, 3, 7), (4096, 2, 7), (4096, 4, 7), (4096, 3, 6),

@@ -1,11 +1,8 @@
 """The sysfs write plan as JSON: every (file, value) write in order, for tools that apply it themselves."""
-from __future__ import annotations
-
 from ..catalog import SYSFS
 from ..sysfs_writes import plan_for, plan_to_json
 
-NAME = "sysfs-plan"
-INTERFACE = SYSFS
+NAME, INTERFACE = "sysfs-plan", SYSFS
 
 
 def compile(unit, options) -> str:
