@@ -283,8 +283,7 @@ def test_prcl_module_content():
         assert f"WRITE_ONCE({stat}[i], s->stat.{stat});" in c
 
 
-def test_every_feature_in_the_newest_api():
-    text = """
+ALL_FEATURES = """
 monitor { ops vaddr; intervals_goal { access 4%; aggrs 3; min_sample 5ms; max_sample 10s } }
 target pid 42
 scheme s {
@@ -305,7 +304,10 @@ scheme s {
     max_snapshots 1000
 }
 """
-    c = emit(text, "all.damos", (7, 3))["samples/damon/damos_all.c"]
+
+
+def test_every_feature_in_the_newest_api():
+    c = emit(ALL_FEATURES, "all.damos", (7, 3))["samples/damon/damos_all.c"]
     for line in (".intervals_goal = {", ".access_bp = 400,", ".goal_tuner = DAMOS_QUOTA_GOAL_TUNER_TEMPORAL,",
                  ".fail_charge_num = 1,", ".metric = DAMOS_WMARK_FREE_MEM_RATE,",
                  "damos_new_filter(DAMOS_FILTER_TYPE_ANON, false, true)",
@@ -319,6 +321,10 @@ scheme s {
                  "static int target_pid __read_mostly = 42;"):
         assert line in c, line
     assert "callback" not in c and "put_pid" not in c
+
+
+def test_every_feature_passes_checkpatch(checkpatch):
+    run_checkpatch(checkpatch, [emit(ALL_FEATURES, "all.damos", (7, 3))])
 
 
 def test_api_families_emit_their_own_calls():
