@@ -233,13 +233,13 @@ def _generated(kernel, n=40) -> list[dict[str, str]]:
 
 
 def test_generated_programs_compile_against_612_and_pass_checkpatch(headers_612, checkpatch):
-    modules = _generated((6, 12))
+    modules = _generated((6, 12), 30)
     build_objects(headers_612, modules)
     run_checkpatch(checkpatch, modules, only_c=True)
 
 
 def test_generated_programs_compile_against_61(headers_61):
-    build_objects(headers_61, _generated((6, 1)), DAMON_ON)
+    build_objects(headers_61, _generated((6, 1), 30), DAMON_ON)
 
 
 # -- the emitted module ------------------------------------------------------------
