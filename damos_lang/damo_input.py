@@ -30,13 +30,49 @@ from .errors import DamosError, Loc, did_you_mean
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Program,
                  Quota, Range, Scheme, Target, Value, Watermarks, Weights)
-from .kernel import intervals_of, percent_of, size_bytes, time_ms, time_us
+from .convert import intervals_of, percent_of, size_bytes, time_ms, time_us
 from .units import AGGR_INTERVALS, SAMPLES, SIZE_UNITS, TIME_UNITS_NS, ULONG_MAX, \
     canonical_number
 
 # damo's goal metrics whose values are bp ("10 %" allowed); others are plain
 BP_GOAL_METRICS = ("node_mem_used_bp", "node_mem_free_bp", "node_memcg_used_bp",
                    "node_memcg_free_bp", "active_mem_bp", "inactive_mem_bp")
+
+# The language front end's rules hold for damo JSON too, checked here at read
+# time with the JSON path, so that nothing downstream sees a program the
+# DAMOS source could not express:
+MAX_NUMBER = 1e21        # values.MAX_NUMBER: larger numbers are "too large"
+MAX_DIGITS = 30          # longer digit strings are not converted at all (CPython
+#                          refuses int() of more than 4,300 digits)
+MIN_INTERVAL_US = 1      # lower._interval: sampling and aggregation intervals
+MAX_PERCENT = 100        # values.read_percent: a percent above 100 is refused
+
+
+class _HugeInt(float):
+    """A JSON integer too long to convert: kept as its digit count until a
+    reader meets it and refuses it with the JSON path."""
+
+    def __new__(cls, text: str):
+        self = super().__new__(cls, "-inf" if text.startswith("-") else "inf")
+        self.digits = len(text.lstrip("-"))
+        return self
+
+
+def _parse_int(text: str):
+    if len(text.lstrip("-").lstrip("0")) > MAX_DIGITS:
+        return _HugeInt(text)
+    return int(text)
+
+
+def _show(x) -> str:
+    """A JSON value for a message, cut to a readable length."""
+    if isinstance(x, _HugeInt):
+        return f"<a number of {x.digits} digits>"
+    try:
+        text = json.dumps(x)
+    except (TypeError, ValueError):
+        text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class _Bad(Exception):
@@ -54,22 +90,42 @@ def _is_num(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def _too_large(x) -> _Bad:
+    return _Bad(f"number {_show(x)} is too large (the largest kernel value is {ULONG_MAX})")
+
+
 def _nr(x):
-    """text_to_nr: int or float."""
+    """text_to_nr: int or float, within the front end's limits (not
+    negative, at most MAX_NUMBER)."""
+    if isinstance(x, _HugeInt):
+        raise _too_large(x)
     if _is_num(x):
+        if isinstance(x, float) and math.isinf(x):
+            raise _too_large(x)
         if isinstance(x, float) and not math.isfinite(x):
-            raise _Bad(f"{x!r} is not a number")
-        return x
-    if not isinstance(x, str):
-        raise _Bad(f"expected a number or a string, got {json.dumps(x)}")
-    if x == "max":
+            raise _Bad(f"{_show(x)} is not a number")
+        n = x
+    elif not isinstance(x, str):
+        raise _Bad(f"expected a number or a string, got {_show(x)}")
+    elif x == "max":
         return ULONG_MAX
-    t = x.replace(",", "").strip()
-    if re.fullmatch(r"[0-9]+", t):
-        return int(t)
-    if re.fullmatch(r"[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.", t):
-        return float(t)
-    raise _Bad(f"{x!r} is not a number")
+    else:
+        t = x.replace(",", "").strip()
+        if re.fullmatch(r"[0-9]+", t):
+            if len(t.lstrip("0")) > MAX_DIGITS:
+                raise _too_large(x)
+            n = int(t)
+        elif re.fullmatch(r"[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.", t):
+            n = float(t)
+            if not math.isfinite(n):
+                raise _too_large(x)
+        else:
+            raise _Bad(f"{_show(x)} is not a number")
+    if n < 0:
+        raise _Bad(f"{_show(x)} is negative; values are 0 or more")
+    if n > MAX_NUMBER:
+        raise _too_large(x)
+    return n
 
 
 def _text(n) -> str:
@@ -86,7 +142,7 @@ _QTY = re.compile(r"\s*([0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z%]*)\s*")
 def _split(x: str):
     m = _QTY.fullmatch(x)
     if not m:
-        raise _Bad(f"cannot read {x!r}")
+        raise _Bad(f"cannot read {_show(x)}")
     return _nr(m.group(1)), m.group(2)
 
 
@@ -110,11 +166,11 @@ def read_size(x) -> Value:
         n, unit = _nr(x), "B"
     else:
         if not isinstance(x, str):
-            raise _Bad(f"expected a size, got {json.dumps(x)}")
+            raise _Bad(f"expected a size, got {_show(x)}")
         n, unit = _split(x)
         unit = unit or "B"
         if unit not in SIZE_UNITS:
-            raise _Bad(f"unknown size unit {unit!r} in {x!r} (units: B K M G T P E, also "
+            raise _Bad(f"unknown size unit {unit!r} in {_show(x)} (units: B K M G T P E, also "
                        "KB/KiB ...; case-sensitive)")
     want = min(ULONG_MAX, int(n * SIZE_UNITS[unit]))
     cands = [Value(_text(n), "" if unit == "B" else unit), Value(str(want))]
@@ -133,7 +189,7 @@ def _ns(x):
     if not unit:
         return float(n)
     if unit not in TIME_UNITS_NS:
-        raise _Bad(f"unknown time unit {unit!r} in {x!r} (units: ns us ms s m h d)")
+        raise _Bad(f"unknown time unit {unit!r} in {_show(x)} (units: ns us ms s m h d)")
     return n * TIME_UNITS_NS[unit]
 
 
@@ -155,7 +211,7 @@ def read_time(x, bare: str = "us", keywords=False) -> Value:
         want = n
         return _first(cands + [Value(_text(n))], lambda v: time_us(v) == want)
     if not isinstance(x, str):
-        raise _Bad(f"expected a time, got {json.dumps(x)}")
+        raise _Bad(f"expected a time, got {_show(x)}")
     ns = _ns(x)
     us = ns / 1000
     one = _QTY.fullmatch(x)
@@ -174,20 +230,35 @@ def _ratio(x):
     if _is_num(x):
         return _nr(x), False
     if not isinstance(x, str):
-        raise _Bad(f"expected a number or a percent, got {json.dumps(x)}")
+        raise _Bad(f"expected a number or a percent, got {_show(x)}")
     t = x.strip()
     if t.endswith("%"):
         return _nr(t[:-1]), True
     return _nr(t), False
 
 
-def _scaled(x, scale: int):
+def _scaled(x, scale: int, limit: bool = False):
     """text_to_permil (1000) / text_to_bp (10000): damo's value, int or float.
-    A plain number is taken as it is; ``N%`` is scaled."""
+    A plain number is taken as it is; ``N%`` is scaled.  With ``limit``, a
+    percent above 100 is refused (the language's limit for bp goals)."""
     if x in ("min", "max"):
         return 0 if x == "min" else ULONG_MAX
     n, pct = _ratio(x)
+    if pct and limit:
+        _at_most_100(n, x)
     return n / 100.0 * scale if pct else n
+
+
+def _at_most_100(n, x) -> None:
+    if n > MAX_PERCENT:
+        raise _Bad(f"{_show(x)} is above {MAX_PERCENT}%")
+
+
+def _access_percent(x, ratio: float) -> Value:
+    """nr_accesses in damo's percent, at most 100 (as in DAMOS source)."""
+    if x not in ("min", "max"):
+        _at_most_100(_ratio(x)[0], x)
+    return read_percent(x, ratio)
 
 
 def read_permil(x) -> Value:
@@ -211,15 +282,6 @@ def read_percent(x, ratio: float = 20.0) -> Value:
     except (ValueError, OverflowError):
         pass
     return Value(_text(n))     # a bare number: damo's percent, as in legacy lines
-
-
-def _nr_unit(x):
-    """text_to_nr_unit: 'N unit'."""
-    if not isinstance(x, str) or len(x.split()) != 2:
-        raise _Bad(f"expected 'N unit', got {json.dumps(x)}")
-    a, unit = x.split()
-    n = _nr(a)
-    return n, unit
 
 
 # -- JSON walking -----------------------------------------------------------
@@ -254,7 +316,7 @@ def _val(fn, x, path, *a, **kw):
     except _Bad as e:
         raise _err(path, str(e)) from None
     except (ValueError, OverflowError, TypeError, ArithmeticError) as e:
-        raise _err(path, f"bad value {json.dumps(x)} ({e})") from None
+        raise _err(path, f"bad value {_show(x)} ({e})") from None
 
 
 def _int(x, path, what="a whole number", minimum=0) -> int:
@@ -262,7 +324,7 @@ def _int(x, path, what="a whole number", minimum=0) -> int:
         n = _nr(x)
         if isinstance(n, float):
             if not n.is_integer():
-                raise _Bad(f"{what} must be whole, got {json.dumps(x)}")
+                raise _Bad(f"{what} must be whole, got {_show(x)}")
             n = int(n)
         if n < minimum:
             raise _Bad(f"{what} must be at least {minimum}")
@@ -275,7 +337,7 @@ def _bool(x, path) -> bool:
         return x
     if isinstance(x, str) and x.lower() in ("y", "yes", "true", "n", "no", "false"):
         return x.lower() in ("y", "yes", "true")
-    raise _err(path, f"expected true or false, got {json.dumps(x)}")
+    raise _err(path, f"expected true or false, got {_show(x)}")
 
 
 def _word(x, choices, what, path) -> str:
@@ -293,7 +355,7 @@ def _access_pattern(d, path, ratio: float) -> AccessPattern:
     size = Range(_val(read_size, _req(sz, "min", sp), f"{sp}.min"),
                  _val(read_size, _req(sz, "max", sp), f"{sp}.max"))
     access = _unit_range(_req(d, "nr_accesses", path), f"{path}.nr_accesses",
-                         lambda x: read_percent(x, ratio), {SAMPLES: None, "percent": "percent"}, SAMPLES)
+                         lambda x: _access_percent(x, ratio), {SAMPLES: None, "percent": "percent"}, SAMPLES)
     age = _unit_range(_req(d, "age", path), f"{path}.age",
                       lambda x: read_time(x, keywords=True),
                       {AGGR_INTERVALS: None, "usec": "usec"}, AGGR_INTERVALS)
@@ -309,7 +371,7 @@ def _unit_range(r, path, reader, units, kernel_unit) -> Range:
         return Range(_val(reader, lo, f"{path}.min"), _val(reader, hi, f"{path}.max"))
     if not all(with_unit) or lo.split()[1] != hi.split()[1]:
         raise _err(path, f"min and max must use the same unit ({' or '.join(units)}), "
-                         f"got {json.dumps(lo)} and {json.dumps(hi)}")
+                         f"got {_show(lo)} and {_show(hi)}")
     unit = lo.split()[1]
     if unit == kernel_unit:
         vals = [Value(str(_int(x.split()[0], f"{path}.{k}", f"{unit} count")))
@@ -338,7 +400,7 @@ def _goal(g, path) -> Goal:
             us = _val(lambda x: time_us(read_time(x)), x, p)
             return Value(str(int(us)), "us")
         if metric in BP_GOAL_METRICS:
-            return Value(str(int(_val(_scaled, x, p, 10000))), "bp")
+            return Value(str(int(_val(_scaled, x, p, 10000, limit=True))), "bp")
         n = _val(_nr, x, p)
         return Value(str(int(n)), "" if metric == "user_input" else "bp")
 
@@ -369,8 +431,8 @@ def _quota(q, path) -> Quota | None:
     tuner = None
     if "goal_tuner" in q and q["goal_tuner"] is not None:
         tuner = _word(q["goal_tuner"], GOAL_TUNERS, "goal tuner", f"{path}.goal_tuner")
-    if size.is_max:
-        size = Value(str(ULONG_MAX))
+    if size.keyword:     # the language takes a number here; damo reads min/max as 0/ULONG_MAX
+        size = Value(str(size_bytes(size)))
     fail_charge = None
     num_ = _int(q.get("fail_charge_num", 0) or 0, f"{path}.fail_charge_num", "fail_charge_num")
     denom = _int(q.get("fail_charge_denom", 0) or 0, f"{path}.fail_charge_denom",
@@ -397,6 +459,13 @@ def _watermarks(w, path) -> Watermarks | None:
     return Watermarks(metric, interval, *marks)
 
 
+def _address(x, path) -> Value:
+    """An address is a number in the language ('min'/'max' are refused
+    there); damo reads them as 0 and ULONG_MAX, so they become those numbers."""
+    v = _val(read_size, x, path)
+    return Value(str(size_bytes(v))) if v.keyword else v
+
+
 def _filter(f, path) -> Filter:
     f = _obj(f, path, "filter")
     ftype = _word(_req(f, "filter_type", path), FILTER_TYPES, "filter type",
@@ -412,8 +481,8 @@ def _filter(f, path) -> Filter:
     elif ftype == "addr":
         ap = f"{path}.address_range"
         a = _obj(_req(f, "address_range", path), ap, "address_range")
-        kw["addr"] = Range(_val(read_size, _req(a, "start", ap), f"{ap}.start"),
-                           _val(read_size, _req(a, "end", ap), f"{ap}.end"))
+        kw["addr"] = Range(_address(_req(a, "start", ap), f"{ap}.start"),
+                           _address(_req(a, "end", ap), f"{ap}.end"))
     elif ftype == "target":
         kw["target_idx"] = _int(_req(f, "damon_target_idx", path), f"{path}.damon_target_idx")
     elif ftype == "hugepage_size":
@@ -459,14 +528,22 @@ def _schemes(lst, path, ratio: float = 20.0) -> tuple[Scheme, ...]:
                                                                           "schemes")))
 
 
+def _interval(x, path, what) -> Value:
+    """An interval the conversion divides by: at least 1 us (lower._interval)."""
+    v = _val(read_time, x, path)
+    if _val(lambda v: int(time_us(v)), v, path) < MIN_INTERVAL_US:
+        raise _err(path, f"the {what} must be at least {MIN_INTERVAL_US}us, got {_show(x)}")
+    return v
+
+
 def _monitor(c, path, ops) -> Monitor:
     sample = aggr = update = None
     goal = None
     if "intervals" in c:
         ip = f"{path}.intervals"
         iv = _obj(c["intervals"], ip, "intervals")
-        sample = _val(read_time, _req(iv, "sample_us", ip), f"{ip}.sample_us")
-        aggr = _val(read_time, _req(iv, "aggr_us", ip), f"{ip}.aggr_us")
+        sample = _interval(_req(iv, "sample_us", ip), f"{ip}.sample_us", "sampling interval")
+        aggr = _interval(_req(iv, "aggr_us", ip), f"{ip}.aggr_us", "aggregation interval")
         update = _val(read_time, _req(iv, "ops_update_us", ip), f"{ip}.ops_update_us")
         if "intervals_goal" in iv:
             gp = f"{ip}.intervals_goal"
@@ -477,7 +554,7 @@ def _monitor(c, path, ops) -> Monitor:
                 return Value(str(int(_val(lambda x: time_us(read_time(x)), _req(g, key, gp),
                                           f"{gp}.{key}"))), "us")
             access = Value(str(int(_val(_scaled, _req(g, "access_bp", gp), f"{gp}.access_bp",
-                                        10000))), "bp")
+                                        10000, limit=True))), "bp")
             goal = IntervalsGoal(access, aggrs, us("min_sample_us"), us("max_sample_us"))
             if (aggrs, access.number, goal.min_sample.number, goal.max_sample.number) == (
                     0, "0", "0", "0"):
@@ -514,6 +591,14 @@ def _context(c, path) -> Program:
     targets = tuple(_target(t, f"{path}.targets[{i}]")
                     for i, t in enumerate(_list(_req(c, "targets", path), f"{path}.targets",
                                                 "targets")))
+    empty = [i for i, t in enumerate(targets) if t.pid is None and not t.regions]
+    if empty == [0] and len(targets) == 1:
+        # damo's {"pid": null, "regions": []}: the same as no target in DAMOS
+        # source (the pid comes from the caller; paddr needs its regions)
+        targets = ()
+    elif empty:
+        raise _err(f"{path}.targets[{empty[0]}]",
+                   "a target needs a pid or regions (DAMOS source has no empty target)")
     monitor = _monitor(c, path, ops)
     iv = intervals_of(Program(monitor))
     ratio = iv.aggr_us / iv.sample_us if iv.sample_us > 0 else 0.0
@@ -524,7 +609,7 @@ def _context(c, path) -> Program:
 def parse_damo_json(text: str) -> Program:
     """damo's kdamonds JSON, or a list of schemes, as a Program."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as e:
         raise DamosError(f"invalid JSON: {e.msg}", Loc(e.lineno, e.colno)) from None
     except RecursionError:
