@@ -373,14 +373,19 @@ def test_known_crashes_are_clean_errors(tmp_path, case):
 # -- a few real processes --------------------------------------------------------
 
 def test_real_processes_exit_0_or_2_with_the_json_path(tmp_path):
+    import kernelrig    # tests/conftest.py puts it on the path: the one tool lookup
     cases = {"ok": (EXAMPLE_JSON["prcl"], 0, None)}
     for case in ("sample_us 0", "5000 digits"):
         cases[case] = (KNOWN[case][0], 2, KNOWN[case][1])
+    commands = [[sys.executable, "-m", "damos_lang"]]
+    script = kernelrig.find_tool("damos", path_fallback=False)   # the console script
+    if script:
+        commands.append([script])
     for case, (text, want, path) in cases.items():
         f = tmp_path / f"{case.replace(' ', '_')}.json"
         f.write_text(text)
-        for args in (("check",), ("compile", "-t", "sysfs")):
-            r = subprocess.run([sys.executable, "-m", "damos_lang", *args, str(f)],
+        for cmd, args in [(c, a) for c in commands for a in (("check",), ("compile", "-t", "sysfs"))]:
+            r = subprocess.run([*cmd, *args, str(f)],
                                capture_output=True, text=True, timeout=60, cwd=tmp_path)
             assert r.returncode == want, (case, args, r.stderr)
             assert "Traceback" not in r.stderr, r.stderr

@@ -1,6 +1,7 @@
 """explain: plain English plus kernel values, for every example and any
 program the language can express."""
 import glob
+import os
 
 from hypothesis import HealthCheck, given, settings
 
@@ -10,13 +11,17 @@ from model_view import to_kernel
 from damos_lang.lower import parse
 from strategies import programs
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def explain(program) -> str:
     return explain_unit(unit_of(program))
 
 
 def test_every_example_is_explained_with_its_kernel_values():
-    for path in glob.glob("examples/*.damos"):
+    examples = sorted(glob.glob(os.path.join(ROOT, "examples", "*.damos")))
+    assert examples, f"no examples under {ROOT}"   # wherever pytest runs from
+    for path in examples:
         program = parse(open(path).read())
         text = explain(program)
         kctx = to_kernel(program)

@@ -2,6 +2,7 @@
 says it shows."""
 import os
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -12,6 +13,7 @@ def test_dev_demo_runs_every_example_without_error():
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "Traceback" not in r.stdout + r.stderr
     examples = sorted(f for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".damos"))
+    assert examples
     for name in examples:
         assert f"=== examples/{name}" in r.stdout
         assert os.path.exists(os.path.join(ROOT, "build", "examples", name[:-6] + ".sh"))
@@ -23,8 +25,11 @@ def test_dev_demo_runs_every_example_without_error():
 
 def test_readme_tour_lines_are_true():
     readme = open(os.path.join(ROOT, "README.md")).read()
-    r = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-m", "damos_lang",
-                        "explain", "examples/prcl.damos"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
-    for line in r.stdout.splitlines()[4:9]:
+    # the interpreter running the tests: any environment the package is installed in
+    r = subprocess.run([sys.executable, "-m", "damos_lang", "explain", "examples/prcl.damos"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    tour = r.stdout.splitlines()[4:9]
+    assert len(tour) == 5, r.stdout
+    for line in tour:
         assert line in readme, line

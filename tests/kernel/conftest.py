@@ -6,7 +6,8 @@ Prerequisites (qemu, busybox-static, kernel build tools, linux-source-6.12):
 * with CI=true otherwise, a missing prerequisite is a failure;
 * elsewhere, the kernel tests are skipped with the list of what is missing.
 Kernels are built or downloaded on demand (the custom kernel's first build
-takes about 4 minutes on 2 cores) and cached under ~/.cache/damos-lang
+takes 4 to 20 minutes on 2 cores, depending on what else runs; it prints its
+progress) and cached under ~/.cache/damos-lang
 (env DAMOS_RIG_CACHE); .ci/kernel-rig-setup.sh does the same ahead of pytest.
 """
 from __future__ import annotations
@@ -68,6 +69,21 @@ def custom_kernel(kernel_rig):
 def stock_kernel(kernel_rig):
     """Debian's stock 6.12 kernel with its 9p and zram modules in the initramfs."""
     return _kernel(kernel_rig, kernel_rig.ensure_stock)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Rig faults (guests that died before their job started) are retried, not
+    failed: say how many this run had and how many the cache has seen, so a
+    rising rate is visible."""
+    faults = kernelrig.SESSION_RIG_FAULTS
+    if not faults:
+        return
+    tr = terminalreporter
+    tr.section("kernel rig faults (retried once each)")
+    for f in faults:
+        tr.write_line(f)
+    tr.write_line(f"{len(faults)} in this run; {kernelrig.rig_fault_count()} recorded in "
+                  f"{kernelrig.rig_fault_log()}")
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -180,6 +181,13 @@ class VMResult:
     console: str           # serial console of the VM
     duration: float        # wall time of the VM in seconds
     cmdline: str = ""
+    job_started: bool = True   # the job's first line ran (JOB_STARTED exists)
+    rig_faults: tuple = ()     # descriptions of boots retried because the job never started
+
+    @property
+    def rig_fault(self) -> bool:
+        """The guest died or hung before its job started: the rig failed, not the job."""
+        return not self.job_started and (self.status == 200 or self.timed_out)
 
     @property
     def rc(self) -> int | None:
@@ -194,7 +202,11 @@ class VMResult:
 
     def describe(self) -> str:
         what = "TIMEOUT" if self.timed_out else f"status {self.status}"
+        if not self.job_started:
+            what += ", the job never started"
+        retried = "".join(f"--- retried: {f}\n" for f in self.rig_faults)
         return (f"VM run in {self.out} ({what}, {self.duration:.1f}s, cmdline {self.cmdline!r})\n"
+                f"{retried}"
                 f"--- job log ---\n{self.log[-6000:]}\n--- console (tail) ---\n{self.console[-3000:]}")
 
 
@@ -257,6 +269,11 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     host Path to copy.  `timeout` bounds the VM's wall time: on expiry the qemu
     process group is killed and the result has timed_out=True.  Whatever
     happens, no qemu process of this run outlives the call.
+
+    A guest that dies or hangs before the job's first line runs (a boot oops
+    under TCG) is a rig fault, not a result: it is booted once more, the
+    retry is printed and appended to the cache's rig-fault log
+    (``rig_fault_log()``), and the result lists it in ``rig_faults``.
     """
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="damos-rig-"))
@@ -267,7 +284,8 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     py = python or default_python()
     header = {"PY": py, "PROJ": str(PROJECT_ROOT), "KDIR": str(HERE)}
     header.update(env or {})
-    lines = ["# --- written by kernelrig.run_vm"]
+    # the first line marks that the job started: a VM that ends without it is a rig fault
+    lines = ["# --- written by kernelrig.run_vm", f": > {JOB_STARTED}   # cwd is /out"]
     for k, v in header.items():
         lines.append(f"{k}={shlex.quote(str(v))}; export {k}")
     lines.append("# --- job")
@@ -287,6 +305,67 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     args = list(cmdline)
     if keep_list:
         args.append("rig.keep=" + ",".join(keep_list))
+    faults = []
+    for attempt in (1, 2):
+        r = _boot(kernel, out, args, timeout, mem_mib, smp)
+        if not r.rig_fault or attempt == 2:
+            break
+        # the guest died before the job's first line (e.g. a boot oops under
+        # TCG): a fault of the rig, not a result of the test; boot once more
+        what = "timed out" if r.timed_out else "ended without a result"
+        fault = (f"{kernel.name}: the VM {what} before its job started "
+                 f"({r.duration:.1f}s; console of that boot kept as {out}/console.attempt1.log)")
+        n = record_rig_fault(fault, r.console)
+        faults.append(fault)
+        print(f"kernelrig: rig fault, retrying once: {fault} [rig faults so far: {n}, "
+              f"log {rig_fault_log()}]", file=sys.stderr, flush=True)
+        for name in ("console.log", "run.sh.log"):
+            if (out / name).exists():
+                (out / name).replace(out / name.replace(".log", ".attempt1.log"))
+    r.rig_faults = tuple(faults)
+    return r
+
+
+#: the job's first line creates this file in the run directory (see run_vm)
+JOB_STARTED = ".rig-job-started"
+#: the rig's faults (a guest that died before its job started), one line each
+RIG_FAULTS_FILE = "rig-faults.log"
+#: rig faults retried in this process (the pytest summary prints them)
+SESSION_RIG_FAULTS: list[str] = []
+
+
+def rig_fault_log() -> Path:
+    return cache_root() / RIG_FAULTS_FILE
+
+
+def record_rig_fault(what: str, console: str = "") -> int:
+    """Append one line to the cache's rig-fault log; return how many it holds."""
+    SESSION_RIG_FAULTS.append(what)
+    log = rig_fault_log()
+    lines = [line.strip() for line in console.splitlines() if line.strip()]
+    why = [line for line in lines if any(w in line for w in ("Oops", "panic", "BUG", "RIP:"))]
+    last = " | ".join(why[:3] or lines[-3:])
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {what} -- {last[:300]}\n")
+    except OSError:
+        pass
+    return rig_fault_count()
+
+
+def rig_fault_count() -> int:
+    try:
+        with open(rig_fault_log()) as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+def _boot(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
+          smp: int) -> VMResult:
+    """One boot of runvm.sh for the run directory ``out``."""
+    (out / JOB_STARTED).unlink(missing_ok=True)
     venv = dict(os.environ, VM_TIMEOUT=str(int(timeout) + 10), VM_MEM=str(mem_mib), VM_SMP=str(smp))
     t0 = time.monotonic()
     timed_out = False
@@ -336,7 +415,8 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     if timed_out:
         console += f"\n--- kernelrig: VM killed after its {timeout:g}s timeout ---\n"
     return VMResult(status=status, timed_out=timed_out, out=out, log=read("run.sh.log"),
-                    console=console, duration=duration, cmdline=" ".join(args))
+                    console=console, duration=duration, cmdline=" ".join(args),
+                    job_started=(out / JOB_STARTED).exists())
 
 
 def job(name: str) -> str:
@@ -344,12 +424,32 @@ def job(name: str) -> str:
     return (JOBS_DIR / name).read_text()
 
 
+def tool_dirs() -> list[str]:
+    """Where the environment running the tests keeps its console scripts: the
+    venv or prefix the package and its test extras were installed into
+    (``./dev``'s .venv, a ``pip install '.[test]'`` venv, a system prefix)."""
+    dirs = []
+    for d in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
+        if d and d not in dirs:
+            dirs.append(d)
+    return dirs
+
+
+def find_tool(name: str, path_fallback: bool = True) -> str | None:
+    """The one lookup of a command the tests run (``damos``, ``damo``): the
+    running interpreter's environment first, then PATH; None if neither has it."""
+    for d in tool_dirs():
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return shutil.which(name) if path_fallback else None
+
+
 def damos_command() -> list[str]:
-    """How to run the project's CLI on the host: the venv's `damos`, else `python -m damos_lang`."""
-    venv_damos = PROJECT_ROOT / ".venv" / "bin" / "damos"
-    if venv_damos.exists():
-        return [str(venv_damos)]
-    return [sys.executable, "-m", "damos_lang"]
+    """How to run the project's CLI on the host: this environment's `damos`,
+    else `python -m damos_lang` (never another installation's `damos` on PATH)."""
+    damos = find_tool("damos", path_fallback=False)
+    return [damos] if damos else [sys.executable, "-m", "damos_lang"]
 
 
 def compile_damos(source: str, target: str = "sysfs", *extra: str) -> str:

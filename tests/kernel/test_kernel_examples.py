@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from damos_lang.convert import to_context
 from damos_lang.features import minimum_version
+from damos_lang.pipeline import unit_of
 from damos_lang.lower import parse
-from damos_lang.sysfs_plan import PID_FROM_CALLER, plan_for
+from damos_lang.sysfs_writes import PID_FROM_CALLER, plan_for
 from damos_lang.targets import Options
 
 pytestmark = pytest.mark.kernel
@@ -22,7 +24,7 @@ def examples_for_stock_kernel():
     out = []
     for f in sorted((ROOT / "examples").glob("*.damos")):
         program = parse(f.read_text())
-        if minimum_version(program).since <= STOCK and all(t.pid is None for t in program.targets):
+        if minimum_version(to_context(program)).since <= STOCK and all(t.pid is None for t in program.targets):
             out.append(f.stem)
     return out
 
@@ -34,13 +36,14 @@ def test_examples_are_covered():
 
 def test_examples_set_the_kernel_files_of_our_plan(kernel_rig, stock_kernel, vm_out):
     names = examples_for_stock_kernel()
-    damo = ROOT / ".venv" / "bin" / "damo"
-    if not damo.exists():
-        pytest.fail("damo is not installed in .venv (./dev installs it with the test extras)")
+    damo = kernel_rig.find_tool("damo")
+    if damo is None:
+        pytest.fail(f"damo is not installed in this environment ({', '.join(kernel_rig.tool_dirs())}) "
+                    "nor on PATH (pip install '.[test]' installs it)")
     files, expected = {}, {}
     for name in names:
         program = parse((ROOT / "examples" / f"{name}.damos").read_text())
-        writes = plan_for(program, Options(), pid_from_caller=True)
+        writes = plan_for(unit_of(program, interface="sysfs"), Options(), pid_from_caller=True)
         leaves = {}
         for w in writes:
             if w.path.endswith("/state") or w.value == PID_FROM_CALLER:
@@ -50,7 +53,7 @@ def test_examples_set_the_kernel_files_of_our_plan(kernel_rig, stock_kernel, vm_
         files[f"{name}.paths"] = "\n".join(leaves) + "\n"
         files[f"{name}.sh"] = kernel_rig.compile_damos((ROOT / "examples" / f"{name}.damos").read_text())
     r = kernel_rig.run_vm(stock_kernel, kernel_rig.job("examples.sh"), timeout=240, files=files,
-                          env={"EXAMPLES": " ".join(names), "DAMO": str(damo)}, out=vm_out)
+                          env={"EXAMPLES": " ".join(names), "DAMO": damo}, out=vm_out, keep=(damo,))
     assert r.rc == 0, r.describe()
     res = kernel_rig.parse_kv(r.text("result.txt"))
     for name in names:

@@ -1,0 +1,109 @@
+"""The rig's own logic, without a VM (these run in the fast tier): a guest
+that dies before its job starts is retried once and counted; one that dies
+after is a result; tools are found in the running interpreter's environment."""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import kernelrig
+
+# stands in for rig/runvm.sh: "boots" by running the job on the host; the first
+# $DIE boots die before the job starts, as the stock kernel's int3 oops did
+FAKE_RUNVM = r'''#!/bin/sh
+out=$3
+n=$(cat "$COUNT" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$COUNT"
+if [ "$n" -le "$DIE" ]; then
+  echo "Oops: int3 ... RIP: sched_clock_cpu" > "$out/console.log"
+  echo "runvm: VM ended without a result (qemu status 0)" >&2
+  exit 200
+fi
+cd "$out" && sh run.sh > run.sh.log 2>&1; rc=$?
+echo "RIG-EXIT: rc=$rc" > "$out/console.log"
+[ -n "$DIE_AFTER_START" ] && exit 200
+exit $rc
+'''
+
+
+def fake_rig(tmp_path, monkeypatch, die, die_after_start=False):
+    runvm = tmp_path / "runvm.sh"
+    runvm.write_text(FAKE_RUNVM)
+    monkeypatch.setattr(kernelrig, "RUNVM_SH", runvm)
+    monkeypatch.setenv("DAMOS_RIG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("COUNT", str(tmp_path / "boots"))
+    monkeypatch.setenv("DIE", str(die))
+    monkeypatch.setenv("DIE_AFTER_START", "1" if die_after_start else "")
+    monkeypatch.setattr(kernelrig, "SESSION_RIG_FAULTS", [])
+    kernel = kernelrig.Kernel("stock", tmp_path / "vmlinuz", tmp_path / "initrd", "fake-6.12")
+    out = tmp_path / "out"
+    return kernel, out, lambda: int((tmp_path / "boots").read_text())
+
+
+def test_a_guest_dying_before_its_job_is_retried_once_and_counted(tmp_path, monkeypatch,
+                                                                     capsys):
+    kernel, out, boots = fake_rig(tmp_path, monkeypatch, die=1)
+    r = kernelrig.run_vm(kernel, "echo job ran\nexit 7\n", timeout=30, out=out)
+    assert boots() == 2
+    assert r.rc == 7 and r.job_started and not r.rig_fault, r.describe()
+    assert "job ran" in r.log
+    assert len(r.rig_faults) == 1 and "before its job started" in r.rig_faults[0]
+    assert "retried:" in r.describe()
+    assert "Oops: int3" in (out / "console.attempt1.log").read_text()
+    assert "retrying once" in capsys.readouterr().err
+    assert kernelrig.rig_fault_count() == 1 and kernelrig.SESSION_RIG_FAULTS == list(r.rig_faults)
+    log = kernelrig.rig_fault_log().read_text()
+    assert "fake-6.12" in log and "sched_clock_cpu" in log
+    # the count keeps running across runs
+    kernelrig.run_vm(kernel, "exit 0\n", timeout=30, out=tmp_path / "out2")
+    assert kernelrig.rig_fault_count() == 1          # boot 3 went fine
+    monkeypatch.setenv("DIE", "4")
+    r = kernelrig.run_vm(kernel, "exit 0\n", timeout=30, out=tmp_path / "out3")
+    assert kernelrig.rig_fault_count() == 2
+
+
+def test_only_one_retry(tmp_path, monkeypatch):
+    kernel, out, boots = fake_rig(tmp_path, monkeypatch, die=5)
+    r = kernelrig.run_vm(kernel, "exit 0\n", timeout=30, out=out)
+    assert boots() == 2
+    assert r.rc is None and r.status == 200 and r.rig_fault and not r.job_started
+    assert len(r.rig_faults) == 1                     # the retry; the second death is the result
+    assert "the job never started" in r.describe()
+
+
+def test_a_guest_dying_after_its_job_started_is_a_result(tmp_path, monkeypatch):
+    kernel, out, boots = fake_rig(tmp_path, monkeypatch, die=0, die_after_start=True)
+    r = kernelrig.run_vm(kernel, "exit 0\n", timeout=30, out=out)
+    assert boots() == 1
+    assert r.status == 200 and r.job_started and not r.rig_fault and r.rig_faults == ()
+    assert kernelrig.rig_fault_count() == 0
+
+
+def _executable(path):
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_tools_come_from_the_interpreter_s_environment_then_path(tmp_path, monkeypatch):
+    env_bin, other = tmp_path / "venv" / "bin", tmp_path / "elsewhere"
+    env_bin.mkdir(parents=True)
+    other.mkdir()
+    for d in (env_bin, other):
+        _executable(d / "sometool")
+    _executable(other / "pathonly")
+    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    monkeypatch.setenv("PATH", f"{other}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert str(env_bin) in kernelrig.tool_dirs()
+    assert kernelrig.find_tool("sometool") == str(env_bin / "sometool")
+    assert kernelrig.find_tool("pathonly") == str(other / "pathonly")
+    assert kernelrig.find_tool("pathonly", path_fallback=False) is None
+    assert kernelrig.find_tool("no-such-tool-here") is None
+    # damos: this environment's console script, never another one on PATH
+    _executable(other / "damos")
+    assert kernelrig.damos_command()[0] != str(other / "damos")
+
+
+def test_this_environment_has_the_tools_the_suite_runs():
+    # pip install '.[test]' (or ./dev) puts both into the interpreter's environment
+    assert kernelrig.find_tool("damo"), kernelrig.tool_dirs()
+    assert kernelrig.damos_command()[0] != "damos"
