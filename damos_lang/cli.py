@@ -279,10 +279,12 @@ def _write_atomically(path: str, text: str, executable: bool = False) -> None:
 
 
 def main() -> None:
-    # A short-lived command that builds one large acyclic tree: the cyclic
-    # collector only re-scans it (over half the time of checking a big file).
-    import gc
-    gc.disable()
+    # A compiler command is short-lived and builds one large acyclic tree: the
+    # cyclic collector only re-scans it (over half the time of checking a big
+    # file).  'damos run' runs for long, so it keeps the collector.
+    if "run" not in sys.argv[1:2]:
+        import gc
+        gc.disable()
     try:
         app()
     except DamosError as e:  # errors raised outside a command's own handling

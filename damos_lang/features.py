@@ -13,6 +13,8 @@ from .errors import DamosError, Loc
 from .model import Context
 
 DEBUGFS_MAX_SCHEMES = 256
+INTERFACE_LABELS = {SYSFS: "sysfs", DEBUGFS: "debugfs", C_API: "c-module",
+                    USERSPACE: "damos run"}
 
 # features of the sysfs interface and the C API by the version that added them
 _SINCE = {
@@ -180,7 +182,8 @@ def minimum_version(ctx: Context, interface: str = SYSFS) -> Feature | None:
 def require(ctx: Context, interface: str, version: tuple[int, int] | None = None) -> None:
     """Raise for the first thing ``interface`` (at ``version``, if given) lacks."""
     for f in blockers(ctx, interface):
-        raise DamosError(f"{INTERFACE_WORDS[interface]}: cannot express {f.name}: {f.why}", f.loc)
+        raise DamosError(f"{INTERFACE_LABELS[interface]} cannot express {f.name}: {f.why}",
+                         f.loc)
     if version is None:
         return
     first, last = INTERFACE_SPAN[interface]
@@ -194,10 +197,6 @@ def require(ctx: Context, interface: str, version: tuple[int, int] | None = None
         if f.since > version:
             raise DamosError(f"Linux {vstr(version)} lacks {f.name} (first in Linux "
                              f"{vstr(f.since)})", f.loc)
-
-
-INTERFACE_LABELS = {SYSFS: "sysfs", DEBUGFS: "debugfs", C_API: "c-module",
-                    USERSPACE: "damos run"}
 
 
 def interfaces_at(ctx: Context, version: tuple[int, int]) -> list[tuple[str, DamosError | None]]:

@@ -63,10 +63,14 @@ class KContext:
     schemes: tuple[KScheme, ...]
 
 
-def to_kernel(program, max_policy: str = "unbounded", intervals=None) -> KContext:
+def to_kernel(program, max_policy: str = "unbounded", intervals=None,
+              capped: bool = True) -> KContext:
+    """``capped``: numbers as sysfs writes and damo JSON carry them (at most
+    ULONG_MAX); debugfs lines carry damo's uncapped numbers."""
     ctx = to_context(program, intervals=intervals)
     schemes = []
     for s, n in zip(ctx.schemes, output_numbers(program, ctx, max_policy)):
+        n = n.capped() if capped else n
         q = s.quota
         schemes.append(KScheme(
             s.action, n.sz_min, n.sz_max, n.nr_accesses_min, n.nr_accesses_max, n.age_min,

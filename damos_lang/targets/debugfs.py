@@ -92,8 +92,8 @@ def compile(unit, options) -> str:
     if which is None:
         dropped = _dropped(unit, options)
         if dropped:
-            m = unit.program.monitor
-            loc = (m.loc if m is not None else None) or unit.context.targets[0].loc
+            m, targets = unit.program.monitor, unit.context.targets
+            loc = (m.loc if m is not None else None) or (targets[0].loc if targets else None)
             raise DamosError(
                 f"the file sets DAMON's {' and '.join(dropped)}, which the debugfs schemes "
                 "file does not carry (the kernel would run the schemes at its own attributes)",
