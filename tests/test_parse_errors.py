@@ -234,5 +234,5 @@ def test_commas_and_hex_in_legacy_fields():
     (s,) = parse("1,024K 0x1000 min max min max stat\n").schemes
     # the IR keeps the user's hex (so fmt writes it back); the kernel value is 4096
     assert s.pattern.size.lo == Value("1024", "K") and s.pattern.size.hi == Value("0x1000")
-    from damos_lang.kernel import size_bytes
+    from damos_lang.convert import size_bytes
     assert (size_bytes(s.pattern.size.lo), size_bytes(s.pattern.size.hi)) == (1 << 20, 4096)
