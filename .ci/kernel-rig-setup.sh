@@ -5,7 +5,8 @@
 #      (tests/kernel/rig/install-prereqs.sh; no apt-get update when none is)
 #   2. download Debian's stock 6.12 kernel once, and build the custom 6.12
 #      kernel when rig.config or the linux-source-6.12 version changed
-#      (about 4 minutes on 2 cores; cached under ${DAMOS_RIG_CACHE:-~/.cache/damos-lang})
+#      (4 to 20 minutes on 2 cores, depending on what else runs, with a
+#      progress line every 45 s; cached under ${DAMOS_RIG_CACHE:-~/.cache/damos-lang})
 # A warm run takes about a second.  Exits non-zero on any failure.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -107,3 +107,56 @@ def test_this_environment_has_the_tools_the_suite_runs():
     # pip install '.[test]' (or ./dev) puts both into the interpreter's environment
     assert kernelrig.find_tool("damo"), kernelrig.tool_dirs()
     assert kernelrig.damos_command()[0] != "damos"
+
+
+FAKE_MAKE = r'''#!/bin/sh
+# a kernel make that builds 6 objects in 3 s (or fails with FAIL=1)
+case "$*" in *kernelrelease*) echo 6.12-fake; exit 0 ;; esac
+[ -n "$FAIL" ] && { sleep 1.5; exit 2; }
+i=0; while [ $i -lt 6 ]; do i=$((i + 1)); touch "$2/obj$i.o"; sleep 0.5; done
+mkdir -p "$2/arch/x86/boot" && echo fake > "$2/arch/x86/boot/bzImage"
+'''
+
+
+def _fake_build(tmp_path, fail=False):
+    import shutil
+    import subprocess
+    if kernelrig.missing_prerequisites():
+        import pytest
+        pytest.skip("the rig's prerequisites are missing: " + ", ".join(kernelrig.missing_prerequisites()))
+    srcver = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "linux-source-6.12"],
+                            capture_output=True, text=True).stdout
+    cache, fakebin = tmp_path / "cache", tmp_path / "bin"
+    ksrc = cache / "linux-source-6.12"
+    ksrc.mkdir(parents=True)
+    fakebin.mkdir()
+    (ksrc / ".rig-srcver").write_text(srcver + "\n")
+    cfg = subprocess.run(f"sha256sum < {kernelrig.RIG_DIR / 'rig.config'} | cut -c1-16", shell=True,
+                         capture_output=True, text=True).stdout
+    (ksrc / ".rig-config-sha").write_text(cfg)
+    (ksrc / ".config").write_text("")
+    (fakebin / "make").write_text(FAKE_MAKE)
+    (fakebin / "make").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fakebin}{os.pathsep}{os.environ['PATH']}",
+               DAMOS_RIG_CACHE=str(cache), RIG_PROGRESS_SECS="1", FAIL="1" if fail else "")
+    env.pop("RIG_SETUP_LOCKED", None)
+    assert shutil.which("make", path=env["PATH"]) == str(fakebin / "make")
+    return subprocess.run(["/bin/sh", str(kernelrig.SETUP_SH), "custom"], env=env,
+                          capture_output=True, text=True, timeout=120), cache
+
+
+def test_the_kernel_build_shows_its_progress(tmp_path):
+    r, cache = _fake_build(tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "takes 4 to 20 minutes" in r.stderr and "about 4 minutes" not in r.stderr
+    progress = [line for line in r.stderr.splitlines() if "elapsed," in line]
+    assert len(progress) >= 2, r.stderr            # a line a second here, every 45 s for real
+    assert "objects built" in progress[-1] and "of about 1200" in progress[0], r.stderr
+    assert "build took" in r.stderr and "(6 objects built)" in r.stderr, r.stderr
+    assert (cache / ".rig-custom-objects").read_text().strip() == "6"   # the next estimate
+    assert "RIG_RESULT custom" in r.stdout
+
+
+def test_a_failed_kernel_build_says_so_and_fails(tmp_path):
+    r, _ = _fake_build(tmp_path, fail=True)
+    assert r.returncode != 0 and "build failed (2)" in r.stderr, r.stderr

@@ -98,6 +98,14 @@ custom_key() {
   [ -n "$srcver" ] || { log "linux-source-6.12 is not installed"; exit 4; }
   KEY=$( { cat "$HERE/rig.config"; echo "linux-source-6.12=$srcver"; } | sha)
 }
+built() { find "$KSRC" -name '*.o' -newer "$KSRC/.rig-build-start" 2>/dev/null | wc -l | tr -d ' '; }
+progress() {  # a line every RIG_PROGRESS_SECS while make runs (killed when it ends)
+  while :; do
+    # the sleep holds no pipe, so killing this loop ends it at once
+    sleep "${RIG_PROGRESS_SECS:-45}" >/dev/null 2>&1
+    log "building: $(( $(date +%s) - t0 ))s elapsed, $(built) of about $expect objects built"
+  done
+}
 custom() {
   custom_key
   CUSTOM_DIR=$CACHE/custom/$KEY
@@ -122,10 +130,23 @@ custom() {
       done )
     echo "$cfgsha" > "$KSRC/.rig-config-sha"
   fi
-  log "building bzImage with -j$JOBS (a clean build takes about 4 minutes on 2 cores)"
+  # a clean build took 3.5 min on an idle 2-core machine, 5.5 and 19 min with
+  # other work beside it: say so, and show progress while it runs
+  expect=$(cat "$CACHE/.rig-custom-objects" 2>/dev/null) || expect=
+  : "${expect:=1200}"
+  log "building bzImage with -j$JOBS: a clean build takes 4 to 20 minutes on 2 cores" \
+      "(about $expect objects), depending on what else runs; progress every ${RIG_PROGRESS_SECS:-45}s"
   t0=$(date +%s)
-  make -C "$KSRC" -s -j"$JOBS" bzImage >&2
-  log "build took $(( $(date +%s) - t0 ))s"
+  touch -d "@$(( t0 - 1 ))" "$KSRC/.rig-build-start"   # before anything make writes
+  progress &
+  progress_pid=$!
+  st=0
+  make -C "$KSRC" -s -j"$JOBS" bzImage >&2 || st=$?
+  kill "$progress_pid" 2>/dev/null || true
+  wait "$progress_pid" 2>/dev/null || true
+  [ "$st" = 0 ] || { log "build failed ($st) after $(( $(date +%s) - t0 ))s"; exit "$st"; }
+  find "$KSRC" -name '*.o' | wc -l | tr -d ' ' > "$CACHE/.rig-custom-objects"
+  log "build took $(( $(date +%s) - t0 ))s ($(built) objects built)"
   mkdir -p "$CUSTOM_DIR.tmp"
   cp "$KSRC/arch/x86/boot/bzImage" "$CUSTOM_DIR.tmp/bzImage"
   cp "$KSRC/.config" "$CUSTOM_DIR.tmp/config"
