@@ -196,5 +196,35 @@ OPS: dict[str, OpsSet] = {o.name: o for o in (
 DEFAULT_OPS = "vaddr"
 
 
+@dataclass(frozen=True)
+class Setting:
+    """A versioned part of a scheme or context that is not a vocabulary word
+    (apply_interval, filters, quota goals, ...)."""
+
+    name: str
+    sysfs: Version                   # first kernel with it in the sysfs interface
+    c_api: Version                   # first kernel whose C API has it
+    in_debugfs: bool = False         # debugfs schemes lines can carry it
+    userspace_why_not: str | None = None   # why damos run cannot do it (None: it can)
+
+
+_MIGRATES = "damos run does not migrate pages"
+SETTINGS: dict[str, Setting] = {x.name: x for x in (
+    Setting("intervals_goal (interval auto-tuning)", (6, 15), (6, 15),
+            userspace_why_not="damos run keeps the file's intervals"),
+    Setting("apply_interval", (6, 7), (6, 7)),
+    Setting("target_nid", (6, 11), (6, 11), userspace_why_not=_MIGRATES),
+    Setting("dests", (6, 17), (6, 17), userspace_why_not=_MIGRATES),
+    Setting("max_snapshots", (7, 0), (7, 0)),
+    Setting("filters", (6, 3), (6, 3)),
+    Setting("allow filters", (6, 14), (6, 14)),
+    Setting("quota goals", (6, 8), (6, 9)),          # 6.8's C API had only get_score
+    Setting("goal nid", (6, 16), (6, 16)),
+    Setting("goal path", (6, 19), (6, 19)),
+    Setting("goal_tuner", (7, 1), (7, 1)),
+    Setting("fail_charge", (7, 2), (7, 2)),
+)}
+
+
 def vstr(v: Version) -> str:
     return f"{v[0]}.{v[1]}"

@@ -16,25 +16,6 @@ DEBUGFS_MAX_SCHEMES = 256
 INTERFACE_LABELS = {SYSFS: "sysfs", DEBUGFS: "debugfs", C_API: "c-module",
                     USERSPACE: "damos run"}
 
-# features of the sysfs interface and the C API by the version that added them
-_SINCE = {
-    "intervals_goal (interval auto-tuning)": (6, 15),
-    "apply_interval": (6, 7), "target_nid": (6, 11), "dests": (6, 17),
-    "max_snapshots": (7, 0), "filters": (6, 3), "allow filters": (6, 14),
-    "quota goals": (6, 8), "goal nid": (6, 16), "goal path": (6, 19),
-    "goal_tuner": (7, 1), "fail_charge": (7, 2),
-}
-# what debugfs schemes lines cannot carry at all
-_NOT_IN_DEBUGFS = {"intervals_goal (interval auto-tuning)", "apply_interval", "target_nid",
-                   "dests", "max_snapshots", "filters", "allow filters", "quota goals",
-                   "goal nid", "goal path", "goal_tuner", "fail_charge"}
-# what damos run cannot do (it has no nodes to migrate to and no self-deactivation)
-_NOT_IN_USERSPACE = {"target_nid": "damos run does not migrate pages",
-                     "dests": "damos run does not migrate pages",
-                     "intervals_goal (interval auto-tuning)":
-                         "damos run keeps the file's intervals"}
-
-
 @dataclass(frozen=True)
 class Feature:
     """A feature the context uses; ``since`` is None when the interface cannot
@@ -116,10 +97,12 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
         else:
             out.append(Feature(f"action {s.action}", a.since, loc))
     for name, loc in _generic(ctx):
-        if interface == DEBUGFS and name in _NOT_IN_DEBUGFS:
+        setting = catalog.SETTINGS[name]
+        if interface == DEBUGFS and not setting.in_debugfs:
             out.append(Feature(name, None, loc, "debugfs schemes lines cannot carry it"))
         else:
-            out.append(Feature(name, _SINCE[name], loc))
+            out.append(Feature(name, setting.c_api if interface == C_API else setting.sysfs,
+                               loc))
     for s in ctx.schemes:
         for f in s.filters:
             out.append(Feature(f"filter type {f.type}", catalog.FILTER_TYPES[f.type].since,
@@ -161,8 +144,9 @@ def _userspace(ctx: Context) -> list[Feature]:
                                None if gm.userspace_source else
                                f"damos run cannot read {g.metric}"))
     for name, loc in _generic(ctx):
-        if name in _NOT_IN_USERSPACE:
-            out.append(Feature(name, None, loc, _NOT_IN_USERSPACE[name]))
+        why = catalog.SETTINGS[name].userspace_why_not
+        if why is not None:
+            out.append(Feature(name, None, loc, why))
     return out
 
 

@@ -183,7 +183,7 @@ def _fit(program, v):
     from dataclasses import replace
     since = base.SINCE
     m = program.monitor
-    if m is not None and m.intervals_goal is not None and v < since["intervals_goal"]:
+    if m is not None and m.intervals_goal is not None and v < since["intervals_goal (interval auto-tuning)"]:
         m = replace(m, intervals_goal=None)
     if m is not None and m.ops == "fvaddr" and v < since["fvaddr"]:
         m = replace(m, ops="vaddr")

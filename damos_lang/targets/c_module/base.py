@@ -26,19 +26,13 @@ from ...model import UINT_MAX, ULONG_MAX, Context, Filter, QuotaGoal, Scheme
 
 Version = tuple[int, int]
 
-#: first C-API version of what the catalog has no record for
+#: first C-API version of each API fact: the catalog's settings, plus what only
+#: the C API has (checked in kernel trees as c-api.md lists)
 SINCE: dict[str, Version] = {
     "fvaddr": (5, 18),                 # damon_select_ops(), DAMON_OPS_FVADDR
     "paddr default region": (6, 1),    # damon_set_region_biggest_system_ram_default()
-    "apply_interval": (6, 7),          # damon_new_scheme(..., apply_interval_us, ...)
-    "target_nid": (6, 11),             # damon_new_scheme(..., target_nid)
-    "allow filters": (6, 14),          # damos_new_filter(type, matching, allow)
-    "intervals_goal": (6, 15),         # damon_attrs.intervals_goal
-    "goal nid": (6, 16),               # damos_quota_goal.nid
     "migrate on vaddr": (6, 17),       # vaddr's migrate_{hot,cold} implementation
-    "dests": (6, 17),                  # damos.migrate_dests
-    "max_snapshots": (7, 0),           # damos.max_nr_snapshots
-    "fail_charge": (7, 2),             # damos_quota.fail_charge_{num,denom}
+    **{name: s.c_api for name, s in catalog.SETTINGS.items()},
 }
 
 # sizes that read better as linux/sizes.h names (present in every tree we emit for)
@@ -196,7 +190,8 @@ class Emitter:
         if ctx.ops == "fvaddr":
             self.need(SINCE["fvaddr"], "fvaddr operations", loc)
         if ctx.intervals_goal is not None:
-            self.need(SINCE["intervals_goal"], "intervals_goal (interval auto-tuning)", loc)
+            name = "intervals_goal (interval auto-tuning)"
+            self.need(SINCE[name], name, loc)
         if len(ctx.targets) > 1:
             raise DamosError("the c-module target manages one target (one process or one "
                              f"set of regions); this file has {len(ctx.targets)}",
