@@ -74,6 +74,21 @@ def run(quick: bool) -> list[dict]:
                      "goal": "<= 2 s at 10000" if not quick else "",
                      "note": f"wall; CPU {CPU[tuple(cmd)]:.2f} s; {t / n * 1e6:.0f} us per "
                              f"scheme; {load_note()}"})
+        # damos check on a file full of warnings: printing them must stay linear
+        lines = 1000 if quick else 5000
+        walls = []
+        for k in (1, 4):
+            warn = os.path.join(d, f"warn{k}.damos")
+            Path(warn).write_text("min max 7% max 150ms max stat\n" * (lines * k))
+            cmd = damos + ["check", warn]
+            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            n_warn = r.stderr.count(": warning: ")
+            walls.append((wall(cmd, 1), n_warn))
+        (t1, w1), (t4, w4) = walls
+        rows.append({"name": f"check with {w1} warnings, then {w4} (4x the lines)",
+                     "value": t4, "unit": "s", "goal": "ratio ~4 (linear)", "baseline": t1,
+                     "ratio": t4 / t1,
+                     "note": f"{t1:.2f} s for {lines} lines, {t4:.2f} s for {4 * lines}"})
         m = 100 if quick else 1000
         small = os.path.join(d, f"big{m}.damos")
         Path(small).write_text(block_file(m))
