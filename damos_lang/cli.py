@@ -265,6 +265,132 @@ def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or da
                                  realtime=realtime, seed=seed, quiet=quiet))
 
 
+_SYSFS_ROOT = typer.Option(None, "--sysfs-root", metavar="DIR",
+                           help="Use this tree instead of /sys/kernel/mm/damon/admin "
+                                "(a stand-in for testing).")
+
+
+@app.command()
+def apply(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
+          pid: Optional[int] = typer.Option(None, "--pid", help="Target process (overrides the file)."),
+          sysfs_root: Optional[str] = _SYSFS_ROOT,
+          module_root: Optional[str] = typer.Option(None, "--module-root", metavar="DIR",
+                                                    help="Instead of /sys/module (reclaim, lru_sort)."),
+          target: str = typer.Option("sysfs", "--target", "-t", metavar="TARGET",
+                                     help="sysfs (a new kdamond), reclaim or lru_sort "
+                                          "(DAMON_RECLAIM / DAMON_LRU_SORT parameters).")):
+    """Start FILE's schemes in the running kernel, all or nothing (docs/live.md)."""
+    from .live.commands import apply_cmd
+    apply_cmd(_unit, file, pid, sysfs_root, module_root, target)
+
+
+@app.command()
+def update(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
+           pid: Optional[int] = typer.Option(None, "--pid", help="Target process (default: the running one)."),
+           sysfs_root: Optional[str] = _SYSFS_ROOT,
+           kdamond: Optional[int] = typer.Option(None, "--kdamond", metavar="ID",
+                                                 help="Which kdamond damos apply started.")):
+    """Commit FILE to a kdamond damos apply started, without stopping it."""
+    from .live.commands import update_cmd
+    update_cmd(_unit, file, pid, sysfs_root, kdamond)
+
+
+@app.command()
+def status(sysfs_root: Optional[str] = _SYSFS_ROOT,
+           as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+           watch: bool = typer.Option(False, "--watch", help="A live table of the stats."),
+           interval: float = typer.Option(1.0, "--interval", metavar="S", help="--watch period."),
+           count: Optional[int] = typer.Option(None, "--count", metavar="N",
+                                               help="--watch: stop after N refreshes."),
+           regions: bool = typer.Option(False, "--regions", help="Also the tried regions.")):
+    """Every kdamond printed back as DAMOS source, with its schemes' stats."""
+    from .live.commands import status_cmd
+    status_cmd(sysfs_root, as_json, watch, interval, regions, count)
+
+
+@app.command()
+def stop(kdamond: Optional[int] = typer.Argument(None, metavar="[ID]"),
+         sysfs_root: Optional[str] = _SYSFS_ROOT):
+    """Stop the kdamonds damos apply started (or only ID)."""
+    from .live.commands import stop_cmd
+    stop_cmd(sysfs_root, kdamond)
+
+
+report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                         help="Pictures and tables from a 'damos run --record' file or a kernel "
+                              "damon_aggregated trace (docs/report.md).")
+app.add_typer(report_app, name="report")
+
+
+def _report_load(record: str, addr_range: Optional[str], time_range: Optional[str]):
+    """The record and the parsed --range/--time; bad input exits 2 with one line."""
+    from .report.records import RecordError, load, parse_span
+    try:
+        ar = parse_span(addr_range, "--range", "address") if addr_range else None
+        tr = parse_span(time_range, "--time", "time") if time_range else None
+    except ValueError as e:
+        typer.echo(f"damos report: error: {e}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        return load(record), (int(ar[0]), int(ar[1])) if ar else None, tr
+    except RecordError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+_REPORT_RANGE = typer.Option(None, "--range", metavar="START-END",
+                             help="Only these addresses (decimal or 0x hex).")
+_REPORT_TIME = typer.Option(None, "--time", metavar="T0-T1", help="Only this time window (seconds).")
+
+
+@report_app.command("heatmap")
+def report_heatmap(record: str = typer.Argument(..., metavar="RECORD",
+                                                help="damos run --record file or tracefs text"),
+                   output: Optional[str] = typer.Option(None, "-o", "--output", metavar="PNG",
+                                                        help="Write a PNG (needs matplotlib)."),
+                   addr_range: Optional[str] = _REPORT_RANGE, time_range: Optional[str] = _REPORT_TIME,
+                   terminal: bool = typer.Option(False, "--terminal",
+                                                 help="Characters in the terminal (the default "
+                                                      "without -o)."),
+                   rows: int = typer.Option(24, "--rows", help="--terminal: address bands."),
+                   columns: int = typer.Option(72, "--columns", help="--terminal: time columns.")):
+    """Access heatmap: time by address (gaps collapsed), with where and when each scheme acted."""
+    from .report import heatmap
+    rec, ar, tr = _report_load(record, addr_range, time_range)
+    try:
+        if output and not terminal:
+            heatmap.png(rec, output, ar, tr)
+            typer.echo(f"wrote {output}", err=True)
+        else:
+            typer.echo(heatmap.terminal(rec, rows, columns, ar, tr), nl=False)
+    except heatmap.MissingMatplotlib as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1)
+    except ValueError as e:
+        typer.echo(f"{record}: error: {e}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@report_app.command("wss")
+def report_wss(record: str = typer.Argument(..., metavar="RECORD",
+                                            help="damos run --record file or tracefs text"),
+               as_json: bool = typer.Option(False, "--json", help="Print JSON (every interval)."),
+               output: Optional[str] = typer.Option(None, "-o", "--output", metavar="PNG",
+                                                    help="Also write a PNG (needs matplotlib)."),
+               addr_range: Optional[str] = _REPORT_RANGE, time_range: Optional[str] = _REPORT_TIME):
+    """Working-set size over time and its distribution (percentiles)."""
+    from .report import heatmap, wss
+    rec, ar, tr = _report_load(record, addr_range, time_range)
+    typer.echo((wss.to_json if as_json else wss.text)(rec, ar, tr), nl=False)
+    if output:
+        try:
+            wss.plot(rec, output, ar, tr)
+        except heatmap.MissingMatplotlib as e:
+            typer.echo(str(e), err=True)
+            raise typer.Exit(1)
+        typer.echo(f"wrote {output}", err=True)
+
+
 def _write_atomically(path: str, text: str, executable: bool = False) -> None:
     """Write via a temporary file and rename, so a failure leaves nothing half-written."""
     d = os.path.dirname(os.path.abspath(path))
