@@ -1,0 +1,220 @@
+"""Monitoring records in memory: a ``damos run --record`` file or a kernel
+``damon:damon_aggregated`` trace (see trace.py), read into one structure.
+
+A record is a list of aggregations; each has its time (µs), and per target
+the regions as ``(start, end, nr_accesses, age)`` tuples and the resident
+bytes (None when unknown); plus the cumulative per-scheme stats (empty for a
+kernel trace, which has none)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+RegionT = Tuple[int, int, int, int]          # start, end, nr_accesses, age
+
+
+class RecordError(Exception):
+    """Bad input: the message is one line, ``file:line: error: ...``."""
+
+    def __init__(self, path: str, line: Optional[int], message: str) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: error: {message}")
+
+
+@dataclass
+class TargetSnapshot:
+    id: int
+    regions: List[RegionT]
+    resident_bytes: Optional[int] = None
+
+
+@dataclass
+class Aggregation:
+    time_us: int
+    index: int                                # 1-based
+    targets: List[TargetSnapshot]
+    stats: List[dict] = field(default_factory=list)   # cumulative, per scheme
+
+    def regions(self) -> List[RegionT]:
+        return [r for t in self.targets for r in t.regions]
+
+
+@dataclass
+class Record:
+    path: str
+    kind: str                                 # "damos run" or "kernel trace"
+    aggregations: List[Aggregation]
+    sample_us: Optional[int] = None
+    aggr_us: Optional[int] = None
+    update_us: Optional[int] = None
+    schemes: List[dict] = field(default_factory=list)
+    workload: Optional[str] = None
+    dropped: int = 0                          # trace: incomplete aggregations left out
+
+    @property
+    def max_nr_accesses(self) -> int:
+        """The top of the nr_accesses scale: aggr/sample when known, else the
+        highest value seen."""
+        if self.sample_us and self.aggr_us:
+            return max(1, self.aggr_us // self.sample_us)
+        return max((r[2] for a in self.aggregations for r in a.regions()), default=0) or 1
+
+    def scheme_label(self, i: int) -> str:
+        s = self.schemes[i] if i < len(self.schemes) else {}
+        name = s.get("name")
+        action = s.get("action", "?")
+        return f"scheme {i} ({name}: {action})" if name else f"scheme {i} ({action})"
+
+
+def load(path: str) -> Record:
+    """A record file or a kernel trace, told apart by the first line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError as e:
+        raise RecordError(path, None, f"cannot read: {e.strerror}") from None
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if first.lstrip().startswith("{"):
+        return parse_record(text, path)
+    from .trace import parse_trace
+    return parse_trace(text, path)
+
+
+def _int(obj: dict, key: str, path: str, line: int, what: str, nullable: bool = False):
+    v = obj.get(key)
+    if v is None and nullable:
+        return None
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise RecordError(path, line, f"{what}: '{key}' must be a non-negative integer, "
+                                      f"not {json.dumps(v)}")
+    return v
+
+
+def parse_record(text: str, path: str = "<record>") -> Record:
+    """The lines of a ``damos run --record`` file (docs/damos-run.md)."""
+    rec = Record(path=path, kind="damos run", aggregations=[])
+    seen_header = False
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise RecordError(path, n, f"not a JSON line ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise RecordError(path, n, "a record line must be a JSON object")
+        kind = obj.get("type")
+        if kind == "header":
+            if seen_header:
+                raise RecordError(path, n, "a second header line")
+            seen_header = True
+            fmt = obj.get("format")
+            if fmt != 1:
+                raise RecordError(path, n, f"record format {json.dumps(fmt)} is not supported "
+                                           "(this version reads format 1)")
+            attrs = obj.get("attrs")
+            if not isinstance(attrs, dict):
+                raise RecordError(path, n, "header: 'attrs' must be an object")
+            rec.sample_us = _int(attrs, "sample_us", path, n, "header attrs")
+            rec.aggr_us = _int(attrs, "aggr_us", path, n, "header attrs")
+            rec.update_us = _int(attrs, "update_us", path, n, "header attrs", nullable=True)
+            schemes = obj.get("schemes", [])
+            if not isinstance(schemes, list) or not all(isinstance(s, dict) for s in schemes):
+                raise RecordError(path, n, "header: 'schemes' must be a list of objects")
+            rec.schemes = schemes
+            rec.workload = obj.get("workload")
+        elif kind == "aggregation":
+            rec.aggregations.append(_aggregation(obj, path, n))
+        elif kind == "summary":
+            pass
+        else:
+            raise RecordError(path, n, f"unknown line type {json.dumps(kind)} "
+                                       "(expected header, aggregation or summary)")
+    if not rec.aggregations:
+        raise RecordError(path, None, "no aggregation lines: nothing to report")
+    return rec
+
+
+def _aggregation(obj: dict, path: str, n: int) -> Aggregation:
+    time_us = _int(obj, "time_us", path, n, "aggregation")
+    index = obj.get("aggregation", 0)
+    targets = obj.get("targets")
+    if not isinstance(targets, list):
+        raise RecordError(path, n, "aggregation: 'targets' must be a list")
+    snaps = []
+    for t in targets:
+        if not isinstance(t, dict) or not isinstance(t.get("regions"), list):
+            raise RecordError(path, n, "aggregation: each target needs a 'regions' list")
+        regions = []
+        for r in t["regions"]:
+            if not isinstance(r, dict):
+                raise RecordError(path, n, "aggregation: a region must be an object")
+            s = _int(r, "start", path, n, "region")
+            e = _int(r, "end", path, n, "region")
+            if e <= s:
+                raise RecordError(path, n, f"region: end {e:#x} is not above start {s:#x}")
+            regions.append((s, e, _int(r, "nr_accesses", path, n, "region"),
+                            _int(r, "age", path, n, "region")))
+        snaps.append(TargetSnapshot(t.get("id", len(snaps)), regions,
+                                    _int(t, "resident_bytes", path, n, "target", nullable=True)))
+    stats = obj.get("stats", [])
+    if not isinstance(stats, list) or not all(isinstance(s, dict) for s in stats):
+        raise RecordError(path, n, "aggregation: 'stats' must be a list of objects")
+    return Aggregation(time_us, index if isinstance(index, int) else 0, snaps, stats)
+
+
+def applied_deltas(rec: Record) -> Dict[int, List[Tuple[int, int]]]:
+    """Per scheme index: ``(aggregation position, bytes applied)`` for every
+    aggregation in which the cumulative ``sz_applied`` grew."""
+    out: Dict[int, List[Tuple[int, int]]] = {}
+    prev: Dict[int, int] = {}
+    for pos, agg in enumerate(rec.aggregations):
+        for i, st in enumerate(agg.stats):
+            idx = st.get("index", i)
+            cur = st.get("sz_applied")
+            if not isinstance(cur, int):
+                continue
+            if cur > prev.get(idx, 0):
+                out.setdefault(idx, []).append((pos, cur - prev.get(idx, 0)))
+            prev[idx] = cur
+    return out
+
+
+def matches_pattern(scheme: dict, region: RegionT) -> bool:
+    """Whether a region is in the scheme's access pattern (kernel units)."""
+    p = scheme.get("pattern") or {}
+    s, e, acc, age = region
+    sz = e - s
+    try:
+        return (p.get("sz_min", 0) <= sz <= p.get("sz_max", 1 << 64)
+                and p.get("nr_accesses_min", 0) <= acc <= p.get("nr_accesses_max", 1 << 32)
+                and p.get("age_min", 0) <= age <= p.get("age_max", 1 << 32))
+    except TypeError:
+        return False
+
+
+def parse_span(text: str, what: str, unit: str) -> Tuple[float, float]:
+    """``A-B`` for --range (addresses: decimal or 0x hex) or --time (seconds,
+    with an optional s/ms/us suffix)."""
+    parts = text.split("-")
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        raise ValueError(f"{what} must be START-END, not '{text}'")
+
+    def one(tok: str) -> float:
+        tok = tok.strip()
+        if unit == "address":
+            return int(tok, 0)
+        for suffix, mul in (("us", 1e-6), ("ms", 1e-3), ("s", 1.0), ("m", 60.0)):
+            if tok.endswith(suffix):
+                return float(tok[: -len(suffix)]) * mul
+        return float(tok)
+    try:
+        lo, hi = one(parts[0]), one(parts[1])
+    except ValueError:
+        raise ValueError(f"{what} must be START-END "
+                         f"({'addresses, decimal or 0x hex' if unit == 'address' else 'seconds'}), "
+                         f"not '{text}'") from None
+    if hi <= lo:
+        raise ValueError(f"{what}: the end must be above the start in '{text}'")
+    return lo, hi
