@@ -71,12 +71,12 @@ def time_us(v: Value, bare_unit: str = "us"):
 
 
 def time_ms(v: Value) -> int:
-    """damo's text_to_ms: a bare number is already ms."""
+    """damo's text_to_ms (a bare number is already ms), capped at ULONG_MAX."""
     if v.is_max:
         return ULONG_MAX
     if not v.unit and v.keyword is None:
-        return int(damo_number(v.number))
-    return int(time_us(v) / 1000)
+        return min(ULONG_MAX, int(damo_number(v.number)))
+    return min(ULONG_MAX, int(time_us(v) / 1000))
 
 
 def percent_of(v: Value) -> float | int:

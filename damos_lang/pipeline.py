@@ -75,7 +75,13 @@ def build(source: Source, program: Program, *, interface: str | None = None,
     """Check ``program``, convert it and gate it for ``interface`` at ``kernel``."""
     notes: list[Note] = []
     ctx = to_context(program, notes)
-    validate(ctx)
+    try:
+        validate(ctx)
+    except DamosError as e:
+        d = e.diagnostic
+        if source.kind == "damo-json" and d.loc is None and d.path is None:
+            d.path = "kdamonds[0].contexts[0]"   # the context as a whole is at fault
+        raise
     ctx = with_pid(ctx, pid)
     if interface is not None:
         require(ctx, interface, kernel)

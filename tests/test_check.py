@@ -1,6 +1,10 @@
 """The checker's warnings: each one fires when it should and only then."""
+from pathlib import Path
+
 from damos_lang.check import check, min_version_line
 from damos_lang.pipeline import unit_from_text
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def ctx_of(src):
@@ -12,8 +16,8 @@ def messages(src, **kw):
 
 
 def test_clean_examples_have_no_warnings():
-    assert messages(open("examples/prcl.damos").read()) == []
-    assert messages(open("examples/ethp.damos").read()) == []
+    assert messages((EXAMPLES / "prcl.damos").read_text()) == []
+    assert messages((EXAMPLES / "ethp.damos").read_text()) == []
 
 
 def test_min_above_max_never_matches():

@@ -1,5 +1,7 @@
 """Conversion vectors of legacy-format.md §3, exactly, and the documented
 meaning of `max` in the default policy."""
+from pathlib import Path
+
 import pytest
 
 from damos_lang.ir import Value
@@ -82,8 +84,9 @@ def test_unwritten_ranges_match_everything():
 
 
 def test_examples_in_kernel_units():
-    ethp = to_context(parse(open("examples/ethp.damos").read())).schemes
-    prcl = to_context(parse(open("examples/prcl.damos").read())).schemes
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    ethp = to_context(parse((examples / "ethp.damos").read_text())).schemes
+    prcl = to_context(parse((examples / "prcl.damos").read_text())).schemes
     as_tuple = lambda k: (k.pattern.sz_min, k.pattern.sz_max, k.pattern.nr_accesses_min,
                           k.pattern.nr_accesses_max, k.pattern.age_min, k.pattern.age_max,
                           k.action)
