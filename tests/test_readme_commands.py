@@ -21,6 +21,12 @@ def test_dev_demo_runs_every_example_without_error():
     assert ("0\t18446744073709551615\t1\t4294967295\t0\t4294967295\t3\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0"
             in r.stdout)
     assert "examples/ethp.damos: 2 schemes, needs Linux >= 5.18: DAMON sysfs interface" in r.stdout
+    # the main job: prcl applied from user space to the simulated stairs workload
+    assert "damos run: stopped" in r.stdout and "scheme 0 (pageout): tried" in r.stdout
+    resident = [line for line in r.stdout.splitlines() if line.strip().startswith("resident:")]
+    assert resident, r.stdout[-3000:]
+    start, end = (float(x.split()[0]) for x in resident[0].split("resident:")[1].split(",")[:2])
+    assert end < start / 2, resident   # the idle buffers left memory
 
 
 def test_readme_tour_lines_are_true():
