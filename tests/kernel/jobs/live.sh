@@ -1,0 +1,112 @@
+# Proof: damos apply / status / update / stop and --target reclaim on the
+# stock Debian 6.12 kernel, the host's Python running damos in the chroot
+# (hostrun), all in one boot.  Inputs in /out: prcl.damos, prcl2.damos (a new
+# quota), second.damos, memcg.damos (a memcg path that does not exist).
+# Results in /out: result.txt (KEY=VALUE), *.out/*.err of each command,
+# status*.json/txt, tree-*.txt (every file of the admin tree), reclaim.damos
+# and reclaim-params.txt.
+R=/out/result.txt
+O=$RIG_OUTHOST
+D=/sys/kernel/mm/damon/admin
+damos() { hostrun $PY -m damos_lang "$@"; }
+dump() {   # every file of the admin tree with its content
+  find $D -type f | sort | while read -r f; do printf '%s=%s\n' "$f" "$(cat "$f" 2>&1 | tr '\n' ' ')"; done
+}
+/bin/workload 64 8 0 > /tmp/wl.out &
+i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+echo "pid=$pid" > $R
+dump > /out/tree-0.txt
+
+# 1. apply, then status twice (stats rising)
+damos apply $O/prcl.damos --pid $pid > /out/apply.out 2> /out/apply.err
+echo "apply_rc=$?" >> $R
+echo "state=$(cat $D/kdamonds/0/state)" >> $R
+echo "kdamond_pid=$(cat $D/kdamonds/0/pid)" >> $R
+sleep ${LIVE_WAIT:-4}
+damos status --json > /out/status1.json 2> /out/status1.err
+echo "status1_rc=$?" >> $R
+sleep 2
+damos status > /out/status2.txt 2> /out/status2.err
+damos status --json > /out/status2.json 2>> /out/status2.err
+echo "status2_rc=$?" >> $R
+
+# 2. a second apply while the first runs: refused, the first untouched
+dump | grep -v '/stats/' > /out/tree-1.txt
+damos apply $O/second.damos --pid $pid > /out/second.out 2> /out/second.err
+echo "second_rc=$?" >> $R
+dump | grep -v '/stats/' > /out/tree-2.txt
+cmp -s /out/tree-1.txt /out/tree-2.txt && echo "second_untouched=yes" >> $R || echo "second_untouched=no" >> $R
+
+# 3. update the quota with commit: same kdamond pid
+damos update $O/prcl2.damos > /out/update.out 2> /out/update.err
+echo "update_rc=$?" >> $R
+echo "kdamond_pid_after_update=$(cat $D/kdamonds/0/pid)" >> $R
+echo "quota_bytes_after_update=$(cat $D/kdamonds/0/contexts/0/schemes/0/quotas/bytes)" >> $R
+sleep 1
+damos status --json > /out/status3.json 2> /out/status3.err
+echo "status3_rc=$?" >> $R
+
+# 4. stop
+damos stop > /out/stop.out 2> /out/stop.err
+echo "stop_rc=$?" >> $R
+echo "nr_kdamonds_after_stop=$(cat $D/kdamonds/nr_kdamonds)" >> $R
+dump > /out/tree-3.txt
+
+# 5. a memcg path that does not exist fails at 'on' (ENOMEM): nothing left
+damos apply $O/memcg.damos --pid $pid > /out/memcg.out 2> /out/memcg.err
+echo "memcg_rc=$?" >> $R
+dump > /out/tree-4.txt
+cmp -s /out/tree-3.txt /out/tree-4.txt && echo "memcg_nothing_left=yes" >> $R || echo "memcg_nothing_left=no" >> $R
+
+# 6. DAMON_RECLAIM from the language: the biggest System RAM range, age 1 s
+best=$(awk -F' : ' '/System RAM/ { split($1, a, "-"); s = strtonum("0x" a[1]); e = strtonum("0x" a[2]) + 1;
+       if (e - s > m) { m = e - s; r = sprintf("0x%x..0x%x", s, e) } } END { print r }' /proc/iomem 2>/dev/null)
+if [ -z "$best" ]; then   # busybox awk has no strtonum: let the host's Python read it
+  best=$(hostrun $PY -c '
+import re
+best = max(((int(a, 16), int(b, 16) + 1) for a, b in re.findall(r"^\s*([0-9a-f]+)-([0-9a-f]+) : System RAM$", open("/proc/iomem").read(), re.M)), key=lambda r: r[1] - r[0])
+print("%#x..%#x" % best)')
+fi
+echo "reclaim_region=$best" >> $R
+cat > /out/reclaim.damos <<EOS
+# DAMON_RECLAIM: page out what was idle for 1 s, 64 MiB a second at most
+monitor {
+    ops paddr
+    sample 5ms
+    aggr 100ms
+    nr_regions 10..1000
+}
+target region $best
+scheme {
+    action pageout
+    size 4K..max
+    access 0..0 samples
+    age 1s..max
+    quota {
+        size 64M
+        reset 1s
+    }
+    watermarks {
+        metric free_mem_rate
+        interval 1s
+        high 100%
+        mid 100%
+        low 0%
+    }
+}
+EOS
+P=/sys/module/damon_reclaim/parameters
+echo "reclaim_pid_before=$(cat $P/kdamond_pid)" >> $R
+damos apply $O/reclaim.damos --target reclaim > /out/reclaim.out 2> /out/reclaim.err
+echo "reclaim_rc=$?" >> $R
+echo "reclaim_enabled=$(cat $P/enabled)" >> $R
+echo "reclaim_kdamond_pid=$(cat $P/kdamond_pid)" >> $R
+for f in $P/*; do printf '%s=%s\n' "${f##*/}" "$(cat $f)"; done > /out/reclaim-params.txt
+sleep ${RECLAIM_WAIT:-3}
+echo "reclaim_nr_tried=$(cat $P/nr_reclaim_tried_regions)" >> $R
+echo "reclaim_bytes_tried=$(cat $P/bytes_reclaim_tried_regions)" >> $R
+echo N > $P/enabled
+echo "reclaim_enabled_after=$(cat $P/enabled)" >> $R
+kill $pid
+cat $R
