@@ -12,6 +12,8 @@ VM from the host's Python.
 6. --target reclaim enables DAMON_RECLAIM (kdamond_pid becomes a pid) with the
    parameters compiled from the file.  (Its stats cannot move in this kernel:
    see test_reclaim_target_enables_damon_reclaim.)
+7. --target lru_sort enables DAMON_LRU_SORT with the compiled parameters, and
+   its cold scheme's stats move.
 """
 import json
 
@@ -34,6 +36,19 @@ scheme prcl {
 """
 PRCL2 = PRCL.replace("size 64M", "size 128M")
 SECOND = "4K max 0 0 1s max stat\n"
+WMARKS = """    watermarks {
+        metric free_mem_rate
+        interval 1s
+        high 100%
+        mid 100%
+        low 0%
+    }
+"""
+LRU_SORT = ("monitor {\n    ops paddr\n}\ntarget region @REGION@\n"
+            "scheme hot {\n    action lru_prio\n    size 4K..max\n    access 10..max samples\n"
+            + WMARKS + "}\n"
+            "scheme cold {\n    action lru_deprio\n    size 4K..max\n    access 0..0 samples\n"
+            "    age 1s..max\n" + WMARKS + "}\n")
 MEMCG = ("scheme {\n    action pageout\n    age 1s..max\n"
          "    filter reject memcg /no/such/cgroup\n}\n")
 
@@ -44,7 +59,8 @@ def run(kernel_rig, stock_kernel, tmp_path_factory):
     r = kernel_rig.run_vm(stock_kernel, kernel_rig.job("live.sh"), timeout=400,
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
                           files={"prcl.damos": PRCL, "prcl2.damos": PRCL2,
-                                 "second.damos": SECOND, "memcg.damos": MEMCG})
+                                 "second.damos": SECOND, "memcg.damos": MEMCG,
+                                 "lru_sort.damos.in": LRU_SORT})
     assert r.rc == 0, r.describe()
     return r, kernel_rig.parse_kv(r.text("result.txt"))
 
@@ -120,3 +136,18 @@ def test_reclaim_target_enables_damon_reclaim(run):
     # parameter context correctly").  So only that they are read is checked.
     assert res["reclaim_nr_tried"].isdigit() and res["reclaim_bytes_tried"].isdigit(), res
     assert res["reclaim_enabled_after"] == "N"
+
+
+def test_lru_sort_target_enables_damon_lru_sort_and_its_stats_move(run):
+    from damos_lang.live.modules import lru_sort_params
+    from damos_lang.pipeline import unit_from_text
+    r, res = run
+    if res.get("lru_sort") == "absent":
+        pytest.skip("this kernel has no DAMON_LRU_SORT")
+    assert res["lru_sort_rc"] == "0", r.text("lru_sort.err")
+    assert res["lru_sort_enabled"] == "Y" and int(res["lru_sort_kdamond_pid"]) > 0, res
+    got = dict(line.split("=", 1) for line in r.text("lru_sort-params.txt").splitlines())
+    for k, v in lru_sort_params(unit_from_text(r.text("lru_sort.damos"))):
+        assert got[k] == v, (k, got[k], v)
+    # this module builds its schemes on the parameter context, so they run
+    assert int(res["lru_sort_cold_tried"]) > 0 and int(res["lru_sort_cold_bytes_tried"]) > 0, res

@@ -1,7 +1,8 @@
 # Proof: damos apply / status / update / stop and --target reclaim on the
 # stock Debian 6.12 kernel, the host's Python running damos in the chroot
 # (hostrun), all in one boot.  Inputs in /out: prcl.damos, prcl2.damos (a new
-# quota), second.damos, memcg.damos (a memcg path that does not exist).
+# quota), second.damos, memcg.damos (a memcg path that does not exist),
+# lru_sort.damos.in (@REGION@ is replaced by the biggest System RAM range).
 # Results in /out: result.txt (KEY=VALUE), *.out/*.err of each command,
 # status*.json/txt, tree-*.txt (every file of the admin tree), reclaim.damos
 # and reclaim-params.txt.
@@ -108,5 +109,22 @@ echo "reclaim_nr_tried=$(cat $P/nr_reclaim_tried_regions)" >> $R
 echo "reclaim_bytes_tried=$(cat $P/bytes_reclaim_tried_regions)" >> $R
 echo N > $P/enabled
 echo "reclaim_enabled_after=$(cat $P/enabled)" >> $R
+
+# 7. DAMON_LRU_SORT from the language (hot: 10 of 20 samples; cold: idle 1 s)
+L=/sys/module/damon_lru_sort/parameters
+if [ -d $L ]; then
+  sed -e "s/@REGION@/$best/" /out/lru_sort.damos.in > /out/lru_sort.damos
+  damos apply $O/lru_sort.damos --target lru_sort > /out/lru_sort.out 2> /out/lru_sort.err
+  echo "lru_sort_rc=$?" >> $R
+  echo "lru_sort_enabled=$(cat $L/enabled)" >> $R
+  echo "lru_sort_kdamond_pid=$(cat $L/kdamond_pid)" >> $R
+  for f in $L/*; do printf '%s=%s\n' "${f##*/}" "$(cat $f)"; done > /out/lru_sort-params.txt
+  sleep ${RECLAIM_WAIT:-3}
+  echo "lru_sort_cold_tried=$(cat $L/nr_lru_sort_tried_cold_regions)" >> $R
+  echo "lru_sort_cold_bytes_tried=$(cat $L/bytes_lru_sort_tried_cold_regions)" >> $R
+  echo N > $L/enabled
+else
+  echo "lru_sort=absent" >> $R
+fi
 kill $pid
 cat $R
