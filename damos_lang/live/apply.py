@@ -228,10 +228,16 @@ def choose_slot(fs: SysfsFs) -> tuple[int, bool]:
         if k.state == "off" and k.nr_contexts == 0:
             return k.index, False
     owners = T.Owners(fs)
-    desc = "; ".join(f"kdamond {k.index} is {k.state}"
-                     + (f" (pid {k.pid})" if k.state == "on" else " with a context")
-                     + ("" if owners.owns(fs, k) else ", not started by damos-lang")
-                     for k in ks)
+    def why(k):
+        mine = owners.owns(fs, k)
+        text = f"kdamond {k.index} is {k.state}" + (f" (pid {k.pid})" if k.state == "on"
+                                                    else " with a context")
+        if not mine:
+            return text + ", not started by damos-lang"
+        if k.state != "on":
+            return text + f" (damos-lang's, its target gone: 'damos stop {k.index}' clears it)"
+        return text
+    desc = "; ".join(why(k) for k in ks)
     raise DamosError(f"no free kdamond: {desc}. A new one needs a write to nr_kdamonds, which "
                      "recreates every kdamond directory and would wipe their settings (the "
                      "kernel also refuses it while one runs); refusing to touch them. "

@@ -112,7 +112,16 @@ class Owners:
             return False
         if k.state == "on":
             return k.pid == info.get("kdamond_pid")
-        return fs.read_or(f"{k.path}/contexts/0/operations") == info.get("ops")
+        # off (its target exited, or stopped): still the context we wrote
+        cb = f"{k.path}/contexts/0"
+        if fs.read_or(f"{cb}/operations") != info.get("ops"):
+            return False
+        pids = [p for p in info.get("targets", []) if p is not None]
+        if catalog.OPS[info["ops"]].takes_pid and pids:
+            got = [int(fs.read_or(f"{cb}/targets/{t}/pid_target", "-1"))
+                   for t in range(int(fs.read_or(f"{cb}/targets/nr_targets", "0")))]
+            return got == pids
+        return True
 
 
 # -- features -------------------------------------------------------------------

@@ -117,3 +117,27 @@ def test_the_cli_refuses_the_kernels_tree_under_tests(tmp_path):
     assert r.exit_code == 1 and "refusing" in r.output
     r = CliRunner().invoke(app, ["status"])
     assert r.exit_code == 1 and "refusing" in r.output
+
+
+def test_a_kdamond_whose_target_exited_is_cleared_by_stop(tmp_path):
+    root = make_tree(tmp_path)
+    do_apply(QUOTA, root, tmp_path)
+    fs = T.tree(root)
+    fs.write("kdamonds/0/state", "off")           # what the kernel does when the target exits
+    with pytest.raises(DamosError, match="its target gone: 'damos stop 0' clears it"):
+        do_apply(QUOTA, root, tmp_path)
+    with pytest.raises(DamosError, match="is off"):
+        A.update(unit_from_text(QUOTA2), root=root)
+    [done] = A.stop(root=root)
+    assert done["stats"] == [] and fs.read("kdamonds/nr_kdamonds") == "0"
+    assert do_apply(QUOTA, root, tmp_path)["index"] == 0
+
+
+def test_an_off_kdamond_with_another_target_is_not_ours(tmp_path):
+    root = make_tree(tmp_path)
+    do_apply(QUOTA, root, tmp_path)
+    fs = T.tree(root)
+    fs.write("kdamonds/0/state", "off")
+    fs.write("kdamonds/0/contexts/0/targets/0/pid_target", "1")   # someone reused it
+    with pytest.raises(DamosError, match="not started by damos-lang"):
+        A.stop(root=root, index=0)
