@@ -133,12 +133,16 @@ class Filter:
 
 @dataclass(frozen=True)
 class Dest:
+    """A migration destination node and its weight (``dest N weight W``, 6.17)."""
+
     nid: int
     weight: int
 
 
 @dataclass(frozen=True)
 class Scheme:
+    """One scheme: an action for regions of an access pattern, and its limits."""
+
     action: str
     pattern: AccessPattern = AccessPattern()
     name: str | None = None
@@ -157,6 +161,8 @@ class Scheme:
 
 @dataclass(frozen=True)
 class IntervalsGoal:
+    """Interval auto-tuning toward an observed-access ratio (6.15)."""
+
     access: Value      # access_bp, written as a percent or bp
     aggrs: int
     min_sample: Value
@@ -187,6 +193,8 @@ class AddrRange:
 
 @dataclass(frozen=True)
 class Target:
+    """A process to monitor, and/or fixed address ranges (paddr, fvaddr)."""
+
     pid: int | None = None
     regions: tuple[AddrRange, ...] = ()
     loc: Loc | None = _loc()

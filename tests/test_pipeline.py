@@ -226,3 +226,13 @@ def test_targets_are_found_by_file_name_and_imported_lazily():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.stdout.strip() == "['damos_lang.targets.sysfs']", r.stdout + r.stderr
+
+
+def test_every_package_is_in_the_wheel_list():
+    """A package missing from pyproject's list is silently left out of a wheel."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "damos_lang").rglob("__init__.py")}
+    assert found and found <= listed, found - listed
