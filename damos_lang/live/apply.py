@@ -274,7 +274,15 @@ def apply(unit, options=None, *, root: str | None = None, module_root: str = MOD
     info = {"kdamond_pid": kpid, "ops": ctx.ops, "source": unit.source_name,
             "targets": [t.pid for t in ctx.targets], "created_slot": create,
             "started": time.time()}
-    T.Owners(fs).record(slot, info)
+    owners = T.Owners(fs)
+    try:
+        owners.record(slot, info)
+    except OSError as e:
+        # a kdamond nobody could stop or update later: undo it too
+        problems = tx.undo()
+        raise DamosError(f"cannot record the kdamond in {owners.path}: {e.strerror}; "
+                         "it was stopped and removed again"
+                         + ("; " + "; ".join(problems) if problems else "")) from None
     return {"index": slot, **info}
 
 

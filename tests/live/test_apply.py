@@ -203,3 +203,15 @@ def test_ebusy_is_retried(tmp_path, monkeypatch):
     rec = Recorder(monkeypatch, fail_at=0, code=errno.EBUSY)
     do_apply(unit_for(str(ROOT / "examples/prcl.damos")), root, tmp_path)
     assert rec.writes[0] == rec.writes[1] == ("kdamonds/nr_kdamonds", "1")
+
+
+def test_a_kdamond_that_cannot_be_recorded_is_undone(tmp_path, monkeypatch):
+    root = make_tree(tmp_path)
+    before = snapshot(root)
+
+    def fail(self):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(T.Owners, "save", fail)
+    with pytest.raises(DamosError, match="cannot record the kdamond .*stopped and removed again"):
+        do_apply(unit_for(str(ROOT / "examples/prcl.damos")), root, tmp_path)
+    assert snapshot(root) == before
