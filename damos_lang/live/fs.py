@@ -378,6 +378,8 @@ class StandIn(SysfsFs):
             self._validate(rel, f"{k}/contexts/0")
         elif cmd == "update_schemes_stats":
             self._tick(f"{k}/contexts/0")
+        elif cmd in ("update_schemes_tried_regions", "clear_schemes_tried_regions"):
+            self._tried(f"{k}/contexts/0", cmd.startswith("update"))
 
     def _validate(self, rel: str, c: str) -> None:
         """What the kernel checks when it builds a context at on/commit."""
@@ -417,6 +419,18 @@ class StandIn(SysfsFs):
                 path = self.read_or(f"{sb}/quotas/goals/{g}/path", "")
                 if path and path not in self.memcgs:
                     raise _err(errno.ENOMEM, rel)
+
+    def _tried(self, c: str, fill: bool) -> None:
+        """One tried region per scheme: 4 MiB at 1 GiB, idle for 12 aggregations."""
+        for s in range(self._int(f"{c}/schemes/nr_schemes")):
+            tb = f"{c}/schemes/{s}/tried_regions"
+            for d in self.listdir(tb):
+                if d.isdigit():
+                    shutil.rmtree(self.path(f"{tb}/{d}"))
+            if fill:
+                for name, v in (("start", 1 << 30), ("end", (1 << 30) + (4 << 20)),
+                                ("nr_accesses", 0), ("age", 12)):
+                    self._put(f"{tb}/0/{name}", str(v))
 
     def _tick(self, c: str) -> None:
         """update_schemes_stats: the counters move (deterministically)."""

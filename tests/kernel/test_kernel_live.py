@@ -86,6 +86,10 @@ def test_apply_and_status(run):
     assert _ctx(s2[0]["source"]) == _ctx(PRCL, pid)
     text = r.text("status2.txt")
     assert text.startswith("# kdamond 0: on, pid ") and "# scheme 0 (pageout): tried" in text
+    # --regions: the regions the scheme was tried on, one comment line each
+    assert res["status_regions_rc"] == "0", r.text("status-regions.err")
+    tried = [x for x in r.text("status-regions.txt").splitlines() if x.startswith("#   tried 0x")]
+    assert tried and all(" nr_accesses 0 age " in x for x in tried), tried
 
 
 def test_second_apply_leaves_the_first_untouched(run):

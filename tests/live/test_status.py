@@ -125,3 +125,12 @@ def test_watch_renders_a_table(tmp_path):
     console.print(S.table(S.snapshot(root)))
     out = console.export_text()
     assert "pageout" in out and "nr_tried" in out
+
+
+def test_status_regions_prints_the_tried_regions(tmp_path):
+    root = make_tree(tmp_path)
+    do_apply(compile_path(str(ROOT / "examples/prcl.damos"), pid=PID), root, tmp_path)
+    kds = S.snapshot(root, regions=True)
+    assert kds[0]["schemes"][0]["tried_regions"] == [
+        {"start": 1 << 30, "end": (1 << 30) + (4 << 20), "nr_accesses": 0, "age": 12}]
+    assert "#   tried 0x40000000..0x40400000 (4.0 MiB) nr_accesses 0 age 12" in S.render(kds)

@@ -31,6 +31,8 @@ sleep 2
 damos status > /out/status2.txt 2> /out/status2.err
 damos status --json > /out/status2.json 2>> /out/status2.err
 echo "status2_rc=$?" >> $R
+damos status --regions > /out/status-regions.txt 2> /out/status-regions.err
+echo "status_regions_rc=$?" >> $R
 
 # 2. a second apply while the first runs: refused, the first untouched
 dump | grep -v '/stats/' > /out/tree-1.txt
