@@ -236,3 +236,8 @@ def test_every_package_is_in_the_wheel_list():
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for p in (ROOT / "damos_lang").rglob("__init__.py")}
     assert found and found <= listed, found - listed
+
+
+def test_target_names_take_underscores_too():
+    from damos_lang.targets import get
+    assert get("lru_sort") is get("lru-sort") and get("damo_json") is get("damo-json")

@@ -33,7 +33,9 @@ def names() -> list[str]:
 
 
 def get(name: str):
-    """The target module called ``name``; a DamosError naming the choices if none."""
+    """The target module called ``name`` (``lru_sort`` and ``lru-sort`` alike); a
+    DamosError naming the choices if none."""
+    name = name.replace("_", "-")
     if name not in names():
         raise DamosError(did_you_mean(name, names(), "target"))
     return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
