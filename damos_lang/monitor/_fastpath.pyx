@@ -99,6 +99,11 @@ cdef int write_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexc
         r = pwrite(fd, p + done, want - done, <long>(8 * index + done))
         if r < 0:
             return errno
+        if r == 0:
+            # page_idle accepts only whole 64-PFN words below max_pfn: the
+            # last, partial word of memory writes 0 bytes (as the reference's
+            # single pwrite leaves it); looping on it would never end
+            break
         done += r
     return 0
 
