@@ -59,7 +59,7 @@ def c_module_kernel(custom_kernel, kernel_rig, modules):
 
 
 def _run(kernel_rig, kernel, vm_out, env, mem_mib=1024):
-    r = kernel_rig.run_vm(kernel, kernel_rig.job("c-module.sh"), timeout=120,
+    r = kernel_rig.run_vm(kernel, kernel_rig.job("c-module.sh"), timeout=180,
                           cmdline=kernel_rig.ACCESS_CMDLINE, env=env, out=vm_out,
                           mem_mib=mem_mib)
     assert r.rc == 0, r.describe()
@@ -91,7 +91,8 @@ def test_prcl_module_reclaims_the_idle_part(kernel_rig, c_module_kernel, vm_out)
 
 
 def test_quota_and_filter_module_runs_within_its_quota(kernel_rig, c_module_kernel, vm_out):
-    res, ctx = _run(kernel_rig, c_module_kernel, vm_out, {"MOD": "damos_anon_quota"}, 256)
+    res, ctx = _run(kernel_rig, c_module_kernel, vm_out,
+                    {"MOD": "damos_anon_quota", "UNTIL_APPLIED": "30"}, 256)
     assert "target_pid" not in res["params"].split(), ctx    # paddr: no process
     assert res["quota_sz"] == str(32 * MIB), ctx
     assert res["enable_rc"] == "0" and res["enabled_after"] == "Y", ctx
