@@ -25,10 +25,10 @@ outputs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import model
-from .catalog import DEFAULT_OPS
+from .catalog import DEFAULT_OPS, GOAL_METRICS
 from .ir import Program, Scheme, Value
 from .units import (AGGR_INTERVALS, PERCENT, SAMPLES, SIZE_UNITS, TIME_UNITS_NS, UINT_MAX,
                     ULONG_MAX, damo_number)
@@ -106,7 +106,6 @@ def aggrs_from_us(us, aggr_us: int) -> float:
 
 
 def goal_value(metric: str, v: Value) -> int:
-    from .catalog import GOAL_METRICS
     unit = GOAL_METRICS[metric].unit
     if unit == "time":
         return int(time_us(v))
@@ -120,8 +119,8 @@ def _fmt(x: float) -> str:
 
 
 class Converter:
-    """Converts at fixed intervals; ``clamp`` keeps values inside their C type
-    (the model), ``damo`` policy reproduces damo's unclamped numbers."""
+    """Converts at fixed intervals.  The ``unbounded`` policy keeps every value
+    inside its C type (the model); ``damo`` reproduces damo's unclamped numbers."""
 
     def __init__(self, intervals: model.Intervals, policy: str = "unbounded",
                  notes: list | None = None):
@@ -179,8 +178,8 @@ class Converter:
         p = s.pattern
         out = {}
         if p.size is not None:
-            out.update(sz_min=self._ulong(size_bytes(p.size.lo)),
-                       sz_max=self._ulong(size_bytes(p.size.hi)))
+            out.update(sz_min=size_bytes(p.size.lo),
+                       sz_max=size_bytes(p.size.hi))
         if p.access is not None:
             out.update(nr_accesses_min=self.nr_accesses(p.access.lo, p.access.unit, "min"),
                        nr_accesses_max=self.nr_accesses(p.access.hi, p.access.unit, "max"))
@@ -198,15 +197,15 @@ class Converter:
             weights = model.Weights(self._u32(int(q.weights.size.number)),
                                     self._u32(int(q.weights.access.number)),
                                     self._u32(int(q.weights.age.number)))
-        reset = (self._ulong(time_ms(q.reset)) if q.reset is not None
+        reset = (time_ms(q.reset) if q.reset is not None
                  else ULONG_MAX if self.policy == "damo" else DEFAULT_QUOTA_RESET_MS)
         goals = tuple(model.QuotaGoal(
             g.metric, self._ulong(goal_value(g.metric, g.target)),
             self._ulong(goal_value(g.metric, g.current)) if g.current else 0,
             g.nid, g.path, g.loc) for g in q.goals)
         num, denom = (self._u32(n) for n in q.fail_charge) if q.fail_charge else (0, 0)
-        return model.Quota(self._ulong(time_ms(q.time)) if q.time else 0,
-                           self._ulong(size_bytes(q.size)) if q.size else 0,
+        return model.Quota(time_ms(q.time) if q.time else 0,
+                           size_bytes(q.size) if q.size else 0,
                            reset, weights, goals, q.tuner, num, denom, q.loc)
 
     def watermarks(self, s: Scheme) -> model.Watermarks | None:
@@ -223,13 +222,13 @@ class Converter:
         if f.memcg_path is not None:
             kw["memcg_path"] = f.memcg_path
         if f.addr is not None:
-            kw.update(addr_start=self._ulong(size_bytes(f.addr.lo)),
-                      addr_end=self._ulong(size_bytes(f.addr.hi)))
+            kw.update(addr_start=size_bytes(f.addr.lo),
+                      addr_end=size_bytes(f.addr.hi))
         if f.target_idx is not None:
             kw["target_idx"] = f.target_idx
         if f.hugepage is not None:
-            kw.update(sz_min=self._ulong(size_bytes(f.hugepage.lo)),
-                      sz_max=self._ulong(size_bytes(f.hugepage.hi)))
+            kw.update(sz_min=size_bytes(f.hugepage.lo),
+                      sz_max=size_bytes(f.hugepage.hi))
         return model.Filter(**kw)
 
     def scheme_at(self, index: int, s: Scheme) -> model.Scheme:
@@ -278,8 +277,7 @@ def to_context(program: Program, notes: list | None = None,
                                    min(ULONG_MAX, int(time_us(g.min_sample))),
                                    min(ULONG_MAX, int(time_us(g.max_sample))))
     targets = tuple(
-        model.Target(t.pid, tuple(sorted((min(ULONG_MAX, size_bytes(r.start)),
-                                          min(ULONG_MAX, size_bytes(r.end)))
+        model.Target(t.pid, tuple(sorted((size_bytes(r.start), size_bytes(r.end))
                                          for r in t.regions)), t.loc)
         for t in program.targets)
     return model.Context(ops=m.ops if m and m.ops else DEFAULT_OPS, intervals=iv,
@@ -317,7 +315,6 @@ class LegacyNumbers:
     def capped(self) -> "LegacyNumbers":
         """Every number at most ULONG_MAX, as damo's sysfs writer writes them
         (its debugfs writer prints them as they are)."""
-        from dataclasses import replace
         return replace(self, **{k: min(v, ULONG_MAX) for k, v in vars(self).items()
                                 if isinstance(v, int)})
 

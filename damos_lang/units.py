@@ -88,3 +88,11 @@ def damo_number(text: str):
         return int(text)
     except ValueError:
         return float(text)
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for people: ``1.5 MiB``, ``512 B``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if abs(n) >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{int(n)} B"

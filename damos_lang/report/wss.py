@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..units import format_bytes
 from .records import Record
 
 PERCENTILES = (0, 25, 50, 75, 90, 99, 100)
-
-
-def fmt_bytes(n: float) -> str:
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 def clip(regions, addr_range: Optional[Tuple[int, int]]):
@@ -74,7 +68,7 @@ def text(rec: Record, addr_range=None, time_range=None, rows: int = 20) -> str:
            "working-set size: bytes of the regions with nr_accesses > 0, per aggregation",
            "", "distribution", f"  {'percentile':>10}  {'wss':>11}"]
     for p, v in percentiles(wss).items():
-        out.append(f"  {p:>10}  {fmt_bytes(v):>11}")
+        out.append(f"  {p:>10}  {format_bytes(v):>11}")
     step = max(1, -(-len(times) // rows))
     span = step * (rec.aggr_us or 0) / 1e6
     out += ["", f"over time ({step} aggregation{'s' if step > 1 else ''} per row"
@@ -83,8 +77,8 @@ def text(rec: Record, addr_range=None, time_range=None, rows: int = 20) -> str:
     for i in range(0, len(times), step):
         chunk = wss[i:i + step]
         out.append(f"  {times[i] / 1e6:>7.1f}s  {times[min(i + step, len(times)) - 1] / 1e6:>7.1f}s  "
-                   f"{fmt_bytes(sum(chunk) / len(chunk)):>11}  {fmt_bytes(min(chunk)):>11}  "
-                   f"{fmt_bytes(max(chunk)):>11}")
+                   f"{format_bytes(sum(chunk) / len(chunk)):>11}  {format_bytes(min(chunk)):>11}  "
+                   f"{format_bytes(max(chunk)):>11}")
     return "\n".join(out) + "\n"
 
 

@@ -22,6 +22,7 @@ import os
 from typing import Dict, List, Sequence, Tuple
 
 from .. import catalog
+from ..monitor.maps import parse_maps
 
 PAGE = 4096
 IOV_MAX = 1024
@@ -57,18 +58,8 @@ def intersect(ranges: Sequence[Range], vmas: Sequence[Range]) -> List[Range]:
 
 def read_vmas(pid: int, root: str = "/") -> List[Range]:
     """(start, end) of the process's mappings except special ones, sorted."""
-    vmas = []
     with open(os.path.join(root, "proc", str(pid), "maps")) as f:
-        for line in f:
-            fields = line.split(None, 5)
-            if not fields:
-                continue
-            if len(fields) == 6 and fields[5].strip() in SPECIAL:
-                continue
-            a, _, b = fields[0].partition("-")
-            vmas.append((int(a, 16), int(b, 16)))
-    vmas.sort()
-    return vmas
+        return parse_maps(f.read(), skip=SPECIAL)
 
 
 class _IoVec(ctypes.Structure):

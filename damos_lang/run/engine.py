@@ -26,6 +26,7 @@ from typing import Callable, List, Optional
 
 from ..model import Context, QuotaGoal, Scheme
 from ..monitor.regions import Target, split_at
+from ..units import UINT_MAX
 from .filters import FilterSet, runs
 from .quota import GoalState, QuotaState
 from .scores import DAMOS_MAX_SCORE, min_score, scheme_score
@@ -116,7 +117,7 @@ class Engine:
         self.min_region_sz = min_region_sz
         iv = ctx.intervals
         self.sample_us, self.aggr_us = iv.sample_us, iv.aggr_us
-        self.samples_per_aggr = max(1, min(iv.aggr_us // max(iv.sample_us, 1), 2**32 - 1))
+        self.samples_per_aggr = max(1, min(iv.aggr_us // max(iv.sample_us, 1), UINT_MAX))
         self.schemes = [SchemeRun(i, s, iv.sample_us, iv.aggr_us, min_region_sz)
                         for i, s in enumerate(ctx.schemes)]
         self.on_apply: List[ApplyHook] = []

@@ -10,14 +10,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ..units import format_bytes
+
 
 def size(n: Optional[int]) -> str:
-    if n is None:
-        return "-"
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if abs(n) >= 1 << shift:
-            return f"{n / (1 << shift):.1f} {unit}"
-    return f"{n} B"
+    return "-" if n is None else format_bytes(n)
 
 
 def secs(us: int) -> str:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..model import Quota, QuotaGoal
+from ..units import ULONG_MAX
 from .scores import mult_frac
 
-ULONG_MAX = 2**64 - 1
 FEED_GOAL = 10000
 FEED_MIN_INPUT = 10000
 DEFAULT_THROUGHPUT = 4096 * 1024        # bytes per ms before anything was measured
