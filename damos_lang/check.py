@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from . import catalog
 from .catalog import SYSFS, USERSPACE, vstr
+from .convert import fmt_number
 from .errors import Report
 from .features import blockers, minimum_version
 
 HUGEPAGE_SIZE = 2 << 20
-
-
-def _fmt_num(x: float) -> str:
-    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def scheme_label(i: int, s) -> str:
@@ -42,11 +39,11 @@ def check(unit, userspace: bool = False) -> Report:
         for name, lo, hi in s.pattern.ranges():
             if lo > hi:
                 report.warn(f"{label}: {_dim(name)} min is above max ({lo} > {hi} in kernel "
-                            "units): the scheme can never match", s.loc)
+                            "units): the scheme can never match", s.loc_of(_dim(name)))
         if s.pattern.nr_accesses_min > spa:
             report.warn(f"{label}: access min is {s.pattern.nr_accesses_min} samples but an "
-                        f"aggregation interval holds at most {_fmt_num(spa)}: the scheme can "
-                        "never match", s.loc)
+                        f"aggregation interval holds at most {fmt_number(spa)}: the scheme can "
+                        "never match", s.loc_of("access"))
         action = catalog.ACTIONS[s.action]
         if ctx.ops not in action.ops:
             able = sorted(a.name for a in catalog.ACTIONS.values() if ctx.ops in a.ops)

@@ -75,10 +75,11 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
     warned = False
     for path in files:
         unit = _unit(path, interface=USERSPACE if userspace else None)
+        verdicts = None
         if version is not None:
             # the file must run through at least one kernel interface at that version
-            kernel_ifaces = [(n, e) for n, e in interfaces_at(unit.context, version)
-                             if n != USERSPACE]
+            verdicts = interfaces_at(unit.context, version)
+            kernel_ifaces = [(n, e) for n, e in verdicts if n != USERSPACE]
             if all(e is not None for _, e in kernel_ifaces):
                 _fail(kernel_ifaces[0][1], unit.source_name, _text_of(unit.source))
         report = run_check(unit, userspace=userspace)
@@ -90,7 +91,7 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
                    f"{min_version_line(unit.context)}")
         at = f" at Linux {kernel}" if version else ""
         typer.echo(f"{unit.source_name}: interfaces{at}: "
-                   f"{interfaces_line(unit.context, version)}")
+                   f"{interfaces_line(unit.context, version, verdicts)}")
     if strict and warned:
         raise typer.Exit(1)
 

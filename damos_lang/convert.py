@@ -114,7 +114,8 @@ def goal_value(metric: str, v: Value) -> int:
     return per_scale(v, 100)
 
 
-def _fmt(x: float) -> str:
+def fmt_number(x: float) -> str:
+    """A number for messages: at most two decimals, no trailing zeros."""
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
@@ -158,20 +159,20 @@ class Converter:
         spa = self.iv.samples_per_aggr
         return self._bound(v, unit == SAMPLES,
                            lambda v: samples_from_percent(percent_of(v), spa),
-                           lambda v, x: f"access {bound} {v.text()} of {_fmt(spa)} samples is "
-                                        f"{_fmt(x)}, truncated to {int(x)}")
+                           lambda v, x: f"access {bound} {v.text()} of {fmt_number(spa)} samples is "
+                                        f"{fmt_number(x)}, truncated to {int(x)}")
 
     def age(self, v: Value, unit: str, bound: str = "min") -> int:
         if unit != AGGR_INTERVALS and bound == "min" and not v.keyword:
             us = time_us(v)
             if 0 < us < self.iv.aggr_us:
                 self._note(f"min age {v.text()} is below one aggregation interval "
-                           f"({_fmt(self.iv.aggr_us / 1000)} ms): it becomes 0, which matches "
+                           f"({fmt_number(self.iv.aggr_us / 1000)} ms): it becomes 0, which matches "
                            "regions of any age", v.loc)
                 return 0
         return self._bound(v, unit == AGGR_INTERVALS,
                            lambda v: aggrs_from_us(time_us(v), self.iv.aggr_us),
-                           lambda v, x: f"age {bound} {v.text()} is {_fmt(x)} aggregation "
+                           lambda v, x: f"age {bound} {v.text()} is {fmt_number(x)} aggregation "
                                         f"intervals, truncated to {int(x)}")
 
     def pattern(self, s: Scheme) -> model.AccessPattern:

@@ -195,11 +195,14 @@ def interfaces_at(ctx: Context, version: tuple[int, int]) -> list[tuple[str, Dam
     return out
 
 
-def interfaces_line(ctx: Context, version: tuple[int, int] | None = None) -> str:
-    """Which interfaces the context can use, and from which version (or at ``version``)."""
+def interfaces_line(ctx: Context, version: tuple[int, int] | None = None,
+                    verdicts: list | None = None) -> str:
+    """Which interfaces the context can use, and from which version (or at
+    ``version``, whose :func:`interfaces_at` verdicts may be passed in)."""
     if version is not None:
+        verdicts = verdicts if verdicts is not None else interfaces_at(ctx, version)
         return "; ".join(f"{INTERFACE_LABELS[n]} " + ("yes" if e is None else f"no ({e.message})")
-                         for n, e in interfaces_at(ctx, version))
+                         for n, e in verdicts)
     parts = []
     for name, label in INTERFACE_LABELS.items():
         b = blockers(ctx, name)

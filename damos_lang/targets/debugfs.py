@@ -70,7 +70,7 @@ def _init_regions(ctx) -> str:
                    for start, end in t.regions) or "\n"
 
 
-def _dropped(unit, options) -> list[str]:
+def _dropped(unit) -> list[str]:
     """What the schemes file alone would leave out."""
     out = []
     if unit.program.monitor is not None:
@@ -90,7 +90,7 @@ def compile(unit, options) -> str:
     if which not in (None,) + FILES:
         raise DamosError(f"--debugfs-file must be one of {', '.join(FILES)}")
     if which is None:
-        dropped = _dropped(unit, options)
+        dropped = _dropped(unit)
         if dropped:
             m, targets = unit.program.monitor, unit.context.targets
             loc = (m.loc if m is not None else None) or (targets[0].loc if targets else None)
