@@ -99,8 +99,13 @@ def test_quota_and_filter_module_runs_within_its_quota(kernel_rig, c_module_kern
     applied = int(res["sz_applied"])
     assert applied > 0 and int(res["nr_applied"]) > 0, ctx
     assert int(res["qt_exceeds"]) > 0, ctx                     # the quota bound it
-    # the quota charges the bytes tried: 32 MiB per 1 s reset interval, never more
-    bound = 32 * MIB * (float(res["seconds"]) + 2)
-    assert applied <= int(res["sz_tried"]) <= bound, ctx
+    # the quota charges the bytes tried: 32 MiB per 1 s reset interval.  6.12's
+    # first charge window has no limit (damos_adjust_quota sets esz only when a
+    # window ends), so it may try the whole 255 MiB target once; every window
+    # after it, i.e. all that was tried after the first snapshot, is bounded.
+    assert applied <= int(res["sz_tried"]), ctx
+    later = int(res["sz_tried"]) - int(res["sz_tried_1"])
+    assert later <= 32 * MIB * (float(res["seconds"]) - float(res["seconds_1"]) + 2), ctx
+    assert int(res["sz_tried"]) <= 255 * MIB + 32 * MIB * (float(res["seconds"]) + 1), ctx
     assert int(res["swap_after_kb"]) > 0, ctx                   # the workload's anon pages
     assert res["disable_rc"] == "0" and res["enabled_off"] == "N", ctx

@@ -28,6 +28,7 @@ echo Y > $P/enabled; echo "enable_rc=$?" >> $R
 echo "enabled_after=$(cat $P/enabled)" >> $R
 sleep ${WAIT1:-3}
 stats _1
+t_1=$(cut -d' ' -f1 /proc/uptime)
 sleep ${WAIT2:-3}
 # a paddr quota can go for a while to regions its filter then rejects: give the
 # scheme up to UNTIL_APPLIED more seconds to apply something (the quota bound
@@ -39,6 +40,7 @@ done
 stats ""
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "seconds=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.1f", b-a}')" >> $R
+echo "seconds_1=$(awk -v a=$t0 -v b=$t_1 'BEGIN{printf "%.1f", b-a}')" >> $R
 echo "rss_after_kb=$(kb VmRSS)" >> $R
 echo "swap_after_kb=$(kb VmSwap)" >> $R
 echo N > $P/enabled; echo "disable_rc=$?" >> $R
