@@ -8,8 +8,9 @@ docs/kernel-rig.md.  Two kernels:
   vaddr/fvaddr/paddr, DAMON_RECLAIM; no page_idle; 9p and zram as modules).
 * ``ensure_custom()``: a 6.12 kernel built from Debian's ``linux-source-6.12``
   with ``rig/rig.config`` on top of tinyconfig (page_idle, DAMON, soft-dirty,
-  zram, DAMON tracepoints, 9p built in).  Cached under the cache root keyed by
-  sha256(rig.config + linux-source-6.12 version); rebuilt only when that changes.
+  zram, DAMON tracepoints, 9p built in) and the upstream fixes in
+  ``rig/patches/``.  Cached under the cache root keyed by sha256(rig.config +
+  linux-source-6.12 version + patches); rebuilt only when that changes.
 
 ``run_vm(kernel, job, timeout=...)`` boots one of them with a busybox
 initramfs.  The host's ``/`` is shared read-only and used as a chroot

@@ -11,7 +11,8 @@ VM from the host's Python.
    leaves the tree as it was;
 6. --target reclaim enables DAMON_RECLAIM (kdamond_pid becomes a pid) with the
    parameters compiled from the file.  (Its stats cannot move in this kernel:
-   see test_reclaim_target_enables_damon_reclaim.)
+   see test_reclaim_target_enables_damon_reclaim; test_kernel_reclaim.py shows
+   them moving on the custom kernel, which carries the upstream fix.)
 7. --target lru_sort enables DAMON_LRU_SORT with the compiled parameters, and
    its cold scheme's stats move.
 """
@@ -137,7 +138,8 @@ def test_reclaim_target_enables_damon_reclaim(run):
     # and always-on watermarks included): 6.12's damon_reclaim_apply_parameters()
     # puts the scheme on the running ctx and then damon_commit_ctx(ctx, param_ctx)
     # replaces it with param_ctx's none (upstream fix "mm/damon/reclaim: use
-    # parameter context correctly").  So only that they are read is checked.
+    # parameter context correctly", which the custom kernel carries:
+    # test_kernel_reclaim.py).  So here only that they are read is checked.
     assert res["reclaim_nr_tried"].isdigit() and res["reclaim_bytes_tried"].isdigit(), res
     assert res["reclaim_enabled_after"] == "N"
 

@@ -118,7 +118,7 @@ mkdir -p "$2/arch/x86/boot" && echo fake > "$2/arch/x86/boot/bzImage"
 '''
 
 
-def _fake_build(tmp_path, fail=False):
+def _fake_build(tmp_path, fail=False, patched=True):
     import shutil
     import subprocess
     if kernelrig.missing_prerequisites():
@@ -134,6 +134,10 @@ def _fake_build(tmp_path, fail=False):
     cfg = subprocess.run(f"sha256sum < {kernelrig.RIG_DIR / 'rig.config'} | cut -c1-16", shell=True,
                          capture_output=True, text=True).stdout
     (ksrc / ".rig-config-sha").write_text(cfg)
+    if patched:   # as if rig/patches were applied already: there is no source to patch
+        psha = subprocess.run(f"cat {kernelrig.RIG_DIR / 'patches'}/*.patch | sha256sum | cut -c1-16",
+                              shell=True, capture_output=True, text=True).stdout
+        (ksrc / ".rig-patches-sha").write_text(psha)
     (ksrc / ".config").write_text("")
     (fakebin / "make").write_text(FAKE_MAKE)
     (fakebin / "make").chmod(0o755)
@@ -160,3 +164,11 @@ def test_the_kernel_build_shows_its_progress(tmp_path):
 def test_a_failed_kernel_build_says_so_and_fails(tmp_path):
     r, _ = _fake_build(tmp_path, fail=True)
     assert r.returncode != 0 and "build failed (2)" in r.stderr, r.stderr
+
+
+def test_a_patch_that_does_not_apply_stops_the_build(tmp_path):
+    r, cache = _fake_build(tmp_path, patched=False)
+    assert r.returncode == 5, r.stderr
+    assert "applying patches/0001-" in r.stderr and "does not apply" in r.stderr, r.stderr
+    assert "building bzImage" not in r.stderr
+    assert not (cache / "linux-source-6.12" / ".rig-patches-sha").exists()

@@ -73,14 +73,7 @@ dump > /out/tree-4.txt
 cmp -s /out/tree-3.txt /out/tree-4.txt && echo "memcg_nothing_left=yes" >> $R || echo "memcg_nothing_left=no" >> $R
 
 # 6. DAMON_RECLAIM from the language: the biggest System RAM range, age 1 s
-best=$(awk -F' : ' '/System RAM/ { split($1, a, "-"); s = strtonum("0x" a[1]); e = strtonum("0x" a[2]) + 1;
-       if (e - s > m) { m = e - s; r = sprintf("0x%x..0x%x", s, e) } } END { print r }' /proc/iomem 2>/dev/null)
-if [ -z "$best" ]; then   # busybox awk has no strtonum: let the host's Python read it
-  best=$(hostrun $PY -c '
-import re
-best = max(((int(a, 16), int(b, 16) + 1) for a, b in re.findall(r"^\s*([0-9a-f]+)-([0-9a-f]+) : System RAM$", open("/proc/iomem").read(), re.M)), key=lambda r: r[1] - r[0])
-print("%#x..%#x" % best)')
-fi
+best=$(system-ram)
 echo "reclaim_region=$best" >> $R
 cat > /out/reclaim.damos <<EOS
 # DAMON_RECLAIM: page out what was idle for 1 s, 64 MiB a second at most

@@ -64,6 +64,20 @@ cat > /bin/hostrun <<'EOS'
 exec chroot /host /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp LANG=C.UTF-8 TMPDIR=/tmp PYTHONDONTWRITEBYTECODE=1 ${HOSTRUN_ENV} "$@"
 EOS
 chmod 755 /bin/hostrun
+# system-ram: the biggest System RAM range of /proc/iomem as START..END (hex,
+# END exclusive), what DAMON_RECLAIM and paddr schemes monitor
+cat > /bin/system-ram <<'EOS'
+#!/bin/sh
+best=0 out=
+while IFS= read -r line; do
+  case "$line" in *" : System RAM") ;; *) continue ;; esac
+  r=$(echo ${line%% : *})
+  s=$((0x${r%-*})); e=$((0x${r#*-} + 1))
+  [ $((e - s)) -gt $best ] && { best=$((e - s)); out=$(printf '0x%x..0x%x' $s $e); }
+done < /proc/iomem
+[ -n "$out" ] && echo "$out"
+EOS
+chmod 755 /bin/system-ram
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "RIG: kernel $(uname -r) setup done uptime=$t1 (init took $(awk "BEGIN{print $t1-$t0}")s)"
 

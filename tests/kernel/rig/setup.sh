@@ -9,7 +9,8 @@
 #   stock/current                         name of the ABI package last resolved
 #   linux-source-6.12/                    custom kernel tree, kept for incremental builds
 #   custom/<key>/bzImage                  custom kernel; <key> = sha256(rig.config +
-#                                         linux-source-6.12 package version), 16 hex digits
+#                                         linux-source-6.12 package version + patches/*),
+#                                         16 hex digits
 #   initrd/<kind>-<hash>.gz               busybox + init + workload (+ stock modules),
 #                                         <hash> over init.sh, workload.c, busybox, modules
 #
@@ -96,8 +97,10 @@ CUSTOM_DIR=
 custom_key() {
   srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null) || srcver=
   [ -n "$srcver" ] || { log "linux-source-6.12 is not installed"; exit 4; }
-  KEY=$( { cat "$HERE/rig.config"; echo "linux-source-6.12=$srcver"; } | sha)
+  KEY=$( { cat "$HERE/rig.config"; echo "linux-source-6.12=$srcver"; patches_sha; } | sha)
 }
+# upstream fixes the rig's kernel carries (patches/*.patch, applied in name order)
+patches_sha() { cat "$HERE"/patches/*.patch 2>/dev/null | sha; }
 built() { find "$KSRC" -name '*.o' -newer "$KSRC/.rig-build-start" 2>/dev/null | wc -l | tr -d ' '; }
 progress() {  # a line every RIG_PROGRESS_SECS while make runs (killed when it ends)
   while :; do
@@ -111,11 +114,23 @@ custom() {
   CUSTOM_DIR=$CACHE/custom/$KEY
   [ -f "$CUSTOM_DIR/bzImage" ] && return 0
   KSRC=$CACHE/linux-source-6.12
-  if [ "$(cat "$KSRC/.rig-srcver" 2>/dev/null)" != "$srcver" ]; then
+  psha=$(patches_sha)
+  # a tree patched with another set of patches cannot be unpatched reliably:
+  # start again from the source (a full build; only when the patches change)
+  if [ "$(cat "$KSRC/.rig-srcver" 2>/dev/null)" != "$srcver" ] ||
+     { [ -f "$KSRC/.rig-patches-sha" ] && [ "$(cat "$KSRC/.rig-patches-sha")" != "$psha" ]; }; then
     log "extracting /usr/src/linux-source-6.12.tar.xz ($srcver)"
     rm -rf "$KSRC"
     tar -C "$CACHE" -xf /usr/src/linux-source-6.12.tar.xz
     echo "$srcver" > "$KSRC/.rig-srcver"
+  fi
+  if [ ! -f "$KSRC/.rig-patches-sha" ]; then
+    for p in "$HERE"/patches/*.patch; do
+      [ -f "$p" ] || continue
+      log "applying patches/${p##*/}"
+      patch -d "$KSRC" -p1 -s -f -N < "$p" || { log "patch ${p##*/} does not apply"; exit 5; }
+    done
+    echo "$psha" > "$KSRC/.rig-patches-sha"
   fi
   cfgsha=$(sha < "$HERE/rig.config")
   if [ "$(cat "$KSRC/.rig-config-sha" 2>/dev/null)" != "$cfgsha" ]; then
