@@ -392,6 +392,37 @@ def report_wss(record: str = typer.Argument(..., metavar="RECORD",
         typer.echo(f"wrote {output}", err=True)
 
 
+@report_app.command("compare")
+def report_compare(record_a: str = typer.Argument(..., metavar="A",
+                                                  help="a record or trace (e.g. kernel DAMON's)"),
+                   record_b: str = typer.Argument(..., metavar="B",
+                                                  help="another of the same workload (e.g. damos run's)"),
+                   shift: float = typer.Option(0.0, "--shift", metavar="SECONDS",
+                                               help="Add this to B's times to align it with A."),
+                   as_json: bool = typer.Option(False, "--json",
+                                                help="Print JSON (with the paired WSS series)."),
+                   output: Optional[str] = typer.Option(None, "-o", "--output", metavar="PNG",
+                                                        help="Also write both heatmaps and WSS "
+                                                             "(needs matplotlib)."),
+                   addr_range: Optional[str] = _REPORT_RANGE, time_range: Optional[str] = _REPORT_TIME):
+    """Two records of one workload side by side: hot-set agreement and working sets."""
+    from .report import compare, heatmap
+    a, ar, tr = _report_load(record_a, addr_range, time_range)
+    b, _, _ = _report_load(record_b, None, None)
+    b = compare.shifted(b, int(round(shift * 1e6)))
+    typer.echo((compare.to_json if as_json else compare.text)(a, b, ar, tr), nl=False)
+    if output:
+        try:
+            compare.png(a, b, output, ar, tr)
+        except heatmap.MissingMatplotlib as e:
+            typer.echo(str(e), err=True)
+            raise typer.Exit(1)
+        except ValueError as e:
+            typer.echo(f"damos report compare: error: {e}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        typer.echo(f"wrote {output}", err=True)
+
+
 def _write_atomically(path: str, text: str, executable: bool = False) -> None:
     """Write via a temporary file and rename, so a failure leaves nothing half-written."""
     d = os.path.dirname(os.path.abspath(path))

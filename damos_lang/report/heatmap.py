@@ -196,25 +196,15 @@ class Layout:
         return self.grid.address_at((b - y - 0.5) / (b - t) * self.grid.total)
 
 
-def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 256,
-        max_cols: int = 1200, dpi: int = 100) -> Layout:
-    plt = pyplot()
+def draw_map(ax, g: Grid):
+    """The grid into ``ax``: colours, a white line at each collapsed gap
+    between mappings, addresses at even steps.  Returns the image."""
     from matplotlib.colors import Normalize
-    from matplotlib.patches import Rectangle
-    g = grid(rec, rows, max_cols, addr_range, time_range)
     top = g.max_nr_accesses
     data = [[float("nan") if v is None else 100.0 * v / top for v in row] for row in g.values]
     t0, t1 = g.col_times_us[0][0] / 1e6, g.col_times_us[-1][1] / 1e6
-    deltas = applied_deltas(rec)
-    fig = plt.figure(figsize=(10, 6.2), dpi=dpi)
-    strip_h = 0.10 if deltas else 0.0
-    ax = fig.add_axes([0.14, 0.12, 0.70, 0.78 - strip_h])
-    cax = fig.add_axes([0.86, 0.12, 0.02, 0.78 - strip_h])
     im = ax.imshow(data, origin="lower", aspect="auto", interpolation="nearest", cmap=CMAP,
                    norm=Normalize(0, 100), extent=(t0, t1, 0, g.total))
-    cb = fig.colorbar(im, cax=cax)
-    cb.set_label("access frequency (% of samples)")
-    # the collapsed gaps: a white line between mappings; addresses at even steps
     base = 0
     for s_, e_ in g.segments[:-1]:
         base += e_ - s_
@@ -224,8 +214,25 @@ def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 
     ax.set_yticklabels([f"{g.address_at(min(t, g.total - 1)):#x}" for t in ticks], fontsize=7)
     ax.set_ylim(0, g.total)
     ax.set_xlim(t0, t1)
-    ax.set_xlabel("time (s)")
     ax.set_ylabel("address (gaps between mappings collapsed)")
+    return im
+
+
+def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 256,
+        max_cols: int = 1200, dpi: int = 100) -> Layout:
+    plt = pyplot()
+    from matplotlib.patches import Rectangle
+    g = grid(rec, rows, max_cols, addr_range, time_range)
+    t0, t1 = g.col_times_us[0][0] / 1e6, g.col_times_us[-1][1] / 1e6
+    deltas = applied_deltas(rec)
+    fig = plt.figure(figsize=(10, 6.2), dpi=dpi)
+    strip_h = 0.10 if deltas else 0.0
+    ax = fig.add_axes([0.14, 0.12, 0.70, 0.78 - strip_h])
+    cax = fig.add_axes([0.86, 0.12, 0.02, 0.78 - strip_h])
+    im = draw_map(ax, g)
+    cb = fig.colorbar(im, cax=cax)
+    cb.set_label("access frequency (% of samples)")
+    ax.set_xlabel("time (s)")
     colours = ["#ff3b30", "#ff9500", "#ff2d95", "#00c7be"]
     handles = []
     if deltas:
