@@ -4,6 +4,7 @@ import time
 
 class SimulatedClock:
     """Time advances instantly: the monitor runs as fast as the machine allows."""
+    origin_s = None              # simulated time is on no system clock
 
     def __init__(self) -> None:
         self.now_us = 0
@@ -19,6 +20,11 @@ class RealtimeClock:
     def __init__(self) -> None:
         self._origin = time.monotonic()
         self.now_us = 0
+
+    @property
+    def origin_s(self) -> float:
+        """CLOCK_MONOTONIC seconds at time 0 (to line records up with other clocks)."""
+        return self._origin
 
     def wait_until(self, t_us: int) -> None:
         delay = self._origin + t_us / 1e6 - time.monotonic()

@@ -51,6 +51,10 @@ class Record:
     schemes: List[dict] = field(default_factory=list)
     workload: Optional[str] = None
     dropped: int = 0                          # trace: incomplete aggregations left out
+    # the clock reading (seconds) at time_us 0: CLOCK_MONOTONIC for a damos run
+    # record of a real process, the trace clock for a kernel trace; None when
+    # unknown (simulated time)
+    origin_s: Optional[float] = None
 
     @property
     def max_nr_accesses(self) -> int:
@@ -124,6 +128,10 @@ def parse_record(text: str, path: str = "<record>") -> Record:
                 raise RecordError(path, n, "header: 'schemes' must be a list of objects")
             rec.schemes = schemes
             rec.workload = obj.get("workload")
+            origin = obj.get("clock_origin_s")
+            if origin is not None and (not isinstance(origin, (int, float)) or isinstance(origin, bool)):
+                raise RecordError(path, n, "header: 'clock_origin_s' must be a number or null")
+            rec.origin_s = origin
         elif kind == "aggregation":
             rec.aggregations.append(_aggregation(obj, path, n))
         elif kind == "summary":
@@ -138,6 +146,9 @@ def parse_record(text: str, path: str = "<record>") -> Record:
 
 def _aggregation(obj: dict, path: str, n: int) -> Aggregation:
     time_us = _int(obj, "time_us", path, n, "aggregation")
+    if "wall_us" in obj:
+        # when the aggregation really ended: what a report's time axis means
+        time_us = _int(obj, "wall_us", path, n, "aggregation")
     index = obj.get("aggregation", 0)
     targets = obj.get("targets")
     if not isinstance(targets, list):

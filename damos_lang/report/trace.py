@@ -94,4 +94,4 @@ def parse_trace(text: str, path: str = "<trace>") -> Record:
         aggs.append(Aggregation(time_us, i + 1,
                                 [TargetSnapshot(tid, sorted(regs)) for tid, (_, regs) in sorted(g.items())]))
     return Record(path=path, kind="kernel trace", aggregations=aggs, aggr_us=aggr_us,
-                  dropped=dropped)
+                  dropped=dropped, origin_s=t0 - (aggr_us or 0) / 1e6)

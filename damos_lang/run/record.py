@@ -1,11 +1,14 @@
 """``damos run --record FILE``: one JSON object per line.
 
-* line 1, ``{"type": "header", ...}``: format version, the source file, the
-  monitoring attributes (µs and region counts), the targets, and each scheme
+* line 1, ``{"type": "header", ...}``: format version, the source file,
+  ``clock_origin_s`` (CLOCK_MONOTONIC seconds at ``time_us`` 0 for a real
+  process; null in simulated time), the monitoring attributes (µs and region counts), the targets, and each scheme
   in kernel units (the model: action, access pattern, apply interval, quota,
   watermarks, filters);
 * one ``{"type": "aggregation", ...}`` per aggregation interval: ``time_us``
-  (monitor time), ``aggregation`` (1-based), ``targets`` with their
+  (monitor time: the sampling schedule), ``wall_us`` (a real process only:
+  µs since ``clock_origin_s`` when the aggregation ended; later than
+  ``time_us`` when sampling fell behind), ``aggregation`` (1-based), ``targets`` with their
   ``regions`` (``start``, ``end``, ``nr_accesses``, ``age`` in aggregation
   intervals), cumulative per-scheme ``stats`` (the kernel's names), and
   ``resident_bytes`` per target (null when unknown);
@@ -33,10 +36,11 @@ def _plain(obj):
 
 
 def header(ctx, attrs, *, source: str, mode: str, target_ids: List[int], dry_run: bool,
-           workload: Optional[str] = None) -> dict:
+           workload: Optional[str] = None, clock_origin_s: Optional[float] = None) -> dict:
     return {
         "type": "header", "format": FORMAT_VERSION, "tool": "damos run",
         "source": source, "mode": mode, "workload": workload, "dry_run": dry_run,
+        "clock_origin_s": clock_origin_s,
         "attrs": {"sample_us": attrs.sample_us, "aggr_us": attrs.aggr_us,
                   "update_us": attrs.update_us, "min_nr_regions": attrs.min_nr_regions,
                   "max_nr_regions": attrs.max_nr_regions, "min_region_sz": attrs.min_region_sz},
@@ -46,8 +50,9 @@ def header(ctx, attrs, *, source: str, mode: str, target_ids: List[int], dry_run
     }
 
 
-def aggregation(snapshot, stats: List[dict], resident: List[Optional[int]]) -> dict:
-    return {
+def aggregation(snapshot, stats: List[dict], resident: List[Optional[int]],
+                wall_us: Optional[int] = None) -> dict:
+    out = {
         "type": "aggregation", "time_us": snapshot.time_us, "aggregation": snapshot.aggregation,
         "targets": [{"id": t.target_id, "resident_bytes": res,
                      "regions": [{"start": r.start, "end": r.end, "nr_accesses": r.nr_accesses,
@@ -55,6 +60,9 @@ def aggregation(snapshot, stats: List[dict], resident: List[Optional[int]]) -> d
                     for t, res in zip(snapshot.targets, resident)],
         "stats": [{k: v for k, v in s.items() if k not in ("name", "action")} for s in stats],
     }
+    if wall_us is not None:
+        out["wall_us"] = wall_us
+    return out
 
 
 class Recorder:

@@ -196,7 +196,8 @@ class Session:
                 raise RunError(f"cannot write {o.record}: {e.strerror}") from None
             self.recorder.write(rec.header(self.ctx, self.attrs, source=o.source_name, mode=mode,
                                            target_ids=self.pids, dry_run=o.dry_run,
-                                           workload=self.workload))
+                                           workload=self.workload,
+                                           clock_origin_s=self.monitor.clock.origin_s))
 
     def _start_command(self) -> int:
         try:
@@ -245,7 +246,11 @@ class Session:
         self.last_snapshot = snapshot
         stats = self.engine.stats()
         if self.recorder:
-            self.recorder.write(rec.aggregation(snapshot, stats, resident))
+            origin = monitor.clock.origin_s
+            # the real time too: a monitor that cannot keep its sampling
+            # interval falls behind its schedule (time_us)
+            wall_us = None if origin is None else int((time.monotonic() - origin) * 1e6)
+            self.recorder.write(rec.aggregation(snapshot, stats, resident, wall_us))
         if self.view:
             self.view.update(self, snapshot, stats, resident)
 

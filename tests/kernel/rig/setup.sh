@@ -11,8 +11,9 @@
 #   custom/<key>/bzImage                  custom kernel; <key> = sha256(rig.config +
 #                                         linux-source-6.12 package version + patches/*),
 #                                         16 hex digits
-#   initrd/<kind>-<hash>.gz               busybox + init + workload (+ stock modules),
-#                                         <hash> over init.sh, workload.c, busybox, modules
+#   initrd/<kind>-<hash>.gz               busybox + init + workload + phases (+ stock
+#                                         modules), <hash> over init.sh, workload.c,
+#                                         phases.c, busybox, modules
 #
 # Each step is skipped when its result for the current inputs is cached, so a
 # warm run takes about a second.  For every kernel it prepares, the script
@@ -172,7 +173,7 @@ custom() {
 # -------------------------------------------------------------------- initrds
 # busybox + init + static workload; the stock variant also carries the modules
 mkinitrd() {  # kind extra_dir -> sets INITRD
-  inputs=$( { sha256sum "$HERE/init.sh" "$HERE/workload.c" /bin/busybox | cut -d' ' -f1
+  inputs=$( { sha256sum "$HERE/init.sh" "$HERE/workload.c" "$HERE/phases.c" /bin/busybox | cut -d' ' -f1
               [ -n "$2" ] && (cd "$2" && find . -type f | sort | xargs sha256sum); true; } | sha)
   INITRD=$CACHE/initrd/$1-$inputs.gz
   [ -f "$INITRD" ] && return 0
@@ -182,6 +183,7 @@ mkinitrd() {  # kind extra_dir -> sets INITRD
   mkdir -p "$d"/bin "$d"/dev "$d"/proc "$d"/sys "$d"/tmp "$d"/host "$d"/out "$d"/lib/modules
   cp /bin/busybox "$d"/bin/busybox
   gcc -O2 -static -o "$d"/bin/workload "$HERE/workload.c"
+  gcc -O2 -static -o "$d"/bin/phases "$HERE/phases.c"
   cp "$HERE/init.sh" "$d"/init; chmod 755 "$d"/init
   [ -n "$2" ] && cp -a "$2"/. "$d"/
   (cd "$d" && find . | cpio -o -H newc --quiet | gzip -1 > "$INITRD.tmp")
