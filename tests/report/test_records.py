@@ -50,6 +50,7 @@ GOOD = agg(100000, [(4096, 8192, 3, 1)])
     (json.dumps(agg(200000, [(4096, 8192, -1, 0)])), "'nr_accesses' must be a non-negative integer"),
     (json.dumps({**GOOD, "targets": 3}), "'targets' must be a list"),
     (json.dumps({**HEADER, "format": 2}), "a second header line"),
+    (json.dumps({**GOOD, "wall_us": "soon"}), "'wall_us' must be a non-negative integer"),
 ])
 def test_bad_lines_give_file_line_errors_and_exit_2(tmp_path, line3, message):
     path = tmp_path / "r.jsonl"
@@ -103,3 +104,27 @@ def test_the_cli_imports_the_report_lazily():
                           check=True).stdout.split()
     assert "damos_lang.cli" in mods
     assert not any(m.startswith(("damos_lang.report", "matplotlib", "numpy")) for m in mods)
+
+
+def test_a_real_process_record_is_placed_when_its_aggregations_ended(tmp_path):
+    """wall_us (real time) wins over time_us (the sampling schedule), and the
+    header's clock origin lines the record up with other clocks."""
+    path = tmp_path / "r.jsonl"
+    late = {**agg(200000, [(4096, 8192, 3, 1)]), "wall_us": 730000}
+    path.write_text("\n".join([json.dumps({**HEADER, "clock_origin_s": 812.5}),
+                               json.dumps({**GOOD, "wall_us": 310000}), json.dumps(late)]) + "\n")
+    rec = records.load(str(path))
+    assert [a.time_us for a in rec.aggregations] == [310000, 730000]
+    assert rec.origin_s == 812.5
+    path.write_text("\n".join([json.dumps({**HEADER, "clock_origin_s": "boot"}),
+                               json.dumps(GOOD)]) + "\n")
+    with pytest.raises(records.RecordError, match="'clock_origin_s' must be a number or null"):
+        records.load(str(path))
+
+
+def test_a_trace_knows_its_clock_origin():
+    from damos_lang.report.trace import parse_trace
+    line = "kdamond.0-85 [001] ..... {t}: damon_aggregated: target_id=0 nr_regions=1 4096-8192: 5 2"
+    rec = parse_trace("\n".join(line.format(t=t) for t in ("100.100000", "100.200000", "100.300000")))
+    assert rec.aggr_us == 100_000 and [a.time_us for a in rec.aggregations] == [100_000, 200_000, 300_000]
+    assert abs(rec.origin_s + rec.aggregations[0].time_us / 1e6 - 100.1) < 1e-9
