@@ -14,6 +14,7 @@ cdef uint64_t PM_PFN_MASK = (1ULL << 55) - 1
 cdef uint64_t KPF_COMPOUND_HEAD = 1ULL << 15
 cdef uint64_t KPF_COMPOUND_TAIL = 1ULL << 16
 cdef uint64_t KPF_THP = 1ULL << 22
+cdef uint64_t MOVED = 1ULL << 63      # idle_check: the PFN changed since prepare
 cdef uint64_t PAGEMAP_GAP_PAGES = 8
 cdef uint64_t MAX_RUN_WORDS = 512
 
@@ -131,8 +132,9 @@ cdef int head_pfn(int kfd, uint64_t pfn, uint64_t *out, uint64_t *scratch) noexc
 
 
 cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t page_size,
-                 uint64_t *pfns) noexcept nogil:
-    """As reference._pfns_of; pfns has len(addrs) entries. Returns errno or 0."""
+                 uint64_t *pfns, uint64_t *raw=NULL) noexcept nogil:
+    """As reference._pfns_of; pfns has len(addrs) entries; raw (if not NULL)
+    gets the pagemap's PFNs before the THP head lookup. Returns errno or 0."""
     cdef Py_ssize_t n = addrs.shape[0], k, end, m, i
     cdef uint64_t first, last, page, idx
     cdef uint64_t *keys = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
@@ -167,6 +169,9 @@ cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t pa
             else:
                 pfns[idx] = 0
         k = end
+    if not err and raw != NULL:
+        for i in range(n):
+            raw[i] = pfns[i]
     if not err and kfd >= 0:
         for i in range(n):
             if pfns[i]:
@@ -180,10 +185,11 @@ cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t pa
 
 cdef Py_ssize_t unique_words(uint64_t *pfns, Py_ssize_t n, uint64_t *sorted_pfns,
                              uint64_t *words) noexcept nogil:
-    """Sorted distinct bitmap words of the non-zero pfns; sorted_pfns is scratch."""
+    """Sorted distinct bitmap words of the non-zero, not MOVED pfns;
+    sorted_pfns is scratch."""
     cdef Py_ssize_t i, m = 0, nw = 0
     for i in range(n):
-        if pfns[i]:
+        if pfns[i] and not (pfns[i] & MOVED):
             sorted_pfns[m] = pfns[i]
             m += 1
     qsort(sorted_pfns, m, sizeof(uint64_t), cmp_u64)
@@ -228,10 +234,15 @@ cdef check_sortable(const uint64_t[::1] addrs, uint64_t page_size):
 
 
 def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
-                 uint64_t[::1] pfns_out, uint64_t page_size):
+                 uint64_t[::1] pfns_out, uint64_t page_size, uint64_t[::1] raw_out=None):
     cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
     check_sortable(addrs, page_size)
     cdef int err = 0
+    cdef uint64_t *raw = NULL
+    if raw_out is not None:
+        if raw_out.shape[0] < n:
+            raise ValueError("raw_out is shorter than addrs")
+        raw = &raw_out[0] if n else NULL
     cdef uint64_t *pfns = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *scratch = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *words = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
@@ -240,7 +251,7 @@ def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_
         free(pfns); free(scratch); free(words); free(masks)
         raise MemoryError()
     with nogil:
-        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns)
+        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns, raw)
         if not err:
             nw = unique_words(pfns, n, scratch, words)
             memset(masks, 0, (nw + 1) * sizeof(uint64_t))
@@ -262,11 +273,14 @@ def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_
 
 def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
                const uint64_t[::1] pfns_prepared, uint64_t page_size,
-               unsigned char[::1] accessed_out):
+               unsigned char[::1] accessed_out, const uint64_t[::1] raw_prepared=None):
     cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
     check_sortable(addrs, page_size)
     cdef int err = 0
     cdef uint64_t pfn, value
+    cdef bint use_raw = raw_prepared is not None
+    if use_raw and raw_prepared.shape[0] < n:
+        raise ValueError("raw_prepared is shorter than addrs")
     cdef uint64_t *pfns = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *scratch = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *words = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
@@ -275,7 +289,17 @@ def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[
         free(pfns); free(scratch); free(words); free(values)
         raise MemoryError()
     with nogil:
-        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns)
+        if use_raw:
+            # an unchanged pagemap PFN keeps its prepared head: no kpageflags
+            err = pfns_of(pagemap_fd, -1, addrs, page_size, pfns)
+            if not err:
+                for i in range(n):
+                    if pfns[i] and pfns[i] == raw_prepared[i]:
+                        pfns[i] = pfns_prepared[i]
+                    elif pfns[i]:
+                        pfns[i] |= MOVED
+        else:
+            err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns)
         if not err:
             nw = unique_words(pfns, n, scratch, words)
             k = 0

@@ -6,7 +6,7 @@ Arrays are array('Q') (u64), array('I') (u32) and bytearray (flags)."""
 import os
 import struct
 from array import array
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -15,6 +15,7 @@ PM_PFN_MASK = (1 << 55) - 1
 KPF_COMPOUND_HEAD = 1 << 15
 KPF_COMPOUND_TAIL = 1 << 16
 KPF_THP = 1 << 22
+MOVED = 1 << 63            # idle_check: a page whose PFN changed since prepare
 # pagemap pages closer than this are read in one pread: reading 8 extra
 # entries costs less than one more syscall (workloads.md §4)
 PAGEMAP_GAP_PAGES = 8
@@ -107,6 +108,10 @@ def _pfns_of(pagemap_fd: int, kpageflags_fd: int, addrs: array, page_size: int) 
     return pfns
 
 
+def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int) -> List[int]:
+    return _pfns_of(pagemap_fd, -1, addrs, page_size)
+
+
 def _head_pfn(kpageflags_fd: int, pfn: int) -> int:
     """Only a THP's head page carries the idle flag; tails read 'not idle'."""
     (flags,) = _read_u64s(kpageflags_fd, pfn, 1)
@@ -132,13 +137,18 @@ def _word_runs(words: List[int]) -> List[Tuple[int, int]]:
 
 
 def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
-                 pfns_out: array, page_size: int) -> None:
+                 pfns_out: array, page_size: int, raw_out: Optional[array] = None) -> None:
     """mkold: find each sample's PFN and set its idle bit. Samples that share a
-    64-PFN bitmap word are one word write; consecutive words one pwrite."""
-    pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size)
+    64-PFN bitmap word are one word write; consecutive words one pwrite.
+    ``raw_out``, if given, gets the pagemap's own PFNs (before the THP head
+    lookup), which lets idle_check skip kpageflags."""
+    raw = _raw_pfns(pagemap_fd, addrs, page_size)
+    pfns = [(_head_pfn(kpageflags_fd, r) if r and kpageflags_fd >= 0 else r) for r in raw]
     masks: Dict[int, int] = {}
     for i, pfn in enumerate(pfns):
         pfns_out[i] = pfn
+        if raw_out is not None:
+            raw_out[i] = raw[i]
         if pfn:
             masks[pfn >> 6] = masks.get(pfn >> 6, 0) | (1 << (pfn & 63))
     for first, count in _word_runs(sorted(masks)):
@@ -147,13 +157,21 @@ def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: arr
 
 
 def idle_check(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
-               pfns_prepared: array, page_size: int, accessed_out: bytearray) -> None:
+               pfns_prepared: array, page_size: int, accessed_out: bytearray,
+               raw_prepared: Optional[array] = None) -> None:
     """young check: accessed if the idle bit was cleared, or the page became
-    present or moved to another PFN since prepare; not present: not accessed."""
-    pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size)
+    present or moved to another PFN since prepare; not present: not accessed.
+    With ``raw_prepared`` (idle_prepare's raw_out), a page whose pagemap PFN
+    is unchanged keeps its prepared head PFN: no kpageflags reads."""
+    if raw_prepared is None:
+        pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size)
+    else:
+        # a page that moved: marked so it differs from any prepared PFN
+        pfns = [pfns_prepared[i] if r and r == raw_prepared[i] else (r | MOVED if r else 0)
+                for i, r in enumerate(_raw_pfns(pagemap_fd, addrs, page_size))]
     words: Dict[int, int] = {}
     for pfn in pfns:
-        if pfn:
+        if pfn and not pfn & MOVED:
             words[pfn >> 6] = 0
     for first, count in _word_runs(sorted(words)):
         values = _read_u64s(bitmap_fd, first, count)

@@ -4,6 +4,8 @@ import os
 import struct
 from array import array
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,6 +136,42 @@ def test_idle_prepare_and_check_semantics_agree(tmp_path):
                       3: 1 << (230 - 192), 4: 1 << (300 - 256), 8: 1}
     assert {i: w for i, w in enumerate(words) if w} == expected_words
     assert accessed == [0, 1, 0, 1, 0, 1, 1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("impl", [compiled, reference], ids=["cython", "python"])
+def test_check_with_the_raw_pfns_needs_no_kpageflags_and_says_the_same(tmp_path, impl):
+    """idle_prepare's raw PFNs let idle_check skip the THP head lookup for
+    pages that did not move: the same answers with kpageflags unreadable."""
+    pfn_of = {0: 100, 1: 101, 2: 164, 4: 230, 5: 512, 6: 513, 7: 514, 8: 300, 9: 101}
+    entries = [PRESENT | pfn_of[p] if p in pfn_of else 0 for p in range(10)]
+    kflags = [0] * 1024
+    kflags[512] = reference.KPF_COMPOUND_HEAD | reference.KPF_THP
+    kflags[513] = kflags[514] = reference.KPF_COMPOUND_TAIL | reference.KPF_THP
+    addrs = array("Q", [p * PAGE + 123 for p in range(10)])
+    answers = []
+    for with_raw in (False, True):
+        (tmp_path / str(with_raw)).mkdir()
+        k = FakeKernel(tmp_path / str(with_raw), entries, kflags)
+        pfns, raw = array("Q", bytes(80)), array("Q", bytes(80))
+        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE, raw)
+        assert list(raw) == [pfn_of.get(p, 0) for p in range(10)]    # before the head lookup
+        words = k.bitmap_words()
+        words[101 >> 6] &= ~(1 << (101 & 63))
+        words[512 >> 6] &= ~(1 << (512 & 63))
+        k.set_bitmap(words)
+        moved = list(entries)
+        moved[8] = PRESENT | 301
+        moved[3] = PRESENT | 170
+        moved[6] = PRESENT | 512      # a THP tail now maps the head: it moved
+        write_u64s(k.pagemap, moved)
+        accessed = bytearray(10)
+        if with_raw:
+            impl.idle_check(k.fds[0], k.fds[1], -1, addrs, pfns, PAGE, accessed, raw)
+        else:
+            impl.idle_check(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE, accessed)
+        answers.append(list(accessed))
+        k.close()
+    assert answers[0] == answers[1] == [0, 1, 0, 1, 0, 1, 1, 1, 1, 1]
 
 
 def test_region_histories_agree_on_the_simulator():

@@ -30,7 +30,7 @@ class PageIdleSource(AccessSource):
         self._use_kpageflags = use_kpageflags
         self._pagemap_fds: Dict[int, int] = {}
         self._pidfds: Dict[int, int] = {}
-        self._pfns: Dict[int, array] = {}
+        self._pfns: Dict[int, Tuple[array, array]] = {}   # per target: (head PFNs, raw PFNs)
         self._bitmap_fd = -1
         self._kpageflags_fd = -1
 
@@ -127,12 +127,14 @@ class PageIdleSource(AccessSource):
     def prepare(self, target_id: int, addrs: array, now_us: int) -> None:
         if self._gone(target_id):
             raise TargetGone(target_id)
-        pfns = self._pfns.get(target_id)
+        pfns, raw = self._pfns.get(target_id, (None, None))
         if pfns is None or len(pfns) != len(addrs):
-            pfns = self._pfns[target_id] = array("Q", bytes(8 * len(addrs)))
+            pfns, raw = array("Q", bytes(8 * len(addrs))), array("Q", bytes(8 * len(addrs)))
+            self._pfns[target_id] = (pfns, raw)
         try:
+            # the raw PFNs let check skip kpageflags for pages that did not move
             self._fast.idle_prepare(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
-                                    addrs, pfns, PAGE)
+                                    addrs, pfns, PAGE, raw)
         except OSError as e:
             if e.errno in GONE_ERRNOS:
                 raise TargetGone(target_id) from None
@@ -140,8 +142,9 @@ class PageIdleSource(AccessSource):
 
     def check(self, target_id: int, addrs: array, accessed: bytearray, now_us: int) -> None:
         try:
+            pfns, raw = self._pfns[target_id]
             self._fast.idle_check(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
-                                  addrs, self._pfns[target_id], PAGE, accessed)
+                                  addrs, pfns, PAGE, accessed, raw)
         except OSError as e:
             if e.errno in GONE_ERRNOS:
                 raise TargetGone(target_id) from None
