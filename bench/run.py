@@ -41,10 +41,50 @@ def fmt_value(v) -> str:
     return str(v)
 
 
+README_BEGIN = "<!-- bench-table: begin (written by ./dev bench --readme; do not edit) -->"
+README_END = "<!-- bench-table: end -->"
+RESULTS = HERE / "results.json"
+
+
+def _md(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(data: dict) -> str:
+    """The README's results table for one bench run's JSON."""
+    out = [README_BEGIN, "",
+           f"Machine: {data['machine']}. Date: {data['date']}. Command: "
+           f"`./dev bench{' --quick' if data['quick'] else ''} --readme` "
+           f"(rows: [bench/results.json](bench/results.json)). Rows named `vm.*` were measured "
+           "in the rig's VM by the kernel tests named in their notes and are reported from "
+           "their last run.", "",
+           "| benchmark | value | goal | ratio | what was measured |", "|---|---|---|---|---|"]
+    for r in data["rows"]:
+        v = r["value"]
+        value = f"{fmt_value(v)} {r.get('unit', '')}".strip()
+        ratio = fmt_value(r["ratio"]) if r.get("ratio") is not None else ""
+        out.append(f"| {_md(r['name'])} | {_md(value)} | {_md(r.get('goal', ''))} | {ratio} "
+                   f"| {_md(r.get('note', ''))} |")
+    out += ["", README_END]
+    return "\n".join(out)
+
+
+def update_readme(readme: Path, data: dict) -> None:
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise SystemExit(f"bench: {readme} has no '{README_BEGIN}' ... '{README_END}' block")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + markdown(data) + tail)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (CI: keeps it from rotting)")
     ap.add_argument("--json", default="build/bench.json", help="where to write the rows")
+    ap.add_argument("--readme", action="store_true",
+                    help="also keep the rows in bench/results.json and write the README's "
+                         "results table from them (all modules only)")
     ap.add_argument("only", nargs="*", help="module names to run (default: all)")
     args = ap.parse_args(argv)
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
@@ -69,11 +109,17 @@ def main(argv=None) -> int:
         print("  ".join(str(c).ljust(w) for c, w in zip(t, widths)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    data = {"machine": machine(), "date": when, "quick": args.quick, "rows": rows}
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine(), "date": when, "quick": args.quick,
-                               "rows": rows}, indent=2) + "\n")
+    out.write_text(json.dumps(data, indent=2) + "\n")
     print(f"\nwrote {out}", file=sys.stderr)
+    if args.readme:
+        if args.only:
+            raise SystemExit("bench: --readme needs every module (drop the module names)")
+        RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+        update_readme(HERE.parent / "README.md", data)
+        print(f"wrote {RESULTS} and the README's results table", file=sys.stderr)
     return 0
 
 
