@@ -9,7 +9,18 @@ over PageIdleSource, paced by the wall clock, runs for SECS seconds; its CPU
 share is this process's CPU time over the wall time it ran (and the monitored
 time: under TCG the sampling can fall behind).  The kdamond's ticks and the
 `damos run` summary come from OUTDIR/result.txt and OUTDIR/run.out; the
-result is OUTDIR/cpu-bench.json."""
+result is OUTDIR/cpu-bench.json.
+
+Right after the 10-region monitor (so that the two see the same load on the
+host), the full-scan baseline (idle_scan.py) runs for the same SECS: every
+100 ms aggregation interval it marks every present page of the workload idle
+and reads all the bits back; its CPU time (utime+stime) and its working-set
+estimate go to the JSON's "full_scan".  They run one after the other because
+they share the page_idle bits.  Each of these four phases also records the
+workload's CPU share meanwhile: the custom guest has one CPU, shared with
+the workload, and how much of it the workload takes sets the cost of the
+light figures (see bench/bench_vm.py); "vm" has the guest's CPU count and
+timekeeping from result.txt."""
 import json
 import os
 import re
@@ -17,6 +28,9 @@ import sys
 import time
 
 from damos_lang.monitor import Monitor, MonitorAttrs, PageIdleSource
+from idle_scan import full_scan
+
+TOTAL_MIB, HOT_MIB = 64, 8                     # jobs/cpu-bench.sh: /bin/workload 64 8 0
 
 
 def monitor_alone(pid: int, regions: int, secs: float) -> dict:
@@ -37,6 +51,20 @@ def monitor_alone(pid: int, regions: int, secs: float) -> dict:
             "samples": mon.passed, "aggregations": len(nr),
             "mean_regions": sum(nr) / len(nr) if nr else 0.0,
             "cpu_share_percent": 100.0 * cpu / wall}
+
+
+def with_workload_cpu(pid: int, fn, *args, **kw) -> dict:
+    """fn's figures plus the workload's CPU share meanwhile (utime+stime in
+    clock ticks): the guest has one CPU, which the two share."""
+    def ticks() -> int:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0, w0 = ticks(), time.monotonic()
+    out = fn(*args, **kw)
+    out["workload_cpu_share_percent"] = (100.0 * (ticks() - t0) / os.sysconf("SC_CLK_TCK")
+                                         / (time.monotonic() - w0))
+    return out
 
 
 def kv(path: str) -> dict:
@@ -63,16 +91,22 @@ def main(argv) -> int:
         print(f"cpu_bench: no summary line in run.out:\n{summary}", file=sys.stderr)
         return 2
     run_wall, run_aggs, run_cpu = float(m.group(1)), int(m.group(2)), float(m.group(3))
-    monitors = [monitor_alone(pid, n, secs) for n in (10, 100, 1000)]
+    addr = int(res["addr"], 16)
+    monitors = [with_workload_cpu(pid, monitor_alone, pid, 10, secs)]
+    scan = with_workload_cpu(pid, full_scan, pid, secs, aggr_us=100_000, update_us=1_000_000,
+                             hot=(addr, HOT_MIB << 20))
+    monitors += [with_workload_cpu(pid, monitor_alone, pid, n, secs) for n in (100, 1000)]
     out = {
         "attrs": {"sample_us": 5000, "aggr_us": 100_000, "update_us": 1_000_000},
-        "workload": {"pid": pid, "total_mib": 64, "hot_mib": 8},
+        "workload": {"pid": pid, "addr": res["addr"], "total_mib": TOTAL_MIB, "hot_mib": HOT_MIB},
         "clk_tck": tck,
+        "vm": {k: res.get(k) for k in ("cpus", "clocksource", "clockevent", "hrtimer_handlers")},
         "kdamond": {"cpu_s": k_ticks / tck, "wall_s": k_wall, "ticks": k_ticks,
                     "nr_regions": "10..1000", "cpu_share_percent": 100.0 * k_ticks / tck / k_wall},
         "damos_run": {"cpu_s": run_cpu, "wall_s": run_wall, "aggregations": run_aggs,
                       "nr_regions": "10..1000", "cpu_share_percent": 100.0 * run_cpu / run_wall},
         "monitor_page_idle": monitors,
+        "full_scan": scan,
     }
     with open(os.path.join(outdir, "cpu-bench.json"), "w") as f:
         json.dump(out, f, indent=2)

@@ -1,10 +1,13 @@
 """The benchmark's VM figures (jobs/cpu-bench.sh; one boot of the custom 6.12
 kernel): on the rig workload, a kdamond's CPU time (/proc/PID/stat) next to
 `damos run`'s with the same scheme and attributes, and the monitor's CPU
-share on the real page_idle source at 10, 100 and 1000 regions.
+share on the real page_idle source at 10, 100 and 1000 regions, and the
+full idle-page scan baseline (idle_scan.py) over the same wall time.
 
-Only that every figure is there, positive and finite is asserted: speed goals
-live in bench/, never in tests.  The JSON is copied to build/vm-cpu-bench.json,
+Only that every figure is there, positive and finite is asserted, and that
+the full scan's working set is the workload's hot part (what it measures is
+the ground truth the monitor estimates): speed goals live in bench/, never
+in tests.  The JSON is copied to build/vm-cpu-bench.json,
 which bench/bench_vm.py reports."""
 import json
 import math
@@ -65,6 +68,29 @@ def test_every_figure_is_there_and_positive(run):
         for key in ("cpu_s", "wall_s", "monitored_s", "samples", "aggregations",
                     "mean_regions", "cpu_share_percent"):
             assert positive(m[key]), (n, key, data)
+    for m in [*mons.values(), data["full_scan"]]:
+        assert 0 <= m["workload_cpu_share_percent"] <= 100, data
     build = Path(__file__).resolve().parents[2] / "build"
     build.mkdir(exist_ok=True)
     shutil.copy(run.path("cpu-bench.json"), build / "vm-cpu-bench.json")
+
+
+def test_full_scan_measures_the_hot_part(run):
+    """The baseline really marked and read every page: CPU spent (by the
+    process and in the kernel's rmap walks), every page of the 64 MiB buffer
+    marked each interval, and the pages found accessed are the hot 8 MiB
+    (a few more: the workload's stack and data), the cold 56 MiB idle."""
+    data = json.loads(run.text("cpu-bench.json"))
+    s, wl = data["full_scan"], data["workload"]
+    mib = 1 << 20
+    for key in ("cpu_s", "utime_s", "stime_s", "wall_s", "intervals", "syscalls",
+                "cpu_share_percent", "cpu_per_interval_ms"):
+        assert positive(s[key]), (key, s)
+    total, hot = wl["total_mib"] * mib // 4096, wl["hot_mib"] * mib // 4096
+    assert s["intervals"] >= 3, s
+    assert total <= s["pages_marked"] < total + 1024, s      # + the binary, stack, data
+    assert s["hot_pages"] == hot, s
+    # every hot page written in every interval, the cold part untouched
+    assert s["hot_wss_bytes_median"] >= 0.95 * wl["hot_mib"] * mib, s
+    assert s["cold_wss_bytes_max"] <= 1 * mib, s
+    assert 0.95 * wl["hot_mib"] * mib <= s["wss_bytes_median"] <= wl["hot_mib"] * mib + mib, s

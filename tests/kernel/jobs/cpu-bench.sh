@@ -7,8 +7,10 @@
 #  b. `damos run` with the same scheme against the same pid for $SECS s:
 #     the CPU time and wall time of its summary line;
 #  c. the monitor alone on page_idle at 10, 100 and 1000 regions for
-#     $MON_SECS s each (cpu_bench.py, which also writes every figure to
-#     cpu-bench.json).
+#     $MON_SECS s each, and after the 10-region run the full-scan baseline
+#     (idle_scan.py: every page of the workload marked idle and read back
+#     every 100 ms) for $MON_SECS s too (cpu_bench.py, which also writes
+#     every figure to cpu-bench.json).
 # Results: result.txt (KEY=VALUE), run.out/run.err, cpu-bench.json.
 R=/out/result.txt
 O=$RIG_OUTHOST
@@ -17,6 +19,13 @@ O=$RIG_OUTHOST
 i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
 echo "pid=$pid" > $R; echo "addr=$addr" >> $R; echo "len=$len" >> $R
+# the guest's timekeeping, to tell runs apart: the light figures (kdamond,
+# 10-region monitor, damos run) come in two modes 20-40x apart between boots
+CS=/sys/devices/system/clocksource/clocksource0/current_clocksource
+CE=/sys/devices/system/clockevents/clockevent0/current_device
+echo "cpus=$(nproc)" >> $R
+echo "clocksource=$(cat $CS)" >> $R; echo "clockevent=$(cat $CE)" >> $R
+echo "hrtimer_handlers=$(grep -c hrtimer_interrupt /proc/timer_list)" >> $R
 K=/sys/kernel/mm/damon/admin/kdamonds/0
 # a. the kdamond
 sh /out/scheme.sh $pid || { echo "scheme.sh failed"; exit 4; }
