@@ -63,21 +63,16 @@ def run(kernel_rig, custom_kernel, tmp_path_factory):
 
 
 def _compare(kernel_rec: Path, damos_rec: Path, shift: float, start: float, png: Path) -> dict:
+    if png.exists():
+        png.unlink()
     cmd = [sys.executable, "-m", "damos_lang", "report", "compare", str(kernel_rec),
-           str(damos_rec), "--shift", f"{shift:.6f}", "--time", f"{start:.3f}-100000", "--json"]
-    if _has_matplotlib():
-        cmd += ["-o", str(png)]
+           str(damos_rec), "--shift", f"{shift:.6f}", "--time", f"{start:.3f}-100000", "--json",
+           "-o", str(png)]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
+    # both records rendered, one above the other
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", p.stderr
     return json.loads(p.stdout)
-
-
-def _has_matplotlib() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-        return True
-    except ImportError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +122,18 @@ def test_median_working_set_is_within_ten_percent_of_the_truth(scores, workload,
     # aggregations last 0.3-0.8 s instead of 0.1 s), so it has fewer to score
     assert s["scored"] >= 20, s
     assert abs(s["median_wss_bytes"] - truth) <= 0.10 * truth, s
+
+
+@pytest.mark.parametrize("monitor", ["kernel.trace", "damos.jsonl"])
+def test_both_records_render_as_heatmaps(run, scores, monitor):
+    r, _ = run
+    p = subprocess.run([sys.executable, "-m", "damos_lang", "report", "heatmap",
+                        str(r.path(f"stairs-{monitor}")), "--rows", "20", "--columns", "60"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    # the hot band climbs: hot characters in many address bands (rows)
+    hot_rows = [ln for ln in p.stdout.splitlines() if any(c in ln.split(" ", 1)[-1] for c in "+*#%@")]
+    assert len(hot_rows) >= 5, p.stdout
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
