@@ -36,6 +36,9 @@ stats _2
 # it up to 20 s more to page out part of the workload
 i=0
 while [ "$(kb VmSwap)" = 0 ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+# the module copies its scheme's stats into its parameters once per
+# aggregation (100 ms): let a few pass before reading them
+sleep 1
 stats ""
 echo "rss_after_kb=$(kb VmRSS)" >> $R
 echo "swap_after_kb=$(kb VmSwap)" >> $R
