@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass, replace
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 from ..units import format_bytes
 from .records import Aggregation, Record

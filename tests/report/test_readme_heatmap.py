@@ -16,8 +16,8 @@ IMAGE = "docs/heatmap-stairs.png"
 def readme_command():
     readme = open(os.path.join(ROOT, "README.md")).read()
     section = readme.split("\n## Seeing it\n", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```sh\n(.*?)```", section, re.S)
-    (command,) = [ln for ln in block.splitlines() if "damos report heatmap" in ln]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    (command,) = [ln for b in blocks for ln in b.splitlines() if "damos report heatmap" in ln]
     return section, command
 
 
