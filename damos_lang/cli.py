@@ -410,10 +410,11 @@ def report_compare(record_a: str = typer.Argument(..., metavar="A",
     a, ar, tr = _report_load(record_a, addr_range, time_range)
     b, _, _ = _report_load(record_b, None, None)
     b = compare.shifted(b, int(round(shift * 1e6)))
-    typer.echo((compare.to_json if as_json else compare.text)(a, b, ar, tr), nl=False)
+    summary = compare.summary(a, b, ar, tr)
+    typer.echo(compare.to_json(summary) if as_json else compare.text(a, b, summary), nl=False)
     if output:
         try:
-            compare.png(a, b, output, ar, tr)
+            compare.png(a, b, summary, output, ar, tr)
         except heatmap.MissingMatplotlib as e:
             typer.echo(str(e), err=True)
             raise typer.Exit(1)

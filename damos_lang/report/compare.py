@@ -24,41 +24,12 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass, replace
-from typing import List, Sequence, Tuple
+from typing import List
 
 from ..units import format_bytes
 from .records import Aggregation, Record
+from .spans import intersect, merge, size
 from .wss import clip, percentiles, select
-
-Span = Tuple[int, int]
-
-
-def _merge(spans: Sequence[Span]) -> List[Span]:
-    out: List[List[int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
-def _intersect(a: Sequence[Span], b: Sequence[Span]) -> List[Span]:
-    """Both merged and sorted."""
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if s < e:
-            out.append((s, e))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def _size(spans: Sequence[Span]) -> int:
-    return sum(e - s for s, e in spans)
 
 
 def shifted(rec: Record, shift_us: int) -> Record:
@@ -98,12 +69,11 @@ def pairs(a: Record, b: Record, addr_range=None, time_range=None) -> List[Pair]:
 
 def _pair(x: Aggregation, y: Aggregation, addr_range) -> Pair:
     rx, ry = clip(x.regions(), addr_range), clip(y.regions(), addr_range)
-    common = _intersect(_merge([(s, e) for s, e, _, _ in rx]), _merge([(s, e) for s, e, _, _ in ry]))
-    hx = _intersect(_merge([(s, e) for s, e, acc, _ in rx if acc > 0]), common)
-    hy = _intersect(_merge([(s, e) for s, e, acc, _ in ry if acc > 0]), common)
-    both = _size(_intersect(hx, hy))
-    return Pair(x.time_us, _size(common), _size(hx), _size(hy), both,
-                _size(hx) + _size(hy) - both)
+    common = intersect(merge((s, e) for s, e, _, _ in rx), merge((s, e) for s, e, _, _ in ry))
+    hx = intersect(merge((s, e) for s, e, acc, _ in rx if acc > 0), common)
+    hy = intersect(merge((s, e) for s, e, acc, _ in ry if acc > 0), common)
+    both = size(intersect(hx, hy))
+    return Pair(x.time_us, size(common), size(hx), size(hy), both, size(hx) + size(hy) - both)
 
 
 def summary(a: Record, b: Record, addr_range=None, time_range=None) -> dict:
@@ -126,8 +96,8 @@ def summary(a: Record, b: Record, addr_range=None, time_range=None) -> dict:
     }
 
 
-def text(a: Record, b: Record, addr_range=None, time_range=None) -> str:
-    s = summary(a, b, addr_range, time_range)
+def text(a: Record, b: Record, s: dict) -> str:
+    """``s``: summary(a, b, ...)."""
     if not s["pairs"]:
         return ("no aggregations of the two records are within half an interval of each "
                 "other: nothing to compare (use --shift to align them)\n")
@@ -151,17 +121,17 @@ def text(a: Record, b: Record, addr_range=None, time_range=None) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_json(a: Record, b: Record, addr_range=None, time_range=None) -> str:
-    return json.dumps(summary(a, b, addr_range, time_range), indent=1) + "\n"
+def to_json(s: dict) -> str:
+    return json.dumps(s, indent=1) + "\n"
 
 
-def png(a: Record, b: Record, output: str, addr_range=None, time_range=None,
+def png(a: Record, b: Record, s: dict, output: str, addr_range=None, time_range=None,
         rows: int = 256, max_cols: int = 1200, dpi: int = 100) -> None:
     """The two heatmaps one above the other on the same axes, and both
-    working-set sizes over time below them."""
+    working-set sizes over time below them (``s``: summary(a, b, ...) over
+    the same ranges)."""
     from .heatmap import draw_map, grid, pyplot
     plt = pyplot()
-    s = summary(a, b, addr_range, time_range)
     ga = grid(a, rows, max_cols, addr_range, time_range)
     gb = grid(b, rows, max_cols, addr_range, time_range)
     fig = plt.figure(figsize=(10, 9), dpi=dpi)

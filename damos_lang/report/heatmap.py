@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from .records import Record, applied_deltas, matches_pattern
+from .spans import merge
 from .wss import clip, select
 
 CMAP = "viridis"        # luminance grows with the value: readable in grey, and testable
@@ -43,15 +44,8 @@ def pyplot():
 def segments(rec: Record, positions, addr_range=None) -> List[Tuple[int, int]]:
     """The address ranges the regions cover, merged: the gaps between them
     (unmapped address space) are collapsed in the picture."""
-    spans = sorted({(s, e) for i in positions
-                    for s, e, _, _ in clip(rec.aggregations[i].regions(), addr_range)})
-    merged: List[List[int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return [(s, e) for s, e in merged]
+    return merge({(s, e) for i in positions
+                  for s, e, _, _ in clip(rec.aggregations[i].regions(), addr_range)})
 
 
 @dataclass

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from damos_lang.monitor.masim import parse_masim
 from damos_lang.report.records import Record
+from damos_lang.report.spans import Span, intersect, merge, size
 from damos_lang.report.wss import percentiles
-
-Span = Tuple[int, int]
 
 
 @dataclass
@@ -56,32 +56,8 @@ def parse_phase_log(text: str) -> PhaseLog:
 
 def active_regions(cfg: str) -> Dict[str, List[str]]:
     """Phase name -> the regions its patterns access (weight > 0)."""
-    paras = [p for p in cfg.split("\n\n")]
-    out: Dict[str, List[str]] = {}
-    for para in paras[1:]:
-        lines = [ln for ln in para.splitlines() if ln.strip() and not ln.startswith("#")]
-        if len(lines) < 3:
-            continue
-        out[lines[0]] = [ln.split(",")[0] for ln in lines[2:] if int(ln.split(",")[3]) > 0]
-    return out
-
-
-def _clip(spans, lo: int, hi: int) -> List[Span]:
-    return [(max(s, lo), min(e, hi)) for s, e in spans if min(e, hi) > max(s, lo)]
-
-
-def _overlap(a: List[Span], b: List[Span]) -> int:
-    return sum(max(0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
-
-
-def _merged(spans) -> List[Span]:
-    out: List[List[int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
+    return {p.name: [a.region for a in p.patterns if a.weight > 0]
+            for p in parse_masim(cfg).phases}
 
 
 @dataclass
@@ -128,11 +104,11 @@ def score(rec: Record, log: PhaseLog, cfg: str) -> Optional[Score]:
                   if log.phases[i][0] + 2 * aggr <= start and end <= bounds[i]), None)
         if k is None:
             continue
-        hot_truth = _merged([log.regions[n] for n in active[log.phases[k][1]]])
-        truth = sum(e - s for s, e in hot_truth)
-        hot = _merged(_clip([(s, e) for s, e, acc, _ in agg.regions() if acc > 0], lo, hi))
-        wss = sum(e - s for s, e in hot)
-        both = _overlap(hot, hot_truth)
+        hot_truth = merge(log.regions[n] for n in active[log.phases[k][1]])
+        truth = size(hot_truth)
+        hot = intersect(merge((s, e) for s, e, acc, _ in agg.regions() if acc > 0), [(lo, hi)])
+        wss = size(hot)
+        both = size(intersect(hot, hot_truth))
         tp += both
         fp += wss - both
         fn += truth - both

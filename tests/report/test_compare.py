@@ -62,7 +62,7 @@ def test_aggregations_too_far_apart_are_not_paired():
     b = compare.shifted(rec("b", [[(0, MIB, 1)]] * 5), 10_000_000)
     s = compare.summary(a, b)
     assert s["pairs"] == 0 and s["hot_set_agreement"] is None
-    assert "nothing to compare" in compare.text(a, b)
+    assert "nothing to compare" in compare.text(a, b, s)
 
 
 @settings(max_examples=200, deadline=None)
