@@ -80,7 +80,13 @@ def _read_u64s(fd: int, index: int, count: int) -> List[int]:
 
 def _pfns_of(pagemap_fd: int, kpageflags_fd: int, addrs: array, page_size: int) -> List[int]:
     """The PFN of each address's page (the THP head's PFN for a tail page), 0
-    when not present. Nearby pages share one pagemap read."""
+    when not present."""
+    return _heads(kpageflags_fd, _raw_pfns(pagemap_fd, addrs, page_size))
+
+
+def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int) -> List[int]:
+    """The pagemap's PFN of each address's page, 0 when not present. Nearby
+    pages share one pagemap read."""
     n = len(addrs)
     order = sorted(range(n), key=lambda i: addrs[i] // page_size)
     pfns = [0] * n
@@ -101,15 +107,14 @@ def _pfns_of(pagemap_fd: int, kpageflags_fd: int, addrs: array, page_size: int) 
             e = entries[addrs[i] // page_size - first]
             pfns[i] = e & PM_PFN_MASK if e & PM_PRESENT else 0
         k = end
-    if kpageflags_fd >= 0:
-        for i in range(n):
-            if pfns[i]:
-                pfns[i] = _head_pfn(kpageflags_fd, pfns[i])
     return pfns
 
 
-def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int) -> List[int]:
-    return _pfns_of(pagemap_fd, -1, addrs, page_size)
+def _heads(kpageflags_fd: int, pfns: List[int]) -> List[int]:
+    """Each PFN's THP head (itself unless a THP tail); unchanged without kpageflags."""
+    if kpageflags_fd < 0:
+        return pfns
+    return [_head_pfn(kpageflags_fd, pfn) if pfn else 0 for pfn in pfns]
 
 
 def _head_pfn(kpageflags_fd: int, pfn: int) -> int:
@@ -143,7 +148,7 @@ def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: arr
     ``raw_out``, if given, gets the pagemap's own PFNs (before the THP head
     lookup), which lets idle_check skip kpageflags."""
     raw = _raw_pfns(pagemap_fd, addrs, page_size)
-    pfns = [(_head_pfn(kpageflags_fd, r) if r and kpageflags_fd >= 0 else r) for r in raw]
+    pfns = _heads(kpageflags_fd, raw)
     masks: Dict[int, int] = {}
     for i, pfn in enumerate(pfns):
         pfns_out[i] = pfn

@@ -102,31 +102,39 @@ class FakeKernel:
 PRESENT = 1 << 63
 
 
+# pages 0..9: page 3 not present, pages 5-7 a THP (head PFN 512 + 0), 8 moves later
+PFN_OF = {0: 100, 1: 101, 2: 164, 4: 230, 5: 512, 6: 513, 7: 514, 8: 300, 9: 101}
+ENTRIES = [PRESENT | PFN_OF[p] if p in PFN_OF else 0 for p in range(10)]
+KFLAGS = [0] * 1024
+KFLAGS[512] = reference.KPF_COMPOUND_HEAD | reference.KPF_THP
+KFLAGS[513] = KFLAGS[514] = reference.KPF_COMPOUND_TAIL | reference.KPF_THP
+ADDRS = array("Q", [p * PAGE + 123 for p in range(10)])
+
+
+def _between_prepare_and_check(k, moves=None):
+    """The workload touches PFN 101 (pages 1 and 9) and the THP: the kernel
+    clears their idle bits.  Page 8 migrates to another PFN, page 3 faults
+    in, and ``moves`` (page -> new PFN) change too."""
+    words = k.bitmap_words()
+    words[101 >> 6] &= ~(1 << (101 & 63))
+    words[512 >> 6] &= ~(1 << (512 & 63))
+    k.set_bitmap(words)
+    moved = list(ENTRIES)
+    for page, pfn in {8: 301, 3: 170, **(moves or {})}.items():
+        moved[page] = PRESENT | pfn
+    write_u64s(k.pagemap, moved)
+
+
 def test_idle_prepare_and_check_semantics_agree(tmp_path):
-    # pages 0..9: page 3 not present, pages 5-7 a THP (head PFN 512 + 0), 8 moves later
-    pfn_of = {0: 100, 1: 101, 2: 164, 4: 230, 5: 512, 6: 513, 7: 514, 8: 300, 9: 101}
-    entries = [PRESENT | pfn_of[p] if p in pfn_of else 0 for p in range(10)]
-    kflags = [0] * 1024
-    kflags[512] = reference.KPF_COMPOUND_HEAD | reference.KPF_THP
-    kflags[513] = kflags[514] = reference.KPF_COMPOUND_TAIL | reference.KPF_THP
-    addrs = array("Q", [p * PAGE + 123 for p in range(10)])
     results = []
     for impl in (compiled, reference):
-        k = FakeKernel(tmp_path, entries, kflags)
+        k = FakeKernel(tmp_path, ENTRIES, KFLAGS)
         pfns = array("Q", bytes(80))
-        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE)
+        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], ADDRS, pfns, PAGE)
         words_after_prepare = k.bitmap_words()
-        # the workload touches PFN 101 (pages 1 and 9) and the THP: the kernel clears idle bits
-        words = list(words_after_prepare)
-        words[101 >> 6] &= ~(1 << (101 & 63))
-        words[512 >> 6] &= ~(1 << (512 & 63))
-        k.set_bitmap(words)
-        moved = list(entries)
-        moved[8] = PRESENT | 301  # migrated: another PFN
-        moved[3] = PRESENT | 170  # faulted in after prepare
-        write_u64s(k.pagemap, moved)
+        _between_prepare_and_check(k)
         accessed = bytearray(10)
-        impl.idle_check(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE, accessed)
+        impl.idle_check(k.fds[0], k.fds[1], k.fds[2], ADDRS, pfns, PAGE, accessed)
         results.append((list(pfns), words_after_prepare, list(accessed)))
         k.close()
     assert results[0] == results[1]
@@ -142,33 +150,19 @@ def test_idle_prepare_and_check_semantics_agree(tmp_path):
 def test_check_with_the_raw_pfns_needs_no_kpageflags_and_says_the_same(tmp_path, impl):
     """idle_prepare's raw PFNs let idle_check skip the THP head lookup for
     pages that did not move: the same answers with kpageflags unreadable."""
-    pfn_of = {0: 100, 1: 101, 2: 164, 4: 230, 5: 512, 6: 513, 7: 514, 8: 300, 9: 101}
-    entries = [PRESENT | pfn_of[p] if p in pfn_of else 0 for p in range(10)]
-    kflags = [0] * 1024
-    kflags[512] = reference.KPF_COMPOUND_HEAD | reference.KPF_THP
-    kflags[513] = kflags[514] = reference.KPF_COMPOUND_TAIL | reference.KPF_THP
-    addrs = array("Q", [p * PAGE + 123 for p in range(10)])
     answers = []
     for with_raw in (False, True):
         (tmp_path / str(with_raw)).mkdir()
-        k = FakeKernel(tmp_path / str(with_raw), entries, kflags)
+        k = FakeKernel(tmp_path / str(with_raw), ENTRIES, KFLAGS)
         pfns, raw = array("Q", bytes(80)), array("Q", bytes(80))
-        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE, raw)
-        assert list(raw) == [pfn_of.get(p, 0) for p in range(10)]    # before the head lookup
-        words = k.bitmap_words()
-        words[101 >> 6] &= ~(1 << (101 & 63))
-        words[512 >> 6] &= ~(1 << (512 & 63))
-        k.set_bitmap(words)
-        moved = list(entries)
-        moved[8] = PRESENT | 301
-        moved[3] = PRESENT | 170
-        moved[6] = PRESENT | 512      # a THP tail now maps the head: it moved
-        write_u64s(k.pagemap, moved)
+        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], ADDRS, pfns, PAGE, raw)
+        assert list(raw) == [PFN_OF.get(p, 0) for p in range(10)]    # before the head lookup
+        _between_prepare_and_check(k, {6: 512})   # a THP tail now maps the head: it moved
         accessed = bytearray(10)
         if with_raw:
-            impl.idle_check(k.fds[0], k.fds[1], -1, addrs, pfns, PAGE, accessed, raw)
+            impl.idle_check(k.fds[0], k.fds[1], -1, ADDRS, pfns, PAGE, accessed, raw)
         else:
-            impl.idle_check(k.fds[0], k.fds[1], k.fds[2], addrs, pfns, PAGE, accessed)
+            impl.idle_check(k.fds[0], k.fds[1], k.fds[2], ADDRS, pfns, PAGE, accessed)
         answers.append(list(accessed))
         k.close()
     assert answers[0] == answers[1] == [0, 1, 0, 1, 0, 1, 1, 1, 1, 1]
