@@ -20,6 +20,8 @@ import json
 
 import pytest
 
+from reclaim_scheme import RECLAIM
+
 pytestmark = pytest.mark.kernel
 
 PRCL = """\
@@ -61,7 +63,7 @@ def run(kernel_rig, stock_kernel, tmp_path_factory):
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
                           files={"prcl.damos": PRCL, "prcl2.damos": PRCL2,
                                  "second.damos": SECOND, "memcg.damos": MEMCG,
-                                 "lru_sort.damos.in": LRU_SORT})
+                                 "lru_sort.damos.in": LRU_SORT, "reclaim.damos.in": RECLAIM})
     assert r.rc == 0, r.describe()
     return r, kernel_rig.parse_kv(r.text("result.txt"))
 

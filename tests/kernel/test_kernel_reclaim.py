@@ -15,37 +15,9 @@ import pytest
 
 from damos_lang.live.modules import reclaim_params
 from damos_lang.pipeline import unit_from_text
+from reclaim_scheme import RECLAIM
 
 pytestmark = pytest.mark.kernel
-
-MIB = 1 << 20
-RECLAIM = """\
-# DAMON_RECLAIM: page out what was idle for 1 s, 64 MiB a second at most
-monitor {
-    ops paddr
-    sample 5ms
-    aggr 100ms
-    nr_regions 10..1000
-}
-target region @REGION@
-scheme {
-    action pageout
-    size 4K..max
-    access 0..0 samples
-    age 1s..max
-    quota {
-        size 64M
-        reset 1s
-    }
-    watermarks {
-        metric free_mem_rate
-        interval 1s
-        high 100%
-        mid 100%
-        low 0%
-    }
-}
-"""
 
 
 @pytest.fixture(scope="module")

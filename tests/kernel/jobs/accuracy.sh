@@ -19,8 +19,8 @@ echo mono > $T/trace_clock || { echo "no mono trace clock"; exit 3; }
 echo 0 > $T/options/record-cmd
 echo 32768 > $T/buffer_size_kb
 : > $R
-# start_workload W RUN: runs W.cfg, sets pid once its regions are mapped
-start_workload() {
+# start_phases W RUN: runs W.cfg, sets pid once its regions are mapped
+start_phases() {
   /bin/phases /out/$1.cfg > /out/$1-$2.phases &
   i=0
   while ! grep -q '^phase ' /out/$1-$2.phases 2>/dev/null && [ $i -lt 600 ]; do
@@ -32,7 +32,7 @@ start_workload() {
 for w in stairs zigzag; do
   echo > $T/trace
   echo 1 > $T/events/damon/damon_aggregated/enable
-  start_workload $w kernel
+  start_phases $w kernel
   sh /out/stat.sh $pid > /out/$w-kernel.out 2>&1
   echo "${w}_kernel_rc=$?" >> $R
   wait
@@ -43,7 +43,7 @@ for w in stairs zigzag; do
   echo "${w}_kernel_lines=$(grep -c damon_aggregated /out/$w-kernel.trace)" >> $R
   echo 0 > $D/kdamonds/nr_kdamonds
 
-  start_workload $w damos
+  start_phases $w damos
   hostrun $PY -m damos_lang run $O/stat.damos --pid $pid --record $O/$w-damos.jsonl -q \
       > /out/$w-damos.out 2>&1
   echo "${w}_damos_rc=$?" >> $R

@@ -4,17 +4,13 @@
 # Env: MOD (module name), TAKES_PID (1: write the workload's pid to
 # target_pid), MIN_AGE_US (optional: written to min_age_us before enabling).
 # Results: result.txt (KEY=VALUE), dmesg.txt.
+. /lib/rig.sh
 P=/sys/module/damon_sample_$MOD/parameters
 R=/out/result.txt
-kb() { awk -v k="$1:" '$1==k{print $2}' /proc/$pid/status; }
 stats() { for f in nr_tried sz_tried nr_applied sz_applied qt_exceeds; do echo "$f$1=$(cat $P/$f)"; done >> $R; }
 [ -d $P ] || { echo "no $P"; ls /sys/module | grep damon; exit 2; }
-[ -e /sys/block/zram0 ] || { echo "no zram0"; exit 3; }
-echo 256M > /sys/block/zram0/disksize || exit 4
-mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || exit 5
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 6; }
+zram_swap || exit 3
+start_workload 64 8 0 || { echo "workload did not start"; exit 6; }
 echo "pid=$pid" > $R
 echo "params=$(ls $P | tr '\n' ' ')" >> $R
 echo "enabled_before=$(cat $P/enabled)" >> $R

@@ -12,12 +12,11 @@
 #     every 100 ms) for $MON_SECS s too (cpu_bench.py, which also writes
 #     every figure to cpu-bench.json).
 # Results: result.txt (KEY=VALUE), run.out/run.err, cpu-bench.json.
+. /lib/rig.sh
 R=/out/result.txt
 O=$RIG_OUTHOST
 [ -e /sys/kernel/mm/page_idle/bitmap ] || { echo "no /sys/kernel/mm/page_idle/bitmap"; exit 2; }
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+start_workload 64 8 0 || { echo "workload did not start"; exit 3; }
 echo "pid=$pid" > $R; echo "addr=$addr" >> $R; echo "len=$len" >> $R
 # the guest's timekeeping, to tell runs apart: the light figures (kdamond,
 # 10-region monitor, damos run) come in two modes 20-40x apart between boots

@@ -10,6 +10,7 @@
 #     still present (residency.py).
 # Results: result.txt (KEY=VALUE), stat.jsonl, trace.txt, stat-pid.jsonl,
 # prcl.jsonl, residency.json, *.out/*.err of each damos run.
+. /lib/rig.sh
 R=/out/result.txt
 [ -e /sys/kernel/mm/page_idle/bitmap ] || { echo "no /sys/kernel/mm/page_idle/bitmap"; exit 2; }
 cp /bin/workload /out/workload || exit 3
@@ -20,13 +21,8 @@ hostrun $PY -m damos_lang run $O/stat.damos --record $O/stat.jsonl -q -- $O/work
 echo "stat_rc=$?" > $R
 echo "stat_secs=$(awk -v a=$t0 -v b=$(cut -d' ' -f1 /proc/uptime) 'BEGIN{print b-a}')" >> $R
 
-[ -e /sys/block/zram0 ] || { echo "no zram0"; exit 4; }
-echo 256M > /sys/block/zram0/disksize || exit 5
-mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || exit 6
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 7; }
-kb() { awk -v k="$1:" '$1==k{print $2}' /proc/$pid/status; }
+zram_swap || exit 4
+start_workload 64 8 0 || { echo "workload did not start"; exit 7; }
 echo "pid=$pid" >> $R; echo "addr=$addr" >> $R; echo "len=$len" >> $R
 # 2a. the same process under a kdamond with the damon_aggregated trace, then
 #     under damos run --record (never both at once: they share the idle bits)

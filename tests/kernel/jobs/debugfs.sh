@@ -3,6 +3,7 @@
 #   2. the 7-field lines (/out/ethp7.txt): the write succeeds, nothing is installed;
 #   3. a compiled stat scheme (/out/stat18.txt) run against the workload.
 # Results: result.txt (KEY=VALUE) and *.readback (what `schemes` reads back).
+. /lib/rig.sh
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 DBG=/sys/kernel/debug/damon
 [ -d $DBG ] || { echo "no DAMON debugfs"; exit 2; }
@@ -12,9 +13,7 @@ cat /out/ethp18.txt > $DBG/schemes; echo "w18_rc=$?" >> $R
 cat $DBG/schemes > /out/ethp18.readback
 cat /out/ethp7.txt > $DBG/schemes; echo "w7_rc=$?" >> $R
 cat $DBG/schemes > /out/ethp7.readback
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+start_workload 64 8 0 || { echo "workload did not start"; exit 3; }
 echo "5000 100000 1000000 10 1000" > $DBG/attrs; echo "attrs_rc=$?" >> $R
 echo $pid > $DBG/target_ids; echo "target_rc=$?" >> $R
 cat /out/stat18.txt > $DBG/schemes; echo "wstat_rc=$?" >> $R

@@ -5,10 +5,9 @@
 # After each, every file of our write plan (/out/NAME.paths) is read back
 # into /out/NAME.ours.txt and /out/NAME.damo.txt as "path=value" lines.
 # EXAMPLES (names under examples/) comes from the test.
+. /lib/rig.sh
 D=/sys/kernel/mm/damon/admin; K=$D/kdamonds/0
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+start_workload 64 8 0 || { echo "workload did not start"; exit 3; }
 dump() {  # dump NAME OUT
   while IFS= read -r p; do
     printf '%s=%s\n' "$p" "$(cat "$D/$p" 2>&1)"

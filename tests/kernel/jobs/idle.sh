@@ -3,10 +3,9 @@
 # (host Python, run in the chroot) reads its pagemap, marks all its pages idle
 # through /sys/kernel/mm/page_idle/bitmap, waits, and reads the bits back.
 # Results: idle.json in the run directory.
+. /lib/rig.sh
 [ -e /sys/kernel/mm/page_idle/bitmap ] || { echo "no /sys/kernel/mm/page_idle/bitmap"; exit 2; }
-/bin/workload 64 32 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+start_workload 64 32 0 || { echo "workload did not start"; exit 3; }
 echo "workload pid=$pid addr=$addr len=$len"
 HOSTRUN_ENV="IDLE_WAIT=${IDLE_WAIT:-1}" hostrun $PY $KDIR/idlecheck.py $pid $addr $len $((32<<20)) "$RIG_OUTHOST/idle.json"
 rc=$?

@@ -2,20 +2,19 @@
 # stock Debian 6.12 kernel, the host's Python running damos in the chroot
 # (hostrun), all in one boot.  Inputs in /out: prcl.damos, prcl2.damos (a new
 # quota), second.damos, memcg.damos (a memcg path that does not exist),
-# lru_sort.damos.in (@REGION@ is replaced by the biggest System RAM range).
+# lru_sort.damos.in and reclaim.damos.in (@REGION@ is replaced by the
+# biggest System RAM range).
 # Results in /out: result.txt (KEY=VALUE), *.out/*.err of each command,
 # status*.json/txt, tree-*.txt (every file of the admin tree), reclaim.damos
 # and reclaim-params.txt.
+. /lib/rig.sh
 R=/out/result.txt
 O=$RIG_OUTHOST
 D=/sys/kernel/mm/damon/admin
-damos() { hostrun $PY -m damos_lang "$@"; }
 dump() {   # every file of the admin tree with its content
   find $D -type f | sort | while read -r f; do printf '%s=%s\n' "$f" "$(cat "$f" 2>&1 | tr '\n' ' ')"; done
 }
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+start_workload 64 8 0 || { echo "workload did not start"; exit 3; }
 echo "pid=$pid" > $R
 dump > /out/tree-0.txt
 
@@ -75,33 +74,7 @@ cmp -s /out/tree-3.txt /out/tree-4.txt && echo "memcg_nothing_left=yes" >> $R ||
 # 6. DAMON_RECLAIM from the language: the biggest System RAM range, age 1 s
 best=$(system-ram)
 echo "reclaim_region=$best" >> $R
-cat > /out/reclaim.damos <<EOS
-# DAMON_RECLAIM: page out what was idle for 1 s, 64 MiB a second at most
-monitor {
-    ops paddr
-    sample 5ms
-    aggr 100ms
-    nr_regions 10..1000
-}
-target region $best
-scheme {
-    action pageout
-    size 4K..max
-    access 0..0 samples
-    age 1s..max
-    quota {
-        size 64M
-        reset 1s
-    }
-    watermarks {
-        metric free_mem_rate
-        interval 1s
-        high 100%
-        mid 100%
-        low 0%
-    }
-}
-EOS
+sed -e "s/@REGION@/$best/" /out/reclaim.damos.in > /out/reclaim.damos
 P=/sys/module/damon_reclaim/parameters
 echo "reclaim_pid_before=$(cat $P/kdamond_pid)" >> $R
 damos apply $O/reclaim.damos --target reclaim > /out/reclaim.out 2> /out/reclaim.err

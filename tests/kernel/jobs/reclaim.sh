@@ -5,20 +5,16 @@
 # (64 MiB, first 8 MiB written continuously); the module's stats are read
 # twice, then the workload's VmSwap.  Results: result.txt (KEY=VALUE),
 # reclaim.out/.err, reclaim-params.txt.
+. /lib/rig.sh
 R=/out/result.txt
 P=/sys/module/damon_reclaim/parameters
-damos() { hostrun $PY -m damos_lang "$@"; }
-kb() { awk -v k="$1:" '$1==k{print $2}' /proc/$pid/status; }
 stats() {
   for f in nr_reclaim_tried_regions bytes_reclaim_tried_regions nr_reclaimed_regions \
            bytes_reclaimed_regions nr_quota_exceeds; do echo "$f$1=$(cat $P/$f)"; done >> $R
 }
 [ -d $P ] || { echo "no $P"; exit 2; }
-echo 256M > /sys/block/zram0/disksize || exit 3
-mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || exit 4
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 5; }
+zram_swap || exit 3
+start_workload 64 8 0 || { echo "workload did not start"; exit 5; }
 echo "pid=$pid" > $R
 echo "kdamond_pid_before=$(cat $P/kdamond_pid)" >> $R
 echo "rss_before_kb=$(kb VmRSS)" >> $R

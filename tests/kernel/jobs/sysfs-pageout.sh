@@ -1,15 +1,11 @@
 # Proof 2: a `pageout` sysfs script compiled from the language (/out/scheme.sh)
 # pages out the idle part of the workload (64 MiB, first 8 MiB hot) to zram
 # swap.  Results: result.txt (KEY=VALUE) in the run directory.
+. /lib/rig.sh
 D=/sys/kernel/mm/damon/admin; K=$D/kdamonds/0; C=$K/contexts/0; S=$C/schemes/0
 R=/out/result.txt
-kb() { awk -v k="$1:" '$1==k{print $2}' /proc/$pid/status; }
-[ -e /sys/block/zram0 ] || { echo "no zram0"; exit 3; }
-echo 256M > /sys/block/zram0/disksize || exit 4
-mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 || exit 5
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 6; }
+zram_swap || exit 3
+start_workload 64 8 0 || { echo "workload did not start"; exit 6; }
 echo "pid=$pid" > $R; echo "addr=$addr" >> $R; echo "len=$len" >> $R
 echo "zram_comp=$(cat /sys/block/zram0/comp_algorithm)" >> $R
 echo "rss_before_kb=$(kb VmRSS)" >> $R

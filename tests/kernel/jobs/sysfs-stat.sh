@@ -2,11 +2,10 @@
 # scheme) sets up a kdamond for the workload (64 MiB, first 8 MiB hot) under
 # busybox sh.  Results: result.txt (KEY=VALUE) and regions.txt (tried regions:
 # start end nr_accesses age) in the run directory.
+. /lib/rig.sh
 D=/sys/kernel/mm/damon/admin; K=$D/kdamonds/0; C=$K/contexts/0; S=$C/schemes/0
 R=/out/result.txt
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 3; }
+start_workload 64 8 0 || { echo "workload did not start"; exit 3; }
 echo "pid=$pid" > $R; echo "addr=$addr" >> $R; echo "len=$len" >> $R
 sh /out/scheme.sh $pid
 echo "script_rc=$?" >> $R

@@ -3,6 +3,7 @@
 # Tracing is set up before anything runs (no sched_switch comm hook; event
 # enabled before the workload and the kdamond start: pitfall 5 of the recipe).
 # Results: trace.txt and wl.out (pid addr len) in the run directory.
+. /lib/rig.sh
 T=/sys/kernel/tracing
 D=/sys/kernel/mm/damon/admin; K=$D/kdamonds/0; C=$K/contexts/0
 [ -d $T/events/damon/damon_aggregated ] || { echo "no damon tracepoints"; exit 2; }
@@ -11,9 +12,7 @@ echo 0 > $T/options/record-cmd
 echo 8192 > $T/buffer_size_kb
 echo > $T/trace
 echo 1 > $T/events/damon/damon_aggregated/enable || exit 3
-/bin/workload 64 8 0 > /tmp/wl.out &
-i=0; while [ ! -s /tmp/wl.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-read pid addr len < /tmp/wl.out || { echo "workload did not start"; exit 4; }
+start_workload 64 8 0 || { echo "workload did not start"; exit 4; }
 cp /tmp/wl.out /out/wl.out
 echo "workload pid=$pid addr=$addr len=$len"
 echo 1 > $D/kdamonds/nr_kdamonds; echo 1 > $K/contexts/nr_contexts

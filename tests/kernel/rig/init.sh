@@ -78,6 +78,26 @@ done < /proc/iomem
 [ -n "$out" ] && echo "$out"
 EOS
 chmod 755 /bin/system-ram
+# /lib/rig.sh: what jobs share, sourced by them (". /lib/rig.sh")
+mkdir -p /lib
+cat > /lib/rig.sh <<'EOS'
+# start_workload ARGS...: /bin/workload ARGS in the background; sets pid,
+# addr and len from its first line (fails if it did not start in 10 s)
+start_workload() {
+  /bin/workload "$@" > /tmp/wl.out &
+  _i=0; while [ ! -s /tmp/wl.out ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i+1)); done
+  read pid addr len < /tmp/wl.out
+}
+# zram_swap: 256 MiB of zram as swap, for pageout to have somewhere to go
+zram_swap() {
+  [ -e /sys/block/zram0 ] || { echo "no zram0"; return 1; }
+  echo 256M > /sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
+}
+# kb FIELD: a field of the workload's /proc/PID/status in kB (VmRSS, VmSwap)
+kb() { awk -v k="$1:" '$1==k{print $2}' /proc/$pid/status; }
+# damos ARGS...: the project's CLI, the host's Python in the chroot
+damos() { hostrun $PY -m damos_lang "$@"; }
+EOS
 t1=$(cut -d' ' -f1 /proc/uptime)
 echo "RIG: kernel $(uname -r) setup done uptime=$t1 (init took $(awk "BEGIN{print $t1-$t0}")s)"
 
