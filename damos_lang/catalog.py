@@ -37,8 +37,36 @@ INTERFACE_WORDS = {
     USERSPACE: "process_madvise(2) (damos run)",
 }
 
+# -- feature keys: one name per versioned setting (features.py yields them, the
+# sysfs layout says which file brings each, the C emitter which API has it)
+INTERVALS_GOAL = "intervals_goal (interval auto-tuning)"
+APPLY_INTERVAL = "apply_interval"
+TARGET_NID = "target_nid"
+DESTS = "dests"
+MAX_SNAPSHOTS = "max_snapshots"
+FILTERS = "filters"
+ALLOW_FILTERS = "allow filters"
+QUOTA_GOALS = "quota goals"
+GOAL_METRIC = "goal metric"          # a metric other than user_input (the target_metric file)
+GOAL_NID = "goal nid"
+GOAL_PATH = "goal path"
+GOAL_TUNER = "goal_tuner"
+FAIL_CHARGE = "fail_charge"
+COMMIT = "commit"                    # online parameter updates (the 'commit' state command)
+
 VADDR_OPS = frozenset({"vaddr", "fvaddr"})
 ALL_OPS = frozenset({"vaddr", "fvaddr", "paddr"})
+
+
+# which score a quota prioritises an action's regions by (damon_{va,pa}_scheme_score);
+# actions with no score give every region DAMOS_MAX_SCORE
+COLD = "cold"
+HOT = "hot"
+
+# what an action needs to do anything (check warns when a scheme lacks it)
+NEEDS_THP = "transparent huge pages enabled"
+NEEDS_HUGE_REGIONS = "regions of at least one huge page (2 MiB)"
+NEEDS_DEST_NODE = "a destination node (target_nid or dests)"
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,8 @@ class Action:
     madvise_value: int | None = None
     userspace_since: Version | None = None   # process_madvise accepts it remotely
     userspace_why_not: str | None = None     # why damos run cannot apply it
+    score: str | None = None         # COLD or HOT: what a quota prioritises by (None: none)
+    needs: tuple = ()                # NEEDS_* conditions for it to act
 
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
@@ -61,30 +91,47 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("cold", "deactivate (MADV_COLD)", "DAMOS_COLD", (5, 16), VADDR_OPS, 1,
            "MADV_COLD", 20, (5, 10)),
     Action("pageout", "page out (MADV_PAGEOUT; reclaim)", "DAMOS_PAGEOUT", (5, 16), ALL_OPS, 2,
-           "MADV_PAGEOUT", 21, (5, 10)),
+           "MADV_PAGEOUT", 21, (5, 10), score=COLD),
     Action("hugepage", "back with huge pages (MADV_HUGEPAGE)", "DAMOS_HUGEPAGE", (5, 16),
            VADDR_OPS, 3, userspace_why_not="process_madvise refuses MADV_HUGEPAGE for another "
-           "process (it changes VMA flags)"),
+           "process (it changes VMA flags)", needs=(NEEDS_THP, NEEDS_HUGE_REGIONS)),
     Action("nohugepage", "back with regular pages (MADV_NOHUGEPAGE)", "DAMOS_NOHUGEPAGE",
            (5, 16), VADDR_OPS, 4, userspace_why_not="process_madvise refuses MADV_NOHUGEPAGE "
-           "for another process (it changes VMA flags)"),
+           "for another process (it changes VMA flags)", needs=(NEEDS_THP,)),
     Action("collapse", "collapse into huge pages (MADV_COLLAPSE)", "DAMOS_COLLAPSE", (7, 2),
-           VADDR_OPS, None, "MADV_COLLAPSE", 25, (6, 1)),
+           VADDR_OPS, None, "MADV_COLLAPSE", 25, (6, 1), needs=(NEEDS_THP, NEEDS_HUGE_REGIONS)),
     Action("lru_prio", "prioritise on the LRU lists (mark accessed)", "DAMOS_LRU_PRIO", (6, 0),
            frozenset({"paddr"}), userspace_why_not="user space has no way to reorder "
-           "another process's LRU lists"),
+           "another process's LRU lists", score=HOT),
     Action("lru_deprio", "deprioritise on the LRU lists (deactivate)", "DAMOS_LRU_DEPRIO",
            (6, 0), frozenset({"paddr"}), userspace_why_not="user space has no way to reorder "
-           "another process's LRU lists"),
+           "another process's LRU lists", score=COLD),
     Action("migrate_hot", "migrate to another NUMA node, hottest first", "DAMOS_MIGRATE_HOT",
            (6, 11), ALL_OPS, userspace_why_not="damos run does not migrate pages "
-           "(it would need move_pages(2))"),
+           "(it would need move_pages(2))", score=HOT, needs=(NEEDS_DEST_NODE,)),
     Action("migrate_cold", "migrate to another NUMA node, coldest first", "DAMOS_MIGRATE_COLD",
            (6, 11), ALL_OPS, userspace_why_not="damos run does not migrate pages "
-           "(it would need move_pages(2))"),
+           "(it would need move_pages(2))", score=COLD, needs=(NEEDS_DEST_NODE,)),
     Action("stat", "only count (no action)", "DAMOS_STAT", (5, 16), ALL_OPS, 5,
            userspace_since=(5, 10)),
 )}
+
+
+@dataclass(frozen=True)
+class FilterArg:
+    """The shape of a filter type's argument: every part that reads, writes or
+    prints a filter switches on this, never on the type's name."""
+
+    name: str
+    fields: tuple                    # the model.Filter fields that carry it
+    words: str                       # how messages name it ("takes a cgroup path")
+
+
+ARG_NONE = FilterArg("none", (), "no argument")
+ARG_PATH = FilterArg("path", ("memcg_path",), "a cgroup path")
+ARG_ADDR_RANGE = FilterArg("address range", ("addr_start", "addr_end"), "an address range")
+ARG_INDEX = FilterArg("index", ("target_idx",), "a target index")
+ARG_SIZE_RANGE = FilterArg("size range", ("sz_min", "sz_max"), "a size range")
 
 
 @dataclass(frozen=True)
@@ -93,27 +140,32 @@ class FilterType:
     c_enum: str
     since: Version
     core: bool                       # evaluated by the core per region (else per folio by ops)
-    args: tuple                      # the model.Filter fields that carry its argument
+    arg: FilterArg                   # the shape of its argument
     userspace_source: str | None     # what lets damos run evaluate it, or None
     words: str                       # explain: "memory that is <words>"
 
+    @property
+    def args(self) -> tuple:
+        """The model.Filter fields that carry its argument."""
+        return self.arg.fields
+
 
 FILTER_TYPES: dict[str, FilterType] = {f.name: f for f in (
-    FilterType("anon", "DAMOS_FILTER_TYPE_ANON", (6, 3), False, (),
+    FilterType("anon", "DAMOS_FILTER_TYPE_ANON", (6, 3), False, ARG_NONE,
                "pagemap (the file-page/shared-anon bit)", "anon"),
-    FilterType("memcg", "DAMOS_FILTER_TYPE_MEMCG", (6, 3), False, ("memcg_path",), None,
+    FilterType("memcg", "DAMOS_FILTER_TYPE_MEMCG", (6, 3), False, ARG_PATH, None,
                "in cgroup {memcg_path}"),
-    FilterType("addr", "DAMOS_FILTER_TYPE_ADDR", (6, 6), True, ("addr_start", "addr_end"),
+    FilterType("addr", "DAMOS_FILTER_TYPE_ADDR", (6, 6), True, ARG_ADDR_RANGE,
                "the region's address", "in addresses [{addr_start:#x}, {addr_end:#x})"),
-    FilterType("target", "DAMOS_FILTER_TYPE_TARGET", (6, 6), True, ("target_idx",),
+    FilterType("target", "DAMOS_FILTER_TYPE_TARGET", (6, 6), True, ARG_INDEX,
                "the target's index", "of target {target_idx}"),
-    FilterType("young", "DAMOS_FILTER_TYPE_YOUNG", (6, 10), False, (),
+    FilterType("young", "DAMOS_FILTER_TYPE_YOUNG", (6, 10), False, ARG_NONE,
                "the page_idle bit (or the simulator's accessed state)", "young"),
-    FilterType("active", "DAMOS_FILTER_TYPE_ACTIVE", (6, 16), False, (), None,
+    FilterType("active", "DAMOS_FILTER_TYPE_ACTIVE", (6, 15), False, ARG_NONE, None,
                "active"),
-    FilterType("hugepage_size", "DAMOS_FILTER_TYPE_HUGEPAGE_SIZE", (6, 16), False,
-               ("sz_min", "sz_max"), None, "in huge pages of {sz_min} to {sz_max}"),
-    FilterType("unmapped", "DAMOS_FILTER_TYPE_UNMAPPED", (6, 16), False, (), None,
+    FilterType("hugepage_size", "DAMOS_FILTER_TYPE_HUGEPAGE_SIZE", (6, 15), False,
+               ARG_SIZE_RANGE, None, "in huge pages of {sz_min} to {sz_max}"),
+    FilterType("unmapped", "DAMOS_FILTER_TYPE_UNMAPPED", (6, 15), False, ARG_NONE, None,
                "unmapped"),
 )}
 
@@ -199,10 +251,10 @@ DEFAULT_OPS = "vaddr"
 @dataclass(frozen=True)
 class Setting:
     """A versioned part of a scheme or context that is not a vocabulary word
-    (apply_interval, filters, quota goals, ...)."""
+    (apply_interval, filters, quota goals, ...).  Its first sysfs kernel is the
+    first kernel with the file that carries it (:mod:`damos_lang.sysfs.layout`)."""
 
     name: str
-    sysfs: Version                   # first kernel with it in the sysfs interface
     c_api: Version                   # first kernel whose C API has it
     in_debugfs: bool = False         # debugfs schemes lines can carry it
     userspace_why_not: str | None = None   # why damos run cannot do it (None: it can)
@@ -210,19 +262,18 @@ class Setting:
 
 _MIGRATES = "damos run does not migrate pages"
 SETTINGS: dict[str, Setting] = {x.name: x for x in (
-    Setting("intervals_goal (interval auto-tuning)", (6, 15), (6, 15),
-            userspace_why_not="damos run keeps the file's intervals"),
-    Setting("apply_interval", (6, 7), (6, 7)),
-    Setting("target_nid", (6, 11), (6, 11), userspace_why_not=_MIGRATES),
-    Setting("dests", (6, 17), (6, 17), userspace_why_not=_MIGRATES),
-    Setting("max_snapshots", (7, 0), (7, 0)),
-    Setting("filters", (6, 3), (6, 3)),
-    Setting("allow filters", (6, 14), (6, 14)),
-    Setting("quota goals", (6, 8), (6, 9)),          # 6.8's C API had only get_score
-    Setting("goal nid", (6, 16), (6, 16)),
-    Setting("goal path", (6, 19), (6, 19)),
-    Setting("goal_tuner", (7, 1), (7, 1)),
-    Setting("fail_charge", (7, 2), (7, 2)),
+    Setting(INTERVALS_GOAL, (6, 15), userspace_why_not="damos run keeps the file's intervals"),
+    Setting(APPLY_INTERVAL, (6, 7)),
+    Setting(TARGET_NID, (6, 11), userspace_why_not=_MIGRATES),
+    Setting(DESTS, (6, 17), userspace_why_not=_MIGRATES),
+    Setting(MAX_SNAPSHOTS, (7, 0)),
+    Setting(FILTERS, (6, 3)),
+    Setting(ALLOW_FILTERS, (6, 14)),
+    Setting(QUOTA_GOALS, (6, 9)),          # 6.8's C API had only get_score
+    Setting(GOAL_NID, (6, 16)),
+    Setting(GOAL_PATH, (6, 19)),
+    Setting(GOAL_TUNER, (7, 1)),
+    Setting(FAIL_CHARGE, (7, 2)),
 )}
 
 

@@ -50,7 +50,7 @@ def check(unit, userspace: bool = False) -> Report:
             report.warn(f"{label}: the {ctx.ops} operations set cannot apply {s.action!r}; the "
                         "kernel accepts the scheme and applies 0 bytes",
                         s.action_loc or s.loc, hint=f"{ctx.ops} can do: {' '.join(able)}")
-        if s.action in ("hugepage", "collapse") and s.pattern.sz_max < HUGEPAGE_SIZE:
+        if catalog.NEEDS_HUGE_REGIONS in action.needs and s.pattern.sz_max < HUGEPAGE_SIZE:
             report.warn(f"{label}: {s.action} on regions of at most {s.pattern.sz_max} bytes can "
                         "never form a 2 MiB huge page", s.loc)
         for g in (s.quota.goals if s.quota else ()):

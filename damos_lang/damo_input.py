@@ -8,7 +8,7 @@ or damo's human strings (``"4K"``, ``"5 s"``, ``"1 m 30 s"``, ``"10 %"``,
 ignored; defaults are damo's.
 
 Each value becomes the IR :class:`~damos_lang.ir.Value` whose kernel
-conversion (:mod:`damos_lang.kernel`) gives exactly the number damo would
+conversion (:mod:`damos_lang.convert`) gives exactly the number damo would
 write: where the user's unit converts the same way it is kept (``"4K"``
 stays 4K), otherwise the value is given in the field's kernel unit
 (``bp``, ``permil``, ``us``, ...).  Each candidate is checked against
@@ -26,6 +26,7 @@ import math
 import re
 from decimal import Decimal
 
+from . import catalog
 from .errors import DamosError, Loc, did_you_mean
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Program,
@@ -473,19 +474,20 @@ def _filter(f, path) -> Filter:
     matching = _bool(_req(f, "matching", path), f"{path}.matching")
     allow = _bool(f.get("allow", f.get("filter_pass", False)), f"{path}.allow")
     kw = {}
-    if ftype == "memcg":
+    arg = catalog.FILTER_TYPES[ftype].arg
+    if arg is catalog.ARG_PATH:
         mp = _req(f, "memcg_path", path)
         if not isinstance(mp, str):
             raise _err(f"{path}.memcg_path", "expected a string")
         kw["memcg_path"] = mp
-    elif ftype == "addr":
+    elif arg is catalog.ARG_ADDR_RANGE:
         ap = f"{path}.address_range"
         a = _obj(_req(f, "address_range", path), ap, "address_range")
         kw["addr"] = Range(_address(_req(a, "start", ap), f"{ap}.start"),
                            _address(_req(a, "end", ap), f"{ap}.end"))
-    elif ftype == "target":
+    elif arg is catalog.ARG_INDEX:
         kw["target_idx"] = _int(_req(f, "damon_target_idx", path), f"{path}.damon_target_idx")
-    elif ftype == "hugepage_size":
+    elif arg is catalog.ARG_SIZE_RANGE:
         hp = f"{path}.hugepage_size"
         h = _list(_req(f, "hugepage_size", path), hp, "[min, max]")
         if len(h) != 2:

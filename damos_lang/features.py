@@ -11,6 +11,7 @@ from . import catalog
 from .catalog import C_API, DEBUGFS, INTERFACE_SPAN, INTERFACE_WORDS, SYSFS, USERSPACE, vstr
 from .errors import DamosError, Loc
 from .model import Context
+from .sysfs.layout import first_version
 
 DEBUGFS_MAX_SCHEMES = 256
 INTERFACE_LABELS = {SYSFS: "sysfs", DEBUGFS: "debugfs", C_API: "c-module",
@@ -25,6 +26,7 @@ class Feature:
     since: tuple[int, int] | None
     loc: Loc | None = None
     why: str | None = None
+    key: str | None = None       # the catalog feature key (a setting, or GOAL_METRIC)
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -37,35 +39,43 @@ def parse_version(text: str) -> tuple[int, int]:
 
 
 def _generic(ctx: Context):
-    """(feature name, loc) of every versioned, interface-neutral feature."""
+    """(feature key, loc) of every versioned, interface-neutral feature."""
     if ctx.intervals_goal is not None:
-        yield "intervals_goal (interval auto-tuning)", ctx.loc
+        yield catalog.INTERVALS_GOAL, ctx.loc
     for s in ctx.schemes:
         if s.apply_interval_us:
-            yield "apply_interval", s.loc_of("apply_interval")
+            yield catalog.APPLY_INTERVAL, s.loc_of("apply_interval")
         if s.target_nid is not None:
-            yield "target_nid", s.loc
+            yield catalog.TARGET_NID, s.loc
         if s.dests:
-            yield "dests", s.loc
+            yield catalog.DESTS, s.loc
         if s.max_nr_snapshots:
-            yield "max_snapshots", s.loc
+            yield catalog.MAX_SNAPSHOTS, s.loc
         for f in s.filters:
-            yield "filters", f.loc or s.loc
+            yield catalog.FILTERS, f.loc or s.loc
             if f.allow:
-                yield "allow filters", f.loc or s.loc
+                yield catalog.ALLOW_FILTERS, f.loc or s.loc
         q = s.quota
         if q is None:
             continue
         for g in q.goals:
-            yield "quota goals", g.loc or q.loc or s.loc
+            yield catalog.QUOTA_GOALS, g.loc or q.loc or s.loc
             if g.nid is not None:
-                yield "goal nid", g.loc or s.loc
+                yield catalog.GOAL_NID, g.loc or s.loc
             if g.path is not None:
-                yield "goal path", g.loc or s.loc
+                yield catalog.GOAL_PATH, g.loc or s.loc
         if q.goal_tuner is not None:
-            yield "goal_tuner", q.loc or s.loc
+            yield catalog.GOAL_TUNER, q.loc or s.loc
         if q.fail_charge_denom:
-            yield "fail_charge", q.loc or s.loc
+            yield catalog.FAIL_CHARGE, q.loc or s.loc
+
+
+def setting_since(name: str, interface: str):
+    """The first kernel with setting ``name`` through ``interface`` (sysfs:
+    the first with the file that carries it)."""
+    if interface == C_API:
+        return catalog.SETTINGS[name].c_api
+    return first_version(name)
 
 
 _memo: dict = {}
@@ -101,15 +111,16 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
         if interface == DEBUGFS and not setting.in_debugfs:
             out.append(Feature(name, None, loc, "debugfs schemes lines cannot carry it"))
         else:
-            out.append(Feature(name, setting.c_api if interface == C_API else setting.sysfs,
-                               loc))
+            out.append(Feature(name, setting_since(name, interface), loc, key=name))
     for s in ctx.schemes:
         for f in s.filters:
             out.append(Feature(f"filter type {f.type}", catalog.FILTER_TYPES[f.type].since,
                                f.loc or s.loc))
         for g in (s.quota.goals if s.quota else ()):
+            # any metric but user_input is written to the target_metric file
+            key = catalog.GOAL_METRIC if g.metric != "user_input" else None
             out.append(Feature(f"goal metric {g.metric}", catalog.GOAL_METRICS[g.metric].since,
-                               g.loc or s.loc))
+                               g.loc or s.loc, key=key))
     if interface == DEBUGFS and len(ctx.schemes) > DEBUGFS_MAX_SCHEMES:
         s = ctx.schemes[DEBUGFS_MAX_SCHEMES]
         out.append(Feature(f"more than {DEBUGFS_MAX_SCHEMES} schemes", None, s.loc,

@@ -48,6 +48,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .catalog import ARG_ADDR_RANGE, ARG_INDEX, ARG_PATH, ARG_SIZE_RANGE, FILTER_TYPES
 from .errors import DamosError, Loc
 from .ir import (Filter, Goal, IntervalsGoal, Monitor, Program, Quota, Range, Scheme, Target,
                  Value, Watermarks)
@@ -160,13 +161,14 @@ def _filter_text(f: Filter) -> str:
     if not f.matching:
         parts.append("not")
     parts.append(f.type)
-    if f.type == "memcg":
+    arg = FILTER_TYPES[f.type].arg
+    if arg is ARG_PATH:
         parts.append(_path(f.memcg_path or ""))
-    elif f.type == "addr":
+    elif arg is ARG_ADDR_RANGE:
         parts.append(_range(f.addr))
-    elif f.type == "target":
+    elif arg is ARG_INDEX:
         parts.append(str(f.target_idx))
-    elif f.type == "hugepage_size":
+    elif arg is ARG_SIZE_RANGE:
         parts.append(_range(f.hugepage))
     return " ".join(parts)
 

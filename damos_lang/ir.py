@@ -1,7 +1,7 @@
 """The one intermediate representation every part of damos-lang speaks.
 
 Values keep the user's units (``Value("5", "s")``), so ``fmt`` round-trips;
-turning them into kernel units is the job of :mod:`damos_lang.kernel`, and
+turning them into kernel units is the job of :mod:`damos_lang.convert`, and
 nothing else.  Every node is an immutable dataclass; source locations are
 carried for diagnostics but excluded from equality.
 """

@@ -2,6 +2,7 @@
 Single values are read by :mod:`values`, legacy lines by :mod:`legacy`."""
 from __future__ import annotations
 
+from . import catalog
 from .errors import DamosError, did_you_mean, shorten
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
@@ -198,25 +199,24 @@ def _filter(s: Setting) -> Filter:
         raise DamosError("filter needs a type", s.loc)
     ftype, tloc = read_word(vals.pop(0), FILTER_TYPES, "filter type")
     kw = dict(allow=verdict == "allow", type=ftype, matching=matching, loc=s.loc)
-    need = {"memcg": 1, "addr": 1, "target": 1, "hugepage_size": 1}.get(ftype, 0)
+    arg = catalog.FILTER_TYPES[ftype].arg
+    need = 0 if arg is catalog.ARG_NONE else 1
     if len(vals) != need:
-        what = {"memcg": "a cgroup path", "addr": "an address range", "target": "a target index",
-                "hugepage_size": "a size range"}.get(ftype)
         if need:
-            raise DamosError(f"filter type {ftype!r} takes {what}", tloc)
+            raise DamosError(f"filter type {ftype!r} takes {arg.words}", tloc)
         raise error_at(vals[0], f"filter type {ftype!r} takes no argument")
-    if ftype == "memcg":
+    if arg is catalog.ARG_PATH:
         a = single_value(vals[0], "memcg path")
         if a.kind not in ("PATH", "STRING"):
             raise error_at(a, "memcg path must be a /path or a quoted string")
         kw["memcg_path"] = a.value
-    elif ftype == "addr":
+    elif arg is catalog.ARG_ADDR_RANGE:
         if not isinstance(vals[0], RangeNode):
             raise error_at(vals[0], "addr filter takes a range start..end")
         kw["addr"] = _range(vals[0], lambda a: read_size(a, "address", allow_kw=False))
-    elif ftype == "target":
+    elif arg is catalog.ARG_INDEX:
         kw["target_idx"] = read_int(vals[0], "target index")
-    elif ftype == "hugepage_size":
+    elif arg is catalog.ARG_SIZE_RANGE:
         kw["hugepage"] = _range(vals[0], lambda a: read_size(a, "hugepage size"))
     return Filter(**kw)
 

@@ -1,12 +1,12 @@
 """load -> check -> version gate -> kernel units, once per command.
 
 Every command and every target goes through here: a target receives the
-:class:`Unit` (the kernel-unit model plus where it came from) and its
-options, and does only its own job.
+:class:`~damos_lang.unit.Unit` (the kernel-unit model plus where it came
+from) and its options, and does only its own job.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from . import catalog, model
 from .convert import Note, to_context
@@ -14,24 +14,7 @@ from .errors import DamosError
 from .features import require
 from .ir import Program
 from .source import Source, load, read_source
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One compiled input: the source, its IR, and its kernel-unit model."""
-
-    source: Source
-    program: Program
-    context: model.Context
-    notes: tuple[Note, ...] = ()
-
-    @property
-    def source_name(self) -> str:
-        return self.source.name
-
-    @property
-    def source_text(self) -> str:
-        return self.source.text
+from .unit import Unit
 
 
 def validate(ctx: model.Context) -> None:
@@ -102,15 +85,6 @@ def unit_of(program: Program, options=None, *, interface: str | None = None,
         source = Source(source or "<program>", "", "damos")
     return build(source, program, interface=interface,
                  kernel=getattr(options, "kernel", None), pid=getattr(options, "pid", None))
-
-
-def run_target(target, program: Program, options=None, source: Source | str | None = None):
-    """Gate, convert and compile ``program`` for ``target`` (a target module)."""
-    from .targets import Options
-    options = options or Options()
-    unit = unit_of(program, options, interface=getattr(target, "INTERFACE", None),
-                   source=source)
-    return target.compile(unit, options)
 
 
 def unit_from_text(text: str, name: str = "<text>", **kw) -> Unit:

@@ -1,6 +1,6 @@
 """Unit vocabularies of the language (what a user may write), and readers
 that check a written unit against a field's kind.  Turning values into
-kernel units is :mod:`damos_lang.kernel`'s job, not this module's."""
+kernel units is :mod:`damos_lang.convert`'s job, not this module's."""
 from __future__ import annotations
 
 import re

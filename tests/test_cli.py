@@ -133,7 +133,7 @@ def test_sysfs_plan_target_is_the_scripts_plan():
     import json
     from damos_lang.lower import parse
     from damos_lang.pipeline import unit_of
-    from damos_lang.sysfs_writes import plan_for
+    from damos_lang.sysfs.plan import plan_for
     from damos_lang.targets import Options
     r = damos("compile", "examples/ethp.damos", "-t", "sysfs-plan", "--pid", "77")
     assert r.returncode == 0, r.stderr

@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from damos_lang import catalog
 from damos_lang.catalog import GOAL_METRICS
 from damos_lang.damo_input import parse_damo_json
-from damos_lang.pipeline import run_target, unit_of
+from damos_lang.pipeline import unit_of
+from damos_lang.targets import run_target
 from damos_lang.errors import DamosError
 from damos_lang.fmt import format_program
 from damos_lang.ir import Program, Value
 from model_view import KContext, to_kernel
 from damos_lang.lower import parse
-from damos_lang.sysfs_writes import plan_for
+from damos_lang.sysfs.plan import plan_for
 from damos_lang.targets import Options, damo_json, debugfs, registry
 
 import damo_oracle

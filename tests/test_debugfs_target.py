@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from damos_lang import catalog
 from damos_lang.errors import DamosError
-from damos_lang.pipeline import run_target
+from damos_lang.targets import run_target
 from damos_lang.ir import Value
 from model_view import to_kernel
 from damos_lang.lower import parse

@@ -3,13 +3,13 @@ planned, refused where a target cannot carry them."""
 import pytest
 
 from damos_lang.errors import DamosError
-from damos_lang.pipeline import run_target
+from damos_lang.targets import run_target
 from damos_lang.convert import to_context
 from damos_lang.features import minimum_version, require
 from damos_lang.pipeline import unit_of
 from model_view import to_kernel
 from damos_lang.lower import parse
-from damos_lang.sysfs_writes import plan_for
+from damos_lang.sysfs.plan import plan_for
 from damos_lang.targets import Options, debugfs
 
 SRC = ("scheme s {\n    action pageout\n    quota {\n        size 1G\n"

@@ -19,7 +19,8 @@ from damos_lang.convert import to_context
 from damos_lang.errors import DamosError
 from damos_lang.features import interfaces_at, require
 from damos_lang.lower import parse
-from damos_lang.pipeline import run_target, unit_from_text
+from damos_lang.pipeline import unit_from_text
+from damos_lang.targets import run_target
 from damos_lang.targets import Options, debugfs, names
 from strategies import programs
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from damos_lang.lower import parse
-from damos_lang.pipeline import run_target
+from damos_lang.targets import run_target
 from damos_lang.targets import Options, sysfs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -30,12 +30,16 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from damos_lang.convert import to_context
 from damos_lang.errors import DamosError
-from damos_lang.pipeline import run_target, unit_of, with_pid
+from damos_lang.pipeline import unit_of, with_pid
+from damos_lang.targets import run_target
 from damos_lang.lower import parse
-from damos_lang.sysfs_writes import (PID_FROM_CALLER, STATE, Write, plan, plan_for,
+from damos_lang.sysfs.layout import state_path
+from damos_lang.sysfs.plan import (PID_FROM_CALLER, Write, plan, plan_for,
                                    plan_from_json, plan_to_json)
 from damos_lang.targets import Options, registry
 from damos_lang.targets import sysfs as target
+
+STATE = state_path(0)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from damos_lang.errors import DamosError
-from damos_lang.pipeline import run_target, unit_of
+from damos_lang.pipeline import unit_of
+from damos_lang.targets import run_target
 from damos_lang.ir import Monitor, Program
-from damos_lang.sysfs_writes import plan_for
+from damos_lang.sysfs.plan import plan_for
 from damos_lang.targets import Options, damo_json, debugfs
 from strategies import legacy_schemes, monitors
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from ..errors import DamosError
-from .fs import MODULE_ROOT
+from ..sysfs.modules import MODULE_ROOT
 
-MODULE_TARGETS = {"reclaim": "damon_reclaim", "lru_sort": "damon_lru_sort",
-                  "lru-sort": "damon_lru_sort"}
+# apply --target: the targets whose output is module parameters
+MODULE_TARGETS = ("reclaim", "lru-sort")
 
 
 def _die(e: DamosError, name: str = "damos", source=None) -> None:
@@ -27,12 +27,14 @@ def _module_root(module_root: str | None, sysfs_root: str | None) -> str:
 
 def apply_cmd(unit_of, file: str, pid, sysfs_root, module_root, target: str) -> None:
     from .. import catalog
-    if target in MODULE_TARGETS:
-        from .modules import PARAMS, write_params
+    if target.replace("_", "-") in MODULE_TARGETS:
+        from .. import targets
+        from .modules import write_params
         unit = unit_of(file, pid=None)
-        module = MODULE_TARGETS[target]
+        mod = targets.get(target)
+        module = mod.MODULE
         try:
-            params = PARAMS[module](unit)
+            params = mod.params(unit)
             res = write_params(_module_root(module_root, sysfs_root), module, params)
         except DamosError as e:
             _die(e, unit.source_name if e.loc else "damos apply",
@@ -85,6 +87,7 @@ def status_cmd(sysfs_root, as_json: bool, watch: bool, interval: float, regions:
 
 
 def stop_cmd(sysfs_root, kdamond) -> None:
+    from ..sysfs.read import SchemeStats
     from .apply import stop
     from .status import _bytes
     try:
@@ -94,6 +97,7 @@ def stop_cmd(sysfs_root, kdamond) -> None:
     for d in done:
         typer.echo(f"damos stop: kdamond {d['index']} is off")
         for i, st in enumerate(d["stats"]):
-            typer.echo(f"  scheme {i}: tried {st['nr_tried']} regions / {_bytes(st['sz_tried'])}, "
-                       f"applied {st['nr_applied']} / {_bytes(st['sz_applied'])}, "
-                       f"qt_exceeds {st['qt_exceeds']}")
+            st = SchemeStats(**st)
+            typer.echo(f"  scheme {i}: tried {st.nr_tried} regions / {_bytes(st.sz_tried)}, "
+                       f"applied {st.nr_applied} / {_bytes(st.sz_applied)}, "
+                       f"qt_exceeds {st.qt_exceeds}")

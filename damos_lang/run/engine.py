@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional
 
+from .. import catalog
 from ..model import Context, QuotaGoal, Scheme
 from ..monitor.regions import Target, split_at
 from ..units import UINT_MAX
@@ -90,7 +91,7 @@ class SchemeRun:
         w = scheme.quota.weights if scheme.quota and scheme.quota.weights else None
         self.w_nr = w.nr_accesses if w else 0
         self.w_age = w.age if w else 0
-        self.scored = scheme.action in ("pageout", "migrate_cold", "migrate_hot")
+        self.scored = catalog.ACTIONS[scheme.action].score is not None
 
     @property
     def action(self) -> str:

@@ -45,9 +45,9 @@ class FilterSet:
         return f.addr_start // a * a, f.addr_end // a * a
 
     def _core_match(self, f: Filter, target_index: int, t: Target, i: int, split: bool) -> bool:
-        if f.type == "target":
+        if catalog.FILTER_TYPES[f.type].arg is catalog.ARG_INDEX:     # target
             matched = target_index == f.target_idx
-        else:  # addr
+        else:  # addr (an address range)
             r = t.regions[i]
             start, end = self._addr_range(f)
             if start <= r.start and r.end <= end:

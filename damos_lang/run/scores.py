@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable, Tuple
 
+from .. import catalog
+
 DAMOS_MAX_SCORE = 99
 DAMON_MAX_SUBSCORE = 100
 DAMON_MAX_AGE_IN_LOG = 32
@@ -32,18 +34,15 @@ def cold_score(*args) -> int:
     return DAMOS_MAX_SCORE - hot_score(*args)
 
 
-# which score each action is prioritised by under vaddr (the only ops damos run has)
-_SCORE_OF = {"pageout": "cold", "migrate_cold": "cold", "migrate_hot": "hot"}
-
-
 def scheme_score(action: str, nr_accesses: int, age: int, aggr_us: int,
                  samples_per_aggr: int, w_nr: int, w_age: int) -> int:
-    """damon_va_scheme_score: pageout colder first, everything else 99."""
-    kind = _SCORE_OF.get(action)
+    """damon_va_scheme_score: by the action's score in the catalog (pageout
+    colder first), everything without one 99."""
+    kind = catalog.ACTIONS[action].score
     if kind is None:
         return DAMOS_MAX_SCORE
     hot = hot_score(nr_accesses, age, aggr_us, samples_per_aggr, w_nr, w_age)
-    return DAMOS_MAX_SCORE - hot if kind == "cold" else hot
+    return DAMOS_MAX_SCORE - hot if kind == catalog.COLD else hot
 
 
 def min_score(sized_scores: Iterable[Tuple[int, int]], esz: int) -> int:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from .. import catalog
 from ..model import Context
 from ..monitor import (Monitor, MonitorAttrs, MonitorError, PageIdleSource, SimulatorSource,
                        TargetGone)
@@ -166,8 +167,8 @@ class Session:
             self.source = PageIdleSource(self.pids)
             self.actuator = MadviseActuator(self.pids, dry_run=o.dry_run)
             self.probe = (PagemapProbe(self.pids)
-                          if any(f.type in ("anon", "young") for s in self.ctx.schemes
-                                 for f in s.filters) else None)
+                          if any(not catalog.FILTER_TYPES[f.type].core
+                                 for s in self.ctx.schemes for f in s.filters) else None)
             self.realtime = True                  # a real process runs in real time
             self.duration_us = o.duration_us
         self.monitor = Monitor(self.attrs, self.source, target_ids=self.pids, seed=o.seed,

@@ -1,7 +1,7 @@
 """Compilation targets.  A target is one module in this package, named after
 the target (``damo-json`` is ``damo_json.py``), that defines ``NAME``,
 ``INTERFACE`` (the catalog interface the pipeline gates it for, or None) and
-``compile(unit, options)``, which receives a :class:`damos_lang.pipeline.Unit`
+``compile(unit, options)``, which receives a :class:`damos_lang.unit.Unit`
 and returns the output text (or ``{relative path: text}`` for targets that
 write several files).  Adding one touches nothing else: the registry
 finds it by its file name and imports only the target a command uses.
@@ -44,3 +44,13 @@ def get(name: str):
 def registry() -> dict:
     """{target name: module}, every target imported (for listings and tests)."""
     return {name: get(name) for name in names()}
+
+
+def run_target(target, program, options=None, source=None):
+    """Gate, convert and compile ``program`` (an IR Program) for ``target``
+    (a target module); ``source`` is the input or its name."""
+    from ..pipeline import unit_of
+    options = options or Options()
+    unit = unit_of(program, options, interface=getattr(target, "INTERFACE", None),
+                   source=source)
+    return target.compile(unit, options)

@@ -1,7 +1,7 @@
 """damo's kdamonds JSON (``damo start --kdamonds FILE``, damo 3.4.3).
 
 Every number is written in kernel units, so that damo writes exactly the
-numbers :func:`damos_lang.kernel.to_kernel` gives (and the sysfs plan
+numbers :func:`damos_lang.convert.to_context` gives (and the sysfs plan
 writes), whatever damo's own unit conversion would do:
 
 * sizes, addresses and quota bytes as JSON integers;
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
-from ..catalog import GOAL_METRICS, OPS, SYSFS
+from ..catalog import ARG_ADDR_RANGE, ARG_SIZE_RANGE, FILTER_TYPES, GOAL_METRICS, OPS, SYSFS
 from ..convert import LegacyNumbers, output_numbers
 from ..errors import DamosError
 from ..model import Context, Filter, QuotaGoal, Scheme
@@ -49,13 +49,13 @@ def _goal(g: QuotaGoal) -> dict:
 
 def _filter(f: Filter) -> dict:
     d = OrderedDict(filter_type=f.type, matching=f.matching, allow=f.allow)
-    args = f.args()
-    if "addr_start" in args:
+    arg = FILTER_TYPES[f.type].arg
+    if arg is ARG_ADDR_RANGE:
         d["address_range"] = OrderedDict(start=f.addr_start, end=f.addr_end)
-    elif "sz_min" in args:
+    elif arg is ARG_SIZE_RANGE:
         d["hugepage_size"] = [f.sz_min, f.sz_max]
     else:
-        d.update((_FILTER_KEYS[k], v if v is not None else "") for k, v in args.items())
+        d.update((_FILTER_KEYS[k], v if v is not None else "") for k, v in f.args().items())
     return d
 
 

@@ -1,6 +1,6 @@
 """The sysfs write plan as JSON: every (file, value) write in order, for tools that apply it themselves."""
 from ..catalog import SYSFS
-from ..sysfs_writes import plan_for, plan_to_json
+from ..sysfs.plan import plan_for, plan_to_json
 
 NAME, INTERFACE = "sysfs-plan", SYSFS
 

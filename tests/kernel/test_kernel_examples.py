@@ -11,7 +11,7 @@ from damos_lang.convert import to_context
 from damos_lang.features import minimum_version
 from damos_lang.pipeline import unit_of
 from damos_lang.lower import parse
-from damos_lang.sysfs_writes import PID_FROM_CALLER, plan_for
+from damos_lang.sysfs.plan import PID_FROM_CALLER, plan_for
 from damos_lang.targets import Options
 
 pytestmark = pytest.mark.kernel

@@ -69,7 +69,7 @@ def run(kernel_rig, stock_kernel, tmp_path_factory):
 
 
 def _ctx(text, pid=None):
-    from damos_lang.live.status import normalize
+    from damos_lang.sysfs.read import normalize
     from damos_lang.pipeline import unit_from_text
     return normalize(unit_from_text(text, pid=pid).context)
 
@@ -127,7 +127,7 @@ def test_a_bad_memcg_fails_at_on_and_leaves_nothing(run):
 
 
 def test_reclaim_target_enables_damon_reclaim(run):
-    from damos_lang.live.modules import reclaim_params
+    from damos_lang.targets.reclaim import params as reclaim_params
     from damos_lang.pipeline import unit_from_text
     r, res = run
     assert res["reclaim_rc"] == "0", r.text("reclaim.err")
@@ -147,7 +147,7 @@ def test_reclaim_target_enables_damon_reclaim(run):
 
 
 def test_lru_sort_target_enables_damon_lru_sort_and_its_stats_move(run):
-    from damos_lang.live.modules import lru_sort_params
+    from damos_lang.targets.lru_sort import params as lru_sort_params
     from damos_lang.pipeline import unit_from_text
     r, res = run
     if res.get("lru_sort") == "absent":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from damos_lang.live.modules import reclaim_params
+from damos_lang.targets.reclaim import params as reclaim_params
 from damos_lang.pipeline import unit_from_text
 from reclaim_scheme import RECLAIM
 

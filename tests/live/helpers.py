@@ -6,8 +6,9 @@ from __future__ import annotations
 import errno
 import os
 
-from damos_lang.live import tree as T
-from damos_lang.live.fs import StandIn, open_root
+from damos_lang.sysfs import root as RT
+from damos_lang.sysfs.root import open_root
+from damos_lang.sysfs.standin import StandIn
 
 
 def make_tree(tmp_path, version=(6, 12), pids=(), memcgs=("/",), name="admin"):
@@ -51,4 +52,4 @@ class Recorder:
             fs = open_root(root)
             return Failing(root) if isinstance(fs, StandIn) else fs
 
-        monkeypatch.setattr(T, "open_root", opener)
+        monkeypatch.setattr(RT, "open_root", opener)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from damos_lang.errors import DamosError
-from damos_lang.live import apply as A, tree as T
+from damos_lang.live import apply as A
+from damos_lang.live.owners import Owners
+from damos_lang.sysfs import probe as P, root as RT
 from damos_lang.pipeline import compile_path, unit_from_text
-from damos_lang.sysfs_writes import plan_for
+from damos_lang.sysfs.plan import plan_for
 
 from .helpers import Recorder, make_tree, snapshot
 
@@ -43,7 +45,7 @@ def test_apply_writes_the_sysfs_script_plan(tmp_path, monkeypatch, path):
 def _every_write_fails(tmp_path, monkeypatch, unit, root, code=errno.EINVAL, free_slot=False):
     n = len(plan_for(unit)) - free_slot     # a free slot needs no nr_kdamonds write
     before = snapshot(root)
-    owners_before = T.Owners(T.tree(root)).data
+    owners_before = Owners(RT.tree(root)).data
     for i in range(n):
         rec = Recorder(monkeypatch, fail_at=i, code=code)
         with pytest.raises(DamosError) as e:
@@ -54,7 +56,7 @@ def _every_write_fails(tmp_path, monkeypatch, unit, root, code=errno.EINVAL, fre
         assert f"'{value}'" in msg and os.strerror(code) in msg, msg
         assert "nothing was changed" in msg
         assert snapshot(root) == before, f"write {i} ({failed_path}) left the tree changed"
-        assert T.Owners(T.tree(root)).data == owners_before
+        assert Owners(RT.tree(root)).data == owners_before
     return n
 
 
@@ -71,7 +73,7 @@ def test_every_write_fails_beside_other_kdamonds(tmp_path, monkeypatch):
     other = unit_from_text("4K max 0 0 1s max stat\n", pid=PID)
     do_apply(other, root, tmp_path)
     os.remove(f"{root}.damos-owned.json")         # now it is someone else's
-    fs = T.tree(root)
+    fs = RT.tree(root)
     # the other tool made two kdamonds before starting the first: recreate that
     # shape by hand (nr_kdamonds cannot be written while one runs)
     import shutil
@@ -125,7 +127,7 @@ def test_second_apply_while_the_first_runs_leaves_it_untouched(tmp_path, monkeyp
 def test_someone_elses_stopped_kdamond_is_not_reused(tmp_path, monkeypatch):
     root = make_tree(tmp_path)
     do_apply(unit_for(str(ROOT / "examples/prcl.damos")), root, tmp_path)
-    T.tree(root).write("kdamonds/0/state", "off")
+    RT.tree(root).write("kdamonds/0/state", "off")
     os.remove(f"{root}.damos-owned.json")
     before = snapshot(root)
     with pytest.raises(DamosError) as e:
@@ -153,9 +155,9 @@ def test_a_missing_feature_shown_by_the_tree_beats_the_release(tmp_path, monkeyp
     root = make_tree(tmp_path, (6, 6))
     do_apply(unit_from_text("4K max 0 0 1s max stat\n", pid=PID), root, tmp_path)
     os.remove(f"{root}.damos-owned.json")
-    fs = T.tree(root)
-    missing = T.missing_features(unit_from_text("scheme {\n action stat\n apply_interval 1s\n}\n",
-                                                pid=PID).context, T.probe(fs), fs)
+    fs = RT.tree(root)
+    missing = P.missing_features(unit_from_text("scheme {\n action stat\n apply_interval 1s\n}\n",
+                                                pid=PID).context, P.probe(fs), fs)
     assert missing == ["this kernel lacks apply_interval (first in Linux 6.7): "
                        "kdamonds/0/contexts/0/schemes/0 has no apply_interval_us"]
 
@@ -163,7 +165,7 @@ def test_a_missing_feature_shown_by_the_tree_beats_the_release(tmp_path, monkeyp
 def test_an_unknown_file_at_write_time_is_named_as_a_feature(tmp_path, monkeypatch):
     """When the tree shows nothing and the release is unknown, the write finds out."""
     root = make_tree(tmp_path, (6, 3))
-    monkeypatch.setattr(T, "_release", lambda fs: None)
+    monkeypatch.setattr(P, "_release", lambda fs: None)
     before = snapshot(root)
     unit = unit_from_text("scheme {\n action pageout\n apply_interval 1s\n}\n", pid=PID)
     with pytest.raises(DamosError) as e:
@@ -195,7 +197,7 @@ def test_not_root_is_a_clear_message(tmp_path, monkeypatch):
 
 def test_the_kernels_tree_is_refused_under_tests():
     with pytest.raises(DamosError, match="refusing to use the kernel's DAMON tree"):
-        T.tree(None)
+        RT.tree(None)
 
 
 def test_ebusy_is_retried(tmp_path, monkeypatch):
@@ -211,7 +213,7 @@ def test_a_kdamond_that_cannot_be_recorded_is_undone(tmp_path, monkeypatch):
 
     def fail(self):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
-    monkeypatch.setattr(T.Owners, "save", fail)
+    monkeypatch.setattr(Owners, "save", fail)
     with pytest.raises(DamosError, match="cannot record the kdamond .*stopped and removed again"):
         do_apply(unit_for(str(ROOT / "examples/prcl.damos")), root, tmp_path)
     assert snapshot(root) == before

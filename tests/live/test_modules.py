@@ -9,8 +9,11 @@ from typer.testing import CliRunner
 
 from damos_lang.cli import app
 from damos_lang.errors import DamosError
-from damos_lang.live.modules import lru_sort_params, reclaim_params, write_params
-from damos_lang.pipeline import run_target, unit_from_text
+from damos_lang.live.modules import write_params
+from damos_lang.targets.lru_sort import params as lru_sort_params
+from damos_lang.targets.reclaim import params as reclaim_params
+from damos_lang.pipeline import unit_from_text
+from damos_lang.targets import run_target
 from damos_lang.targets import get
 from damos_lang.lower import parse
 

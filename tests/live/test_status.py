@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 
 from damos_lang.errors import DamosError
 from damos_lang.fmt import format_program
-from damos_lang.live import apply as A, status as S, tree as T
+from damos_lang.live import apply as A, status as S
+from damos_lang.sysfs import read as R, root as RT
 from damos_lang.pipeline import build, compile_path, unit_from_text
 from damos_lang.source import Source
 
@@ -44,10 +45,10 @@ def test_every_example_round_trips_through_the_tree(tmp_path, path, version):
         assert version < (7, 3) and "lacks" in e.message   # a newer feature, named
         pytest.skip(e.message)
     [back] = read_back(root)
-    assert S.normalize(back) == S.normalize(unit.context)
+    assert R.normalize(back) == R.normalize(unit.context)
     # and the tree itself, read without printing, holds the same
-    assert S.normalize(T.read_context(T.tree(root), "kdamonds/0/contexts/0")) == \
-        S.normalize(unit.context)
+    assert R.normalize(R.read_context(RT.tree(root), "kdamonds/0/contexts/0")) == \
+        R.normalize(unit.context)
 
 
 def _pids_and_memcgs(ctx):
@@ -82,7 +83,7 @@ def test_generated_programs_round_trip(tmp_path_factory, program):
         assert "state" in e.message and "nothing was changed" in e.message, e.message
         return
     [back] = read_back(root)
-    assert S.normalize(back) == S.normalize(ctx)
+    assert R.normalize(back) == R.normalize(ctx)
 
 
 def test_status_prints_source_and_rising_stats(tmp_path):

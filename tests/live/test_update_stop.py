@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from damos_lang.cli import app
 from damos_lang.errors import DamosError
-from damos_lang.live import apply as A, status as S, tree as T
+from damos_lang.live import apply as A, status as S
+from damos_lang.live.owners import Owners
+from damos_lang.sysfs import read as R, root as RT
 from damos_lang.pipeline import unit_from_text
 
 from .helpers import make_tree, snapshot
@@ -42,14 +44,14 @@ def test_update_commits_a_new_quota_and_keeps_the_kdamond(tmp_path):
 def test_a_failed_commit_restores_the_files_and_keeps_running(tmp_path):
     root = make_tree(tmp_path)
     do_apply(QUOTA, root, tmp_path)
-    ctx_before = T.read_context(T.tree(root), "kdamonds/0/contexts/0")
+    ctx_before = R.read_context(RT.tree(root), "kdamonds/0/contexts/0")
     bad = "scheme {\n action pageout\n age 5s..max\n filter reject memcg /nope\n}\n"
     with pytest.raises(DamosError) as e:
         A.update(unit_from_text(bad), root=root)
     assert "'commit'" in e.value.message and "Cannot allocate memory" in e.value.message
-    fs = T.tree(root)
+    fs = RT.tree(root)
     assert fs.read("kdamonds/0/state") == "on"
-    assert S.normalize(T.read_context(fs, "kdamonds/0/contexts/0")) == S.normalize(ctx_before)
+    assert R.normalize(R.read_context(fs, "kdamonds/0/contexts/0")) == R.normalize(ctx_before)
 
 
 def test_update_and_stop_refuse_kdamonds_they_did_not_start(tmp_path):
@@ -73,12 +75,12 @@ def test_stop_turns_off_reports_stats_and_leaves_nothing(tmp_path):
     [done] = A.stop(root=root, index=0)
     assert done["index"] == 0 and done["stats"][0]["nr_tried"] > 0
     assert snapshot(root) == empty
-    assert T.Owners(T.tree(root)).data == {}
+    assert Owners(RT.tree(root)).data == {}
 
 
 def test_stop_keeps_a_slot_it_did_not_create(tmp_path):
     root = make_tree(tmp_path)
-    fs = T.tree(root)
+    fs = RT.tree(root)
     fs.write("kdamonds/nr_kdamonds", "1")       # an empty kdamond made by someone
     do_apply(QUOTA, root, tmp_path)
     A.stop(root=root)
@@ -122,7 +124,7 @@ def test_the_cli_refuses_the_kernels_tree_under_tests(tmp_path):
 def test_a_kdamond_whose_target_exited_is_cleared_by_stop(tmp_path):
     root = make_tree(tmp_path)
     do_apply(QUOTA, root, tmp_path)
-    fs = T.tree(root)
+    fs = RT.tree(root)
     fs.write("kdamonds/0/state", "off")           # what the kernel does when the target exits
     with pytest.raises(DamosError, match="its target gone: 'damos stop 0' clears it"):
         do_apply(QUOTA, root, tmp_path)
@@ -136,7 +138,7 @@ def test_a_kdamond_whose_target_exited_is_cleared_by_stop(tmp_path):
 def test_an_off_kdamond_with_another_target_is_not_ours(tmp_path):
     root = make_tree(tmp_path)
     do_apply(QUOTA, root, tmp_path)
-    fs = T.tree(root)
+    fs = RT.tree(root)
     fs.write("kdamonds/0/state", "off")
     fs.write("kdamonds/0/contexts/0/targets/0/pid_target", "1")   # someone reused it
     with pytest.raises(DamosError, match="not started by damos-lang"):

@@ -190,7 +190,7 @@ class Emitter:
         if ctx.ops == "fvaddr":
             self.need(SINCE["fvaddr"], "fvaddr operations", loc)
         if ctx.intervals_goal is not None:
-            name = "intervals_goal (interval auto-tuning)"
+            name = catalog.INTERVALS_GOAL
             self.need(SINCE[name], name, loc)
         if len(ctx.targets) > 1:
             raise DamosError("the c-module target manages one target (one process or one "
@@ -214,20 +214,20 @@ class Emitter:
         if s.action.startswith("migrate") and ctx.ops in catalog.VADDR_OPS:
             self.need(SINCE["migrate on vaddr"], f"action {s.action!r} on {ctx.ops}", loc)
         if s.apply_interval_us:
-            self.need(SINCE["apply_interval"], "apply_interval", s.loc)
+            self.need(SINCE[catalog.APPLY_INTERVAL], "apply_interval", s.loc)
         if s.target_nid is not None:
-            self.need(SINCE["target_nid"], "target_nid", s.loc)
+            self.need(SINCE[catalog.TARGET_NID], "target_nid", s.loc)
         if s.dests:
-            self.need(SINCE["dests"], "dests (weighted migration destinations)", s.loc)
+            self.need(SINCE[catalog.DESTS], "dests (weighted migration destinations)", s.loc)
         if s.max_nr_snapshots:
-            self.need(SINCE["max_snapshots"], "max_snapshots", s.loc)
+            self.need(SINCE[catalog.MAX_SNAPSHOTS], "max_snapshots", s.loc)
         q = s.quota
         if q is not None:
             if q.goal_tuner is not None:
                 self.need(catalog.GOAL_TUNERS[q.goal_tuner].since,
                           f"quota goal tuner {q.goal_tuner!r}", q.loc or s.loc)
             if q.fail_charge_num or q.fail_charge_denom:
-                self.need(SINCE["fail_charge"], "quota fail_charge", q.loc or s.loc)
+                self.need(SINCE[catalog.FAIL_CHARGE], "quota fail_charge", q.loc or s.loc)
             for g in q.goals:
                 self.check_goal(g, q.loc or s.loc)
         for f in s.filters:
@@ -237,7 +237,7 @@ class Emitter:
         loc = g.loc or loc
         self.need(catalog.GOAL_METRICS[g.metric].since, f"quota goal metric {g.metric!r}", loc)
         if g.nid is not None:
-            self.need(SINCE["goal nid"], "a quota goal's nid", loc)
+            self.need(SINCE[catalog.GOAL_NID], "a quota goal's nid", loc)
         if g.path is not None:
             raise DamosError("the c-module target cannot resolve a cgroup path to a memcg id "
                              "yet; use the sysfs target for memcg quota goals", loc)
@@ -249,8 +249,8 @@ class Emitter:
         loc = f.loc or loc
         self.need(catalog.FILTER_TYPES[f.type].since, f"filter type {f.type!r}", loc)
         if f.allow:
-            self.need(SINCE["allow filters"], "allow filters", loc)
-        if f.type == "memcg":
+            self.need(SINCE[catalog.ALLOW_FILTERS], "allow filters", loc)
+        if catalog.FILTER_TYPES[f.type].arg is catalog.ARG_PATH:
             raise DamosError("the c-module target cannot resolve a cgroup path to a memcg id "
                              "yet; use the sysfs target for memcg filters", loc)
 
@@ -383,13 +383,14 @@ class Emitter:
     def filter_parts(self, f: Filter) -> list[str]:
         out = [wrap("filter = " + self.new_filter(f)[0], self.new_filter(f)[1]),
                "if (!filter)", "\tgoto fail;"]
-        if f.type == "addr":
+        arg = catalog.FILTER_TYPES[f.type].arg
+        if arg is catalog.ARG_ADDR_RANGE:
             out += ["filter->addr_range = (struct damon_addr_range){",
                     f"\t.start = {c_addr(f.addr_start)},", f"\t.end = {c_addr(f.addr_end)},",
                     "};"]
-        elif f.type == "target":
+        elif arg is catalog.ARG_INDEX:
             out.append(f"filter->target_idx = {f.target_idx};")
-        elif f.type == "hugepage_size":
+        elif arg is catalog.ARG_SIZE_RANGE:
             out += ["filter->sz_range = (struct damon_size_range){",
                     f"\t.min = {c_size(f.sz_min)},", f"\t.max = {c_size(f.sz_max)},", "};"]
         return out + ["damos_add_filter(scheme, filter);"]

@@ -1,0 +1,254 @@
+"""A stand-in DAMON kernel over a plain directory, derived from the layout
+table (:mod:`.layout`).
+
+Writes follow the kernel's rules (sysfs.md): ``nr_*`` files recreate the
+directories below them with the files a fresh one has on the stand-in's
+kernel version, numbers are parsed like ``kstrtoul(buf, 0)``, keywords are
+checked against the version's vocabulary, read-only files refuse writes, and
+``state`` commands validate the whole context at ``on``/``commit`` (a pid
+that is not running, a memcg path that does not exist -> ENOMEM, sample >
+aggr, ...), exactly where the kernel reports them.  A directory holding the
+marker file :data:`MARKER` is a stand-in; :func:`damos_lang.sysfs.root.open_root`
+picks it, so ``--sysfs-root`` runs the same code paths the tests do.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+
+from .. import catalog
+from . import layout as L
+from .fs import SysfsFs
+from .read import SchemeStats, TriedRegion, read_context
+
+MARKER = ".damos-stand-in.json"
+
+
+def _err(code: int, rel: str) -> OSError:
+    return OSError(code, os.strerror(code), rel)
+
+
+def kstrtoul(text: str, signed: bool = False, bits: int = 64) -> int:
+    """The kernel's ``kstrto*(buf, 0, ...)``: base 0, one trailing newline;
+    EINVAL for junk (a leading 0 is octal), ERANGE on overflow."""
+    s = text[:-1] if text.endswith("\n") else text
+    neg = False
+    if signed and s.startswith("-"):
+        neg, s = True, s[1:]
+    elif s.startswith("+"):
+        s = s[1:]
+    try:
+        if s[:2].lower() == "0x":
+            n = int(s[2:], 16) if s[2:] else None
+        elif s.startswith("0") and len(s) > 1:
+            n = int(s[1:], 8)
+        else:
+            n = int(s, 10) if s.isdigit() else None
+    except ValueError:
+        n = None
+    if n is None:
+        raise ValueError(errno.EINVAL)
+    if neg:
+        n = -n
+    hi = 2**(bits - 1) - 1 if signed else 2**bits - 1
+    lo = -2**(bits - 1) if signed else 0
+    if not lo <= n <= hi:
+        raise ValueError(errno.ERANGE)
+    return n
+
+
+_BOOL_WORDS = {"Y": True, "y": True, "1": True, "on": True,
+               "N": False, "n": False, "0": False, "off": False}
+# what the stand-in's counters do at each update_schemes_stats (deterministic)
+_TICK = SchemeStats(nr_tried=3, sz_tried=3 << 20, nr_applied=2, sz_applied=2 << 20)
+# the one region each scheme "tried" at update_schemes_tried_regions
+_TRIED = TriedRegion(start=1 << 30, end=(1 << 30) + (4 << 20), nr_accesses=0, age=12)
+
+
+class StandIn(SysfsFs):
+    """A stand-in DAMON sysfs tree with the kernel's write semantics (see the
+    module doc).  Its configuration (kernel version, running pids, memcg
+    paths) is the JSON marker file in the root, so any process sees it."""
+
+    def __init__(self, root: str):
+        super().__init__(root)
+        with open(os.path.join(root, MARKER)) as f:
+            cfg = json.load(f)
+        self.version = tuple(cfg["version"])
+        self.pids = set(cfg.get("pids", []))
+        self.memcgs = set(cfg.get("memcgs", []))
+
+    @staticmethod
+    def create(root: str, version=(6, 12), pids=(), memcgs=("/",)) -> "StandIn":
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, MARKER), "w") as f:
+            json.dump({"version": list(version), "pids": sorted(pids),
+                       "memcgs": sorted(memcgs)}, f)
+        fs = StandIn(root)
+        fs._populate("", L.ADMIN)
+        return fs
+
+    # -- helpers
+    def _put(self, rel: str, text: str) -> None:
+        p = self.path(rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(text + "\n")
+
+    def _populate(self, base: str, entity: L.Entity) -> None:
+        for path, default in L.fresh(entity, self.version).items():
+            self._put(f"{base}/{path}" if base else path, default)
+        for row in entity.counts():
+            if row.kind == L.INDEXED and row.exists_at(self.version):
+                os.makedirs(self.path(f"{base}/{row.dir}"), exist_ok=True)
+
+    def _running(self) -> list[int]:
+        return [k for k in range(self._count(L.NR_KDAMONDS))
+                if self.read_or(L.state_path(k)) == L.ON]
+
+    def _count(self, rel: str) -> int:
+        return int(self.read_or(rel, "0") or 0)
+
+    # -- the kernel's write
+    def write(self, rel: str, value: str) -> None:
+        p = self.path(rel)
+        found = L.locate(rel)
+        if not os.path.isfile(p) or found is None:
+            raise _err(errno.ENOENT, rel)
+        row = found.file
+        if row.mode == L.RO:
+            raise _err(errno.EACCES, rel)
+        text = value[:-1] if value.endswith("\n") else value
+        if row.kind == L.COUNT:
+            self._write_count(rel, row, text)
+        elif row.kind == L.COMMAND:
+            self._state(rel, text)
+        elif row.kind == L.BOOL:
+            if text not in _BOOL_WORDS:
+                raise _err(errno.EINVAL, rel)
+            self._put(rel, "Y" if _BOOL_WORDS[text] else "N")
+        elif row.kind == L.TEXT:
+            self._put(rel, text)
+        elif row.kind == L.KEYWORD:
+            if text not in row.vocab.at(self.version, found.scope):
+                raise _err(errno.EINVAL, rel)
+            self._put(rel, text)
+        else:
+            signed = row.kind == L.SIGNED
+            try:
+                n = kstrtoul(text, signed=signed, bits=32 if signed else 64)
+            except ValueError as e:
+                raise _err(errno.EINVAL if row.einval else e.args[0], rel) from None
+            if row.nonzero and n == 0:
+                raise _err(errno.EINVAL, rel)
+            self._put(rel, str(n))
+
+    def _write_count(self, rel: str, row: L.File, text: str) -> None:
+        try:
+            n = kstrtoul(text, signed=True, bits=32)
+        except ValueError as e:
+            raise _err(e.args[0], rel) from None
+        if n < 0 or (row.child is L.CONTEXT and n > 1):
+            raise _err(errno.EINVAL, rel)
+        if row.child is L.KDAMOND and self._running():
+            raise _err(errno.EBUSY, rel)
+        base = os.path.dirname(rel)
+        for c in self.listdir(base):
+            if c.isdigit():
+                shutil.rmtree(self.path(f"{base}/{c}"))
+        for i in range(n):
+            self._populate(f"{base}/{i}", row.child)
+        self._put(rel, str(n))
+
+    # -- state commands
+    def _state(self, rel: str, cmd: str) -> None:
+        since = L.STATE_COMMANDS.get(cmd)
+        if since is None or self.version < since:
+            raise _err(errno.EINVAL, rel)
+        k = int(rel.split("/")[-2])
+        kb = L.kdamond_dir(k)
+        on = self.read(rel) == L.ON
+        if cmd == L.OFF:
+            if on:
+                self._put(rel, L.OFF)
+                self._put(L.path_of(kb, L.KDAMOND, "pid"), "-1")
+            return
+        if cmd != L.ON and not on:
+            raise _err(errno.EINVAL, rel)
+        if self._count(L.nr_contexts_path(k)) != 1:
+            raise _err(errno.EINVAL, rel)
+        cb = L.context_dir(k)
+        if cmd == L.ON:
+            if on:
+                raise _err(errno.EBUSY, rel)
+            self._validate(rel, cb)
+            self._put(rel, L.ON)
+            self._put(L.path_of(kb, L.KDAMOND, "pid"), str(4000 + k))
+        elif cmd == L.COMMIT:
+            self._validate(rel, cb)
+        elif cmd == L.UPDATE_SCHEMES_STATS:
+            self._tick(k)
+        elif cmd in (L.UPDATE_TRIED_REGIONS, L.CLEAR_TRIED_REGIONS):
+            self._tried(k, cmd == L.UPDATE_TRIED_REGIONS)
+
+    def _validate(self, rel: str, cb: str) -> None:
+        """What the kernel checks when it builds a context at on/commit."""
+        ctx = read_context(self, cb)
+        iv = ctx.intervals
+        if iv.sample_us > iv.aggr_us:
+            raise _err(errno.EINVAL, rel)
+        if ctx.nr_regions_min < 3 or ctx.nr_regions_min > ctx.nr_regions_max:
+            raise _err(errno.EINVAL, rel)
+        ops = catalog.OPS[ctx.ops]
+        if not ops.takes_pid and len(ctx.targets) > 1:
+            raise _err(errno.EINVAL, rel)
+        for t in ctx.targets:
+            if ops.takes_pid and t.pid not in self.pids:
+                raise _err(errno.EINVAL, rel)
+            last = -1
+            for s, e in t.regions:
+                if s >= e or s < last:
+                    raise _err(errno.EINVAL, rel)
+                last = e
+        for s in ctx.schemes:
+            for f in s.filters:
+                arg = catalog.FILTER_TYPES[f.type].arg
+                # building a scheme fails with ENOMEM (sysfs.md §7 trap 7)
+                if arg is catalog.ARG_PATH and f.memcg_path not in self.memcgs:
+                    raise _err(errno.ENOMEM, rel)
+                if arg is catalog.ARG_ADDR_RANGE and f.addr_end < f.addr_start:
+                    raise _err(errno.ENOMEM, rel)
+                if arg is catalog.ARG_SIZE_RANGE and f.sz_min > f.sz_max:
+                    raise _err(errno.ENOMEM, rel)
+            for g in (s.quota.goals if s.quota else ()):
+                if g.path and g.path not in self.memcgs:
+                    raise _err(errno.ENOMEM, rel)
+
+    def _schemes(self, k: int) -> list[str]:
+        cb = L.context_dir(k)
+        n = self._count(L.path_of(cb, L.CONTEXT, "schemes"))
+        return [L.scheme_dir(k, s) for s in range(n)]
+
+    def _tried(self, k: int, fill: bool) -> None:
+        """One tried region per scheme: 4 MiB at 1 GiB, idle for 12 aggregations."""
+        for sb in self._schemes(k):
+            tb = L.path_of(sb, L.SCHEME, "tried_regions")
+            for d in self.listdir(tb):
+                if d.isdigit():
+                    shutil.rmtree(self.path(f"{tb}/{d}"))
+            if fill:
+                for f in L.TRIED_REGION.files:
+                    value = getattr(_TRIED, f.stat, None) if f.stat else None
+                    if value is not None:
+                        self._put(f"{tb}/0/{f.path}", str(value))
+
+    def _tick(self, k: int) -> None:
+        """update_schemes_stats: the counters move (deterministically)."""
+        for sb in self._schemes(k):
+            for f in L.SCHEME.files:
+                step = getattr(_TICK, f.stat, 0) if f.stat else 0
+                if step:
+                    rel = f"{sb}/{f.path}"
+                    self._put(rel, str(int(self.read(rel)) + step))
