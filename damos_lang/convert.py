@@ -245,7 +245,7 @@ class Converter:
             filters=tuple(self.filter(f) for f in s.filters),
             target_nid=s.target_nid,
             dests=tuple(model.Dest(d.nid, d.weight) for d in s.dests),
-            max_nr_snapshots=self._ulong(s.max_snapshots or 0),
+            max_snapshots=self._ulong(s.max_snapshots or 0),
             name=s.name, loc=s.loc, action_loc=s.action_loc,
             locs={k: v.loc for k, v in (("apply_interval", s.apply_interval),
                                         ("size", s.pattern.size), ("access", s.pattern.access),

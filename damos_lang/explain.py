@@ -88,8 +88,8 @@ def explain_scheme(i: int, s: Scheme, sample_us: int, aggr_us: int) -> str:
         if q.fail_charge_denom:
             lines.append(f"  Regions the action fails on are charged {q.fail_charge_num}/"
                          f"{q.fail_charge_denom} of their size against the quota.")
-    if s.max_nr_snapshots:
-        lines.append(f"  The scheme deactivates itself after {s.max_nr_snapshots} snapshots.")
+    if s.max_snapshots:
+        lines.append(f"  The scheme deactivates itself after {s.max_snapshots} snapshots.")
     wm = s.watermarks
     if wm is not None:
         lines.append(f"  Active only while {wm.metric} is between the low ({wm.low}) "

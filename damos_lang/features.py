@@ -49,7 +49,7 @@ def _generic(ctx: Context):
             yield catalog.TARGET_NID, s.loc
         if s.dests:
             yield catalog.DESTS, s.loc
-        if s.max_nr_snapshots:
+        if s.max_snapshots:
             yield catalog.MAX_SNAPSHOTS, s.loc
         for f in s.filters:
             yield catalog.FILTERS, f.loc or s.loc

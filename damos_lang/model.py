@@ -174,7 +174,7 @@ class Scheme:
     filters: tuple[Filter, ...] = ()
     target_nid: int | None = cint()
     dests: tuple[Dest, ...] = ()
-    max_nr_snapshots: int = ulong(0)
+    max_snapshots: int = ulong(0)
     name: str | None = field(default=None, compare=False)
     loc: Loc | None = source_loc()
     action_loc: Loc | None = source_loc()

@@ -104,7 +104,7 @@ def _scheme(s: model.Scheme) -> Scheme:
                   apply_interval=_us(s.apply_interval_us) if s.apply_interval_us else None,
                   quota=quota, watermarks=wm, filters=tuple(_filter(f) for f in s.filters),
                   target_nid=s.target_nid, dests=tuple(Dest(d.nid, d.weight) for d in s.dests),
-                  max_snapshots=s.max_nr_snapshots or None)
+                  max_snapshots=s.max_snapshots or None)
 
 
 def _filter(f: model.Filter) -> Filter:

@@ -41,7 +41,7 @@ class KScheme:
     dests: tuple[tuple[int, int], ...] = ()
     fail_charge_num: int = 0
     fail_charge_denom: int = 0
-    max_nr_snapshots: int = 0
+    max_snapshots: int = 0
     has_quota: bool = False
     has_weights: bool = False
     has_watermarks: bool = False
@@ -80,7 +80,7 @@ def to_kernel(program, max_policy: str = "unbounded", intervals=None,
             n.wmark_mid, n.wmark_low, s.filters, s.target_nid,
             tuple((d.nid, d.weight) for d in s.dests),
             q.fail_charge_num if q else 0, q.fail_charge_denom if q else 0,
-            s.max_nr_snapshots, q is not None, q is not None and q.weights is not None,
+            s.max_snapshots, q is not None, q is not None and q.weights is not None,
             s.watermarks is not None))
     return KContext(ctx.ops, ctx.intervals, ctx.nr_regions_min, ctx.nr_regions_max,
                     ctx.intervals_goal, ctx.targets, tuple(schemes))

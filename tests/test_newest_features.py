@@ -18,7 +18,7 @@ SRC = ("scheme s {\n    action pageout\n    quota {\n        size 1G\n"
 
 def test_converted_and_planned_in_order():
     k = to_kernel(parse(SRC)).schemes[0]
-    assert (k.fail_charge_num, k.fail_charge_denom, k.max_nr_snapshots) == (1, 4, 50)
+    assert (k.fail_charge_num, k.fail_charge_denom, k.max_snapshots) == (1, 4, 50)
     writes = [(w.path.split("schemes/0/")[-1], w.value) for w in plan_for(unit_of(parse(SRC), Options(pid=1)), Options(pid=1))]
     paths = [p for p, _ in writes]
     assert ("quotas/fail_charge_num", "1") in writes and ("quotas/fail_charge_denom", "4") in writes

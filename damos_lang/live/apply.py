@@ -205,7 +205,7 @@ def check_exclusive(module_root: str) -> None:
 
 
 def choose_slot(fs) -> tuple[int, bool]:
-    """(kdamond index, whether nr_kdamonds must be written to create it)."""
+    """(kdamond index, whether the kdamond count must be written to create it)."""
     ks = kdamonds(fs)
     if not ks:
         return 0, True
@@ -224,7 +224,7 @@ def choose_slot(fs) -> tuple[int, bool]:
             return text + f" (damos-lang's, its target gone: 'damos stop {k.index}' clears it)"
         return text
     desc = "; ".join(why(k) for k in ks)
-    raise DamosError(f"no free kdamond: {desc}. A new one needs a write to nr_kdamonds, which "
+    raise DamosError(f"no free kdamond: {desc}. A new one needs a write to {L.NR_KDAMONDS}, which "
                      "recreates every kdamond directory and would wipe their settings (the "
                      "kernel also refuses it while one runs); refusing to touch them. "
                      "Stop yours with 'damos stop', or free a slot")
@@ -304,7 +304,7 @@ def update(unit, options=None, *, root: str | None = None, index: int | None = N
     pr = probe(fs)
     feature, since = command_feature(L.COMMIT)
     # avail_operations came with commit (5.19): without it, ask the release
-    if not fs.exists(L.path_of(cb, L.CONTEXT, L.CONTEXT.files[0].path)) \
+    if not fs.exists(L.path_of(cb, L.CONTEXT, L.AVAIL_OPERATIONS.path)) \
             and pr.release is not None and pr.release < since:
         raise DamosError(f"this kernel has no '{L.COMMIT}' (first in Linux {vstr(since)})")
     ctx = unit.context

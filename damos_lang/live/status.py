@@ -52,7 +52,7 @@ def snapshot(root: str | None = None, *, refresh: bool = True, regions: bool = F
                 sb = L.scheme_dir(k.index, s)
                 d = {"action": ctx.schemes[s].action, "stats": read_stats(fs, sb).as_dict()}
                 if regions:
-                    d["tried_regions"] = [r.as_dict() for r in read_tried_regions(fs, sb)]
+                    d[L.TRIED_REGIONS.name] = [r.as_dict() for r in read_tried_regions(fs, sb)]
                 entry["schemes"].append(d)
         out.append(entry)
     return out
@@ -90,7 +90,7 @@ def render(kds: list) -> str:
         note = "" if e["refreshed"] else " (as last refreshed by its owner)"
         for i, s in enumerate(e["schemes"]):
             out.append("# " + stats_line(i, s["action"], SchemeStats(**s["stats"])) + note)
-            for r in s.get("tried_regions", []):
+            for r in s.get(L.TRIED_REGIONS.name, []):
                 r = TriedRegion(**r)
                 out.append(f"#   tried {r.start:#x}..{r.end:#x} "
                            f"({_bytes(r.end - r.start)}) nr_accesses {r.nr_accesses} "

@@ -254,7 +254,7 @@ class Engine:
         if self._skip_charged(s, ti, t, i):
             return
         sc = s.scheme
-        if sc.max_nr_snapshots and s.stats.nr_snapshots >= sc.max_nr_snapshots:
+        if sc.max_snapshots and s.stats.nr_snapshots >= sc.max_snapshots:
             return
         r = t.regions[i]
         nr = monitor.moving_nr_accesses(r)

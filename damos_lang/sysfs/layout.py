@@ -288,7 +288,7 @@ SCHEME = Entity("scheme", "scheme {i} ", (
     File("stats/sz_ops_filter_passed", NUMBER, since=(6, 14), mode=RO,
          stat="sz_ops_filter_passed"),
     File("stats/nr_snapshots", NUMBER, since=(7, 0), mode=RO, stat="nr_snapshots"),
-    File("stats/max_nr_snapshots", NUMBER, since=(7, 0), field="max_nr_snapshots",
+    File("stats/max_nr_snapshots", NUMBER, since=(7, 0), field="max_snapshots",
          write=IF_NONZERO, feature=catalog.MAX_SNAPSHOTS),
     File("tried_regions", INDEXED, since=(6, 2), mode=RO, child=TRIED_REGION),
     File("tried_regions/total_bytes", NUMBER, since=(6, 6), mode=RO, stat="tried_bytes"),
@@ -356,6 +356,14 @@ def path_of(base: str, entity: Entity, key: str) -> str:
 
 def _join(base: str, rel: str) -> str:
     return f"{base}/{rel}" if base else rel
+
+
+TRIED_REGIONS = next(f for f in SCHEME.files if f.child is TRIED_REGION)
+AVAIL_OPERATIONS = next(f for f in CONTEXT.files if f.kind == LIST)
+
+
+def tried_regions_dir(scheme_dir: str) -> str:
+    return _join(scheme_dir, TRIED_REGIONS.path)
 
 
 def kdamond_dir(k: int) -> str:
@@ -457,3 +465,34 @@ def listing(entity: Entity, version: Version, base: str = "") -> list[str]:
         if f.kind == INDEXED and f.exists_at(version):
             out.add(_join(base, f.path) + "/")
     return sorted(out)
+
+
+def predicted_tree(version: Version) -> dict[str, tuple[str, int, str | None]]:
+    """{path: (type, mode, content)} of a tree on ``version`` in which every
+    count file holds 1 (one kdamond, context, target, region, scheme, goal,
+    filter, dest, probe, ...), freshly created: what the rig's tree-listing
+    job sees (directories are "dir" 0755 with no content; file content
+    includes the kernel's trailing newline)."""
+    out: dict = {}
+
+    def add_dirs(path: str) -> None:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            out.setdefault("/".join(parts[:i]), ("dir", 0o755, None))
+
+    def walk(entity: Entity, base: str) -> None:
+        for f in entity.files:
+            if not f.exists_at(version):
+                continue
+            path = _join(base, f.path)
+            add_dirs(path)
+            if f.kind == INDEXED:
+                out[path] = ("dir", 0o755, None)
+                continue
+            out[path] = ("file", f.mode, ("1" if f.kind == COUNT else f.default) + "\n")
+            if f.kind == COUNT:
+                child = _join(base, f"{f.dir}/0")
+                out[child] = ("dir", 0o755, None)
+                walk(f.child, child)
+    walk(ADMIN, "")
+    return out

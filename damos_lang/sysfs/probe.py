@@ -50,7 +50,7 @@ def _walk(fs, base: str, entity: L.Entity, p: Probe) -> None:
 def probe(fs) -> Probe:
     p = Probe()
     _walk(fs, "", L.ADMIN, p)
-    row = next(f for f in L.CONTEXT.files if f.kind == L.LIST)     # avail_operations
+    row = L.AVAIL_OPERATIONS
     for k in range(int(fs.read_or(L.NR_KDAMONDS, "0") or 0)):
         c = L.context_dir(k)
         if fs.exists(f"{c}/{row.path}"):

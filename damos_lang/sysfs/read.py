@@ -171,7 +171,7 @@ def read_scheme(fs, sb: str) -> model.Scheme:
                         d["apply_interval_us"], quota,
                         None if wm == model.Watermarks() else wm,
                         tuple(d.get("filters", [])), d["target_nid"],
-                        tuple(d.get("dests", [])), d["max_nr_snapshots"])
+                        tuple(d.get("dests", [])), d["max_snapshots"])
 
 
 def read_context(fs, cb: str) -> model.Context:
@@ -214,8 +214,7 @@ def read_stats(fs, sb: str) -> SchemeStats:
 
 
 def read_tried_regions(fs, sb: str) -> list[TriedRegion]:
-    row = L.SCHEME.file("tried_regions")
-    base = f"{sb}/{row.dir}"
+    base = L.tried_regions_dir(sb)
     out = []
     for r in sorted((d for d in fs.listdir(base) if d.isdigit()), key=int):
         vals = {}

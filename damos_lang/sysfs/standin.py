@@ -234,7 +234,7 @@ class StandIn(SysfsFs):
     def _tried(self, k: int, fill: bool) -> None:
         """One tried region per scheme: 4 MiB at 1 GiB, idle for 12 aggregations."""
         for sb in self._schemes(k):
-            tb = L.path_of(sb, L.SCHEME, "tried_regions")
+            tb = L.tried_regions_dir(sb)
             for d in self.listdir(tb):
                 if d.isdigit():
                     shutil.rmtree(self.path(f"{tb}/{d}"))

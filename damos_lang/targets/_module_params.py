@@ -49,7 +49,7 @@ def shared_params(module: str, unit) -> list[tuple[str, str]]:
 def check_plain(module: str, s, index: int) -> None:
     """What neither module's schemes have."""
     for name, bad in (("apply_interval", s.apply_interval_us), ("target_nid", s.target_nid is not None),
-                      ("dests", s.dests), ("max_snapshots", s.max_nr_snapshots)):
+                      ("dests", s.dests), ("max_snapshots", s.max_snapshots)):
         if bad:
             raise cannot_express(module, f"scheme {index}'s {name}", s.loc)
     p = s.pattern

@@ -120,7 +120,7 @@ def kvpairs(ctx: Context, numbers: list[LegacyNumbers] | None = None) -> dict:
 
 def compile(unit, options) -> str:
     for s in unit.context.schemes:
-        if s.max_nr_snapshots:
+        if s.max_snapshots:
             raise DamosError("damo 3.4.3's JSON cannot express max_snapshots; "
                              "use the sysfs target", s.loc)
     # damo caps what it writes to sysfs at ULONG_MAX; so do we

@@ -25,9 +25,6 @@ def _retries(path: str) -> bool:
     return found is not None and found.file.retry
 
 
-_AVAIL_OPERATIONS = next(f for f in L.CONTEXT.files if f.kind == L.LIST)
-
-
 def q(s: str) -> str:
     """Quote for sh: inside single quotes only ' is special."""
     return "'" + s.replace("'", "'\\''") + "'"
@@ -168,7 +165,7 @@ def script_from_plan(writes: list[Write], header: list[str], pid_arg: str | None
     state = L.KDAMOND.file("state")
     out.append(_BODY.replace("__MODULES__", " ".join(EXCLUSIVE_MODULES))
                .replace("__AVAIL_OPS__", L.path_of(L.context_dir(0), L.CONTEXT,
-                                                   _AVAIL_OPERATIONS.path))
+                                                   L.AVAIL_OPERATIONS.path))
                .replace("__KDAMONDS__", L.ADMIN.file("kdamonds").dir)
                .replace("__STATE__", state.path)
                .replace("__ARGS__", args.strip("\n")).rstrip("\n"))

@@ -219,7 +219,7 @@ class Emitter:
             self.need(SINCE[catalog.TARGET_NID], "target_nid", s.loc)
         if s.dests:
             self.need(SINCE[catalog.DESTS], "dests (weighted migration destinations)", s.loc)
-        if s.max_nr_snapshots:
+        if s.max_snapshots:
             self.need(SINCE[catalog.MAX_SNAPSHOTS], "max_snapshots", s.loc)
         q = s.quota
         if q is not None:

@@ -33,8 +33,8 @@ class Family(F614):
 
     def scheme_after(self, s):
         out = Emitter.scheme_after(self, s)
-        if s.max_nr_snapshots:
-            out.append(f"scheme->max_nr_snapshots = {c_ulong(s.max_nr_snapshots)};")
+        if s.max_snapshots:
+            out.append(f"scheme->max_nr_snapshots = {c_ulong(s.max_snapshots)};")
         return out
 
     def includes(self, ctx):
