@@ -30,16 +30,21 @@ def legacy_file(n: int) -> str:
                    for i in range(n))
 
 
-# the child: load one file, print seconds, peak RSS (KiB) and the RSS before loading
+# the child: load one file, print seconds, peak RSS (KiB) and the peak before
+# loading.  VmHWM, not ru_maxrss: ru_maxrss starts at the high-water mark of
+# the parent this child was forked from, which the load may never pass.
 _LOAD = """
-import resource, sys, time
+import sys, time
 from damos_lang.source import load, read_source
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
 src = read_source(sys.argv[1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 t0 = time.perf_counter()
 load(src)
 t = time.perf_counter() - t0
-print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, before)
+print(t, hwm(), before)
 """
 
 
