@@ -8,9 +8,12 @@ attributes, scores each record against the workload's ground truth
 it writes build/vm-accuracy.json, which run(quick) reports.  Without that
 file: one row saying how to produce it."""
 import datetime
+import functools
 import json
 import os
 from typing import Dict, List
+
+from bench import common
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT = os.path.join(ROOT, "build", "vm-accuracy.json")
@@ -18,9 +21,8 @@ HOWTO = "./dev test -m kernel tests/kernel/test_kernel_accuracy.py"
 MONITORS = {"kernel": "kernel DAMON", "damos": "damos run"}
 
 
-def row(name, value, unit, baseline=None, ratio=None, note="") -> Dict:
-    return {"name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio,
-            "note": note}
+# every row of this module has these fields, empty when there is nothing to say
+row = functools.partial(common.row, baseline=None, ratio=None, note="")
 
 
 def run(quick: bool) -> List[Dict]:

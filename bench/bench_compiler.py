@@ -4,47 +4,12 @@ file to every target.  bench_damo.py compares the same file with damo."""
 from __future__ import annotations
 
 import os
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench.common import damos_cmd, load_note, median_of, row, run_command
 from damos_lang.targets import names
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def damos_cmd() -> list[str]:
-    exe = Path(sys.executable).parent / "damos"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "damos_lang"]
-
-
-CPU = {}   # cmd -> median CPU time (user + system) of its last measurement
-
-
-def wall(cmd: list[str], repeat: int) -> float:
-    """Median wall time (s) of ``cmd`` (it must succeed); its median CPU time
-    goes to CPU[cmd], which a loaded machine does not inflate."""
-    times, cpus = [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True)
-        times.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if r.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr[-500:]}")
-    CPU[tuple(cmd)] = statistics.median(cpus)
-    return statistics.median(times)
-
-
-def load_note() -> str:
-    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 def block_file(n: int) -> str:
@@ -76,24 +41,23 @@ def run(quick: bool, m: int = 1000) -> list[dict]:
     damos = damos_cmd()
     rows = []
     repeat = 3 if quick else 10
-    python_start = wall([sys.executable, "-c", "pass"], repeat)
-    cmd = damos + ["compile", "examples/ethp.damos", "--target", "sysfs"]
-    start = wall(cmd, repeat)
-    rows.append({"name": "CLI start-up: compile ethp.damos -t sysfs", "value": start * 1000,
-                 "unit": "ms", "goal": "<= 150 ms", "baseline": python_start * 1000,
-                 "ratio": start / python_start,
-                 "note": f"wall, median of {repeat}; CPU {CPU[tuple(cmd)] * 1000:.0f} ms; bare "
-                         f"python {python_start * 1000:.0f} ms (ratio baseline); {load_note()}"})
+    python_start = median_of([sys.executable, "-c", "pass"], repeat).wall_s
+    start = median_of(damos + ["compile", "examples/ethp.damos", "--target", "sysfs"], repeat)
+    rows.append(row("CLI start-up: compile ethp.damos -t sysfs", start.wall_s * 1000, "ms",
+                    goal="<= 150 ms", baseline=python_start * 1000,
+                    ratio=start.wall_s / python_start,
+                    note=f"wall, median of {repeat}; CPU {start.cpu_s * 1000:.0f} ms; bare "
+                         f"python {python_start * 1000:.0f} ms (ratio baseline); {load_note()}"))
     n = 1000 if quick else 10_000
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, f"big{n}.damos")
         Path(path).write_text(block_file(n))
-        cmd = damos + ["check", path]
-        t = wall(cmd, 1 if quick else 3)
-        rows.append({"name": f"check a {n}-scheme block file", "value": t, "unit": "s",
-                     "goal": "<= 2 s at 10000" if not quick else "",
-                     "note": f"wall; CPU {CPU[tuple(cmd)]:.2f} s; {t / n * 1e6:.0f} us per "
-                             f"scheme; {load_note()}"})
+        check = median_of(damos + ["check", path], 1 if quick else 3)
+        t = check.wall_s
+        rows.append(row(f"check a {n}-scheme block file", t, "s",
+                        goal="<= 2 s at 10000" if not quick else "",
+                        note=f"wall; CPU {check.cpu_s:.2f} s; {t / n * 1e6:.0f} us per "
+                             f"scheme; {load_note()}"))
         # damos check on a file full of warnings: printing them must stay linear
         lines = 1000 if quick else 5000
         walls = []
@@ -101,41 +65,37 @@ def run(quick: bool, m: int = 1000) -> list[dict]:
             warn = os.path.join(d, f"warn{k}.damos")
             Path(warn).write_text("min max 7% max 150ms max stat\n" * (lines * k))
             cmd = damos + ["check", warn]
-            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-            n_warn = r.stderr.count(": warning: ")
-            walls.append((wall(cmd, 1), n_warn))
+            n_warn = run_command(cmd).stderr.count(": warning: ")
+            walls.append((median_of(cmd, 1).wall_s, n_warn))
         (t1, w1), (t4, w4) = walls
-        rows.append({"name": f"check with {w1} warnings, then {w4} (4x the lines)",
-                     "value": t4, "unit": "s", "goal": "ratio ~4 (linear)", "baseline": t1,
-                     "ratio": t4 / t1,
-                     "note": f"{t1:.2f} s for {lines} lines, {t4:.2f} s for {4 * lines}"})
+        rows.append(row(f"check with {w1} warnings, then {w4} (4x the lines)", t4, "s",
+                        goal="ratio ~4 (linear)", baseline=t1, ratio=t4 / t1,
+                        note=f"{t1:.2f} s for {lines} lines, {t4:.2f} s for {4 * lines}"))
         # every target (damos_lang/targets/) on one m-scheme file, 1000 in quick
         # mode too: each compile is one ~0.25 s process, and the whole quick run
         # of this module takes ~8 s on 2 cores; targets that cannot express the
         # file get a row carrying the compiler's own error line
         src = os.path.join(d, f"big{m}.damos")
         Path(src).write_text(scheme_file(m))
-        cmd = damos + ["check", src]
-        front = wall(cmd, repeat)
-        front_cpu = CPU[tuple(cmd)]
+        front = median_of(damos + ["check", src], repeat)
         for target in names():
             out = os.path.join(d, f"out-{target}")
             cmd = damos + ["compile", src, "-t", target, "-o", out]
             if target == "debugfs":      # the file sets attrs and targets too
                 cmd += ["--debugfs-file", "schemes"]
             name = f"compile {m} schemes -t {target}"
-            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            r = run_command(cmd, check=False)
             if r.returncode != 0:
-                rows.append({"name": name, "value": "n/a", "unit": "",
-                             "note": f"cannot express it (exit {r.returncode}): "
-                                     f"{compiler_error(r.stderr, src)}"})
+                rows.append(row(name, "n/a", "",
+                                note=f"cannot express it (exit {r.returncode}): "
+                                     f"{compiler_error(r.stderr, src)}"))
                 continue
-            t = wall(cmd, repeat)
-            rows.append({"name": name, "value": t, "unit": "s", "baseline": front,
-                         "ratio": t / front,
-                         "note": f"wall, median of {repeat}; CPU {CPU[tuple(cmd)]:.2f} s; "
-                                 f"{t / m * 1e6:.0f} us per scheme; ratio to `damos check` of "
-                                 f"the same file ({front:.2f} s wall, {front_cpu:.2f} s CPU: "
-                                 f"start-up and front end), so ratio - 1 is the target's own "
-                                 f"share; paddr 4G..8G file; {load_note()}"})
+            t = median_of(cmd, repeat)
+            rows.append(row(name, t.wall_s, "s", baseline=front.wall_s,
+                            ratio=t.wall_s / front.wall_s,
+                            note=f"wall, median of {repeat}; CPU {t.cpu_s:.2f} s; "
+                                 f"{t.wall_s / m * 1e6:.0f} us per scheme; ratio to `damos "
+                                 f"check` of the same file ({front.wall_s:.2f} s wall, "
+                                 f"{front.cpu_s:.2f} s CPU: start-up and front end), so ratio - 1 "
+                                 f"is the target's own share; paddr 4G..8G file; {load_note()}"))
     return rows

@@ -3,7 +3,7 @@
 The schemes are bench_compiler's generated file (``scheme_file``), and the
 input both sides share is its damo kdamonds JSON (``damos compile -t
 damo-json``, which damo's own parser reads back).  Each side is one whole
-process, timed from outside (wall, and CPU from ``getrusage``):
+process, timed from outside (wall, and CPU from ``os.wait4``):
 
 * ours: ``damos compile big.json -t sysfs-plan`` (every sysfs write, as
   JSON), ``-t sysfs`` (the sh script doing them) and ``-t damo-json``;
@@ -33,18 +33,17 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_compiler import CPU, damos_cmd, load_note, scheme_file, wall  # noqa: E402
+from bench.bench_compiler import scheme_file  # noqa: E402
+from bench.common import (CommandFailed, damos_cmd, load_note, median_of, row,  # noqa: E402
+                          run_command)
 
 # Prepended to the oracle's preamble: the clock starts before damo is imported.
 PROLOGUE = "import time as _bt\n_BT0, _BC0 = _bt.perf_counter(), _bt.process_time()\n"
@@ -162,27 +161,14 @@ def runner_source(damo_oracle) -> str:
     return PROLOGUE + damo_oracle.RUNNER[:damo_oracle.RUNNER.index(ORACLE_CUT)] + TIMED
 
 
-def timed(cmd: tuple, stdin: str, env: dict, repeat: int) -> list[tuple]:
-    """``repeat`` runs of ``cmd``: (wall, CPU as children's user + system,
-    stdout) of each; raises RuntimeError when one fails."""
-    runs = []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        r = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=300,
-                           env=env)
-        w = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if r.returncode != 0:
-            raise RuntimeError(f"exit {r.returncode}: {r.stderr.strip()[-300:]}")
-        runs.append((w, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime,
-                     r.stdout))
-    return runs
+def timed(cmd: tuple, stdin: str, env: dict, repeat: int) -> list:
+    """``repeat`` runs of ``cmd`` (common.Run: wall, CPU, stdout); raises
+    CommandFailed when one fails or takes more than 300 s."""
+    return [run_command(cmd, stdin=stdin, env=env, timeout=300) for _ in range(repeat)]
 
 
 def na_rows(n: int, why: str) -> list[dict]:
-    return [{"name": name, "value": "n/a", "unit": "", "note": f"n/a: {why}"}
-            for name in row_names(n)]
+    return [row(name, "n/a", "", note=f"n/a: {why}") for name in row_names(n)]
 
 
 def row_names(n: int) -> list[str]:
@@ -216,8 +202,7 @@ def run(quick: bool, n: int = 1000) -> list[dict]:
         src = os.path.join(d, f"big{n}.damos")
         Path(src).write_text(scheme_file(n))
         big = os.path.join(d, f"big{n}.json")
-        r = subprocess.run(damos + ["compile", src, "-t", "damo-json", "-o", big], cwd=ROOT,
-                           capture_output=True, text=True)
+        r = run_command(damos + ["compile", src, "-t", "damo-json", "-o", big], check=False)
         if r.returncode != 0:
             return na_rows(n, f"damos compile -t damo-json failed: {r.stderr.strip()[:100]}")
         work = os.path.join(d, "damo")
@@ -235,15 +220,15 @@ def run(quick: bool, n: int = 1000) -> list[dict]:
             base_wall = base_cpu = 0.0
             if prefix:                               # the sandbox's own cost, subtracted
                 runs = timed(tuple(prefix) + ("true",), "", env, repeat)
-                base_wall = statistics.median(r[0] for r in runs)
-                base_cpu = statistics.median(r[1] for r in runs)
+                base_wall = statistics.median(r.wall_s for r in runs)
+                base_cpu = statistics.median(r.cpu_s for r in runs)
             damo = {}
             # the dry runs first: the real writes fill the stand-in tree
             modes = [("plan", repeat), ("json", repeat)] + ([] if quick else [("sysfs", 3)])
             for mode, rep in modes:
                 nets = []
-                for w, c, out in timed(cmd, req(mode), env, rep):
-                    ph = json.loads(out)
+                for r in timed(cmd, req(mode), env, rep):
+                    w, c, ph = r.wall_s, r.cpu_s, json.loads(r.stdout)
                     # not damo's cost: the dry run's set-up, our guards' path checks
                     extra = [ph[k] for k in ("setup", "guard") if k in ph]
                     nets.append((w - base_wall - sum(x[0] for x in extra),
@@ -251,20 +236,22 @@ def run(quick: bool, n: int = 1000) -> list[dict]:
                 nets.sort(key=lambda x: x[0])
                 mid = nets[len(nets) // 2]           # the median run's phases for the note
                 damo[mode] = (mid[0], statistics.median(x[1] for x in nets), mid[2], rep)
-        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+        except (CommandFailed, ValueError) as e:
             return na_rows(n, f"damo's run failed: {str(e).splitlines()[-1][:120]}")
         ours = {}
         for target in ("sysfs", "sysfs-plan", "damo-json"):
             ocmd = damos + ["compile", big, "-t", target, "-o", os.path.join(d, f"ours.{target}")]
-            ours[target] = (wall(ocmd, repeat), CPU[tuple(ocmd)])
+            m = median_of(ocmd, repeat)
+            ours[target] = (m.wall_s, m.cpu_s)
         nplan = len(json.loads(Path(d, "ours.sysfs-plan").read_text())["writes"])
         scmd = damos + ["compile", src, "-t", "sysfs", "-o", os.path.join(d, "src.sh")]
-        from_src = wall(scmd, repeat)
+        from_src = median_of(scmd, repeat).wall_s
         jcmd = damos + ["compile", src, "-t", "damo-json", "-o", os.path.join(d, "src.json")]
-        src_json = wall(jcmd, repeat)
+        src_json = median_of(jcmd, repeat).wall_s
         # start-up on each side, to split the totals into start-up and per scheme
-        ours_start = wall(damos + ["compile", "examples/ethp.damos", "-t", "sysfs"], repeat)
-        python_start = wall([mod.PYTHON, "-I", "-c", "pass"], repeat)
+        ours_start = median_of(damos + ["compile", "examples/ethp.damos", "-t", "sysfs"],
+                               repeat).wall_s
+        python_start = median_of([mod.PYTHON, "-I", "-c", "pass"], repeat).wall_s
 
     def cpu(c: float, dc: float) -> str:
         return f"CPU ours {c:.2f} s, damo {dc:.2f} s (CPU ratio {c / max(dc, 1e-9):.2f})"
@@ -284,60 +271,57 @@ def run(quick: bool, n: int = 1000) -> list[dict]:
                 f"argparse); per scheme beyond it ours {ours_per * 1e6:.0f} us, damo "
                 f"{damo_per * 1e6:.0f} us: we lose " + (" and ".join(lose) or "neither") + " here")
 
-    rows = []
-    dw, dc, ph, _ = damo["plan"]
-    plan_wall = dw
-    for target in ("sysfs-plan", "sysfs"):
-        w, c = ours[target]
-        what = (f"the write list as JSON, {nplan} writes" if target == "sysfs-plan" else
-                f"the sh script doing them; from the .damos source {from_src:.2f} s")
-        rows.append({
-            "name": f"vs damo 3.4.3: {n} schemes JSON -> sysfs writes (ours -t {target})",
-            "value": w, "unit": "s", "goal": "ratio < 1", "baseline": dw, "ratio": w / dw,
-            "note": (f"ours/damo wall, medians of {repeat}; {cpu(c, dc)}. Ours: `damos compile "
-                     f"big.json -t {target}` ({what}). damo, `damo start --kdamonds big.json` "
-                     f"short of the kernel, in its own dry-run mode (_damo_fs.debug_dryrun: "
-                     f"each write logged, not done): {start(ph)}, write_kdamonds_dir "
-                     f"{net(ph)} ms for {ph['logged']} writes, with its isfile/isdir "
-                     f"probes of a stand-in tree (damo also writes "
-                     f"files left at their defaults: watermarks, apply_interval_us, "
-                     f"goal_tuner); our guards' path checks ({ph['guard'][0] * 1000:.0f} ms, "
-                     f"timed as they ran) and the dry run's set-up ({ph['setup'][0] * 1000:.0f} "
-                     f"ms) subtracted. {split(w, dw, ph)}; {sandbox}; {load_note()}")})
+    def vs_damo(output: str, target: str, what: str, mode: str, damo_side: str) -> dict:
+        """Ours to ``target`` next to damo in ``mode``, ``damo_side`` saying
+        what damo's run did."""
+        (w, c), (dw, dc, ph, _) = ours[target], damo[mode]
+        return row(f"vs damo 3.4.3: {n} schemes JSON -> {output} (ours -t {target})", w, "s",
+                   goal="ratio < 1", baseline=dw, ratio=w / dw,
+                   note=f"ours/damo wall, medians of {repeat}; {cpu(c, dc)}. Ours: `damos "
+                        f"compile big.json -t {target}` ({what}). damo{damo_side} "
+                        f"{split(w, dw, ph)}; {sandbox}; {load_note()}")
+
+    ph = damo["plan"][2]
+    dry_run = (f", `damo start --kdamonds big.json` short of the kernel, in its own dry-run "
+               f"mode (_damo_fs.debug_dryrun: each write logged, not done): {start(ph)}, "
+               f"write_kdamonds_dir {net(ph)} ms for {ph['logged']} writes, with its "
+               f"isfile/isdir probes of a stand-in tree (damo also writes files left at their "
+               f"defaults: watermarks, apply_interval_us, goal_tuner); our guards' path checks "
+               f"({ph['guard'][0] * 1000:.0f} ms, timed as they ran) and the dry run's set-up "
+               f"({ph['setup'][0] * 1000:.0f} ms) subtracted.")
+    rows = [vs_damo("sysfs writes", "sysfs-plan", f"the write list as JSON, {nplan} writes",
+                    "plan", dry_run),
+            vs_damo("sysfs writes", "sysfs",
+                    f"the sh script doing them; from the .damos source {from_src:.2f} s",
+                    "plan", dry_run)]
     name = f"damo 3.4.3 doing the {n} schemes' writes (real files) vs its dry run"
     if "sysfs" not in damo:
-        rows.append({"name": name, "value": "n/a", "unit": "",
-                     "note": f"n/a: not run in --quick (each run creates ~{ph['logged']} files "
-                             f"of a stand-in tree, 5-10 s here); the full run has it"})
+        rows.append(row(name, "n/a", "",
+                        note=f"n/a: not run in --quick (each run creates ~{ph['logged']} files "
+                             f"of a stand-in tree, 5-10 s here); the full run has it"))
     else:
-        rows.append(real_writes_row(name, damo["sysfs"], plan_wall))
-    dw, dc, ph, _ = damo["json"]
-    w, c = ours["damo-json"]
-    rows.append({
-        "name": f"vs damo 3.4.3: {n} schemes JSON -> damo JSON (ours -t damo-json)",
-        "value": w, "unit": "s", "goal": "ratio < 1", "baseline": dw, "ratio": w / dw,
-        "note": (f"ours/damo wall, medians of {repeat}; {cpu(c, dc)}. Ours: `damos compile "
-                 f"big.json -t damo-json` (parse, check every field, convert back). damo: "
-                 f"`damo args damon --kdamonds big.json --format json --out F` short of its "
-                 f"root check: {start(ph)}, to_kvpairs+json.dumps+write {ms(ph, 'dump')} ms; "
-                 f"ours from the .damos source {src_json:.2f} s; per scheme ours checks every "
-                 f"field, lowers to the language and converts back, damo maps JSON to objects "
-                 f"and back. {split(w, dw, ph)}; {sandbox}; {load_note()}")})
+        rows.append(real_writes_row(name, damo["sysfs"], damo["plan"][0]))
+    ph = damo["json"][2]
+    rows.append(vs_damo("damo JSON", "damo-json", "parse, check every field, convert back", "json",
+                        f": `damo args damon --kdamonds big.json --format json --out F` short "
+                        f"of its root check: {start(ph)}, to_kvpairs+json.dumps+write "
+                        f"{ms(ph, 'dump')} ms; ours from the .damos source {src_json:.2f} s; "
+                        f"per scheme ours checks every field, lowers to the language and "
+                        f"converts back, damo maps JSON to objects and back."))
     return rows
 
 
 def real_writes_row(name: str, measured: tuple, plan_wall: float) -> dict:
     dw, dc, ph, rep = measured
-    return {
-        "name": name,
-        "value": dw, "unit": "s", "baseline": plan_wall, "ratio": dw / plan_wall,
-        "note": (f"damo's wall, median of {rep}, CPU {dc:.2f} s; ratio to damo's dry run above: "
-                 f"the file I/O share. Same as above but write_kdamonds_dir really writes "
-                 f"{ph['writes']} files of a stand-in tree on {tmp_fs()} "
-                 f"({net(ph)} ms; a real sysfs write costs differently); ours has no "
-                 f"counterpart (the sh script writes when run, never run here); our guards' "
-                 f"{ph['guard'][0] * 1000:.0f} ms (path checks, timed as they ran) "
-                 f"subtracted; {load_note()}")}
+    return row(
+        name, dw, "s", baseline=plan_wall, ratio=dw / plan_wall,
+        note=(f"damo's wall, median of {rep}, CPU {dc:.2f} s; ratio to damo's dry run above: "
+              f"the file I/O share. Same as above but write_kdamonds_dir really writes "
+              f"{ph['writes']} files of a stand-in tree on {tmp_fs()} "
+              f"({net(ph)} ms; a real sysfs write costs differently); ours has no "
+              f"counterpart (the sh script writes when run, never run here); our guards' "
+              f"{ph['guard'][0] * 1000:.0f} ms (path checks, timed as they ran) "
+              f"subtracted; {load_note()}"))
 
 
 def tmp_fs() -> str:

@@ -9,6 +9,7 @@ run(quick) -> rows of {name, value, unit, baseline, ratio, note}:
     the simulator (CPU seconds per simulated second).
 `python -m bench.bench_monitor` prints the table."""
 import ctypes
+import functools
 import mmap
 import os
 import tempfile
@@ -16,6 +17,7 @@ import time
 from array import array
 from typing import Callable, Dict, List
 
+from bench import common
 from damos_lang.monitor import fastpath
 from damos_lang.monitor.attrs import MonitorAttrs
 from damos_lang.monitor.masim import load_masim
@@ -27,9 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = 4096
 
 
-def row(name, value, unit, baseline=None, ratio=None, note="") -> Dict:
-    return {"name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio,
-            "note": note}
+# every row of this module has these fields, empty when there is nothing to say
+row = functools.partial(common.row, baseline=None, ratio=None, note="")
 
 
 def best_ns_per_item(fn: Callable[[], None], items: int, min_seconds: float) -> float:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))     # also as `python bench/bench_parse.py`
+
+from bench.common import row, run_command  # noqa: E402
 
 
 def block_file(n: int) -> str:
@@ -28,24 +30,27 @@ def legacy_file(n: int) -> str:
                    for i in range(n))
 
 
-# the child: load one file, print seconds, peak RSS (KiB) and the RSS before loading
+# the child: load one file, print seconds, peak RSS (KiB) and the peak before
+# loading.  VmHWM, not ru_maxrss: ru_maxrss starts at the high-water mark of
+# the parent this child was forked from, which the load may never pass.
 _LOAD = """
-import resource, sys, time
+import sys, time
 from damos_lang.source import load, read_source
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
 src = read_source(sys.argv[1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 t0 = time.perf_counter()
 load(src)
 t = time.perf_counter() - t0
-print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, before)
+print(t, hwm(), before)
 """
 
 
 def load_in_child(path: str) -> tuple[float, float]:
     """(seconds, MiB the load added to peak RSS) in a fresh interpreter."""
-    r = subprocess.run([sys.executable, "-c", _LOAD, path], cwd=ROOT, capture_output=True,
-                       text=True, check=True)
-    t, peak, before = r.stdout.split()
+    t, peak, before = run_command([sys.executable, "-c", _LOAD, path]).stdout.split()
     return float(t), (int(peak) - int(before)) / 1024
 
 
@@ -56,11 +61,11 @@ def load_rows(name: str, text: str, n: int, what: str, goal: str, repeat: int) -
         runs = [load_in_child(path) for _ in range(repeat)]
     t = statistics.median(r[0] for r in runs)
     mem = max(r[1] for r in runs)
-    return [{"name": f"load (parse + lower) {n} {what}", "value": t, "unit": "s", "goal": goal,
-             "note": f"{t / n * 1e6:.0f} us per {what.rstrip('s').split()[-1]}; "
-                     f"{len(text) / 1e6:.1f} MB of text"},
-            {"name": f"peak memory of that load ({n} {what})", "value": mem, "unit": "MiB",
-             "note": "RSS added by the load, in a fresh interpreter"}]
+    return [row(f"load (parse + lower) {n} {what}", t, "s", goal=goal,
+                note=f"{t / n * 1e6:.0f} us per {what.rstrip('s').split()[-1]}; "
+                     f"{len(text) / 1e6:.1f} MB of text"),
+            row(f"peak memory of that load ({n} {what})", mem, "MiB",
+                note="RSS added by the load, in a fresh interpreter")]
 
 
 # the child: import the front end and read one small example, as a command does
@@ -77,14 +82,12 @@ print(t, int("lark" in sys.modules))
 def startup_row(repeat: int) -> dict:
     times, lark = [], 0
     for _ in range(repeat):
-        r = subprocess.run([sys.executable, "-c", _START], cwd=ROOT, capture_output=True,
-                           text=True, check=True)
-        t, lark = r.stdout.split()
+        t, lark = run_command([sys.executable, "-c", _START]).stdout.split()
         times.append(float(t))
     t = statistics.median(times)
-    return {"name": "import the front end + load ethp.damos", "value": t * 1000, "unit": "ms",
-            "goal": "<= 20 ms (the CLI's whole budget is 150 ms)",
-            "note": "lark imported" if int(lark) else "lark not imported (only syntax errors need it)"}
+    return row("import the front end + load ethp.damos", t * 1000, "ms",
+               goal="<= 20 ms (the CLI's whole budget is 150 ms)",
+               note="lark imported" if int(lark) else "lark not imported (only syntax errors need it)")
 
 
 def render_seconds(lines: int, per_line: int) -> float:
@@ -102,15 +105,13 @@ def render_rows(lines: int) -> list[dict]:
     per_line = 4
     one = render_seconds(lines, per_line)
     four = render_seconds(4 * lines, per_line)
-    return [{"name": f"render {lines * per_line} warnings on {lines} lines", "value": one,
-             "unit": "s"},
-            {"name": f"render {4 * lines * per_line} warnings on {4 * lines} lines", "value": four,
-             "unit": "s", "goal": "ratio ~4 (linear), not ~16", "baseline": one,
-             "ratio": four / one, "note": "4x the diagnostics and 4x the source"}]
+    return [row(f"render {lines * per_line} warnings on {lines} lines", one, "s"),
+            row(f"render {4 * lines * per_line} warnings on {4 * lines} lines", four, "s",
+                goal="ratio ~4 (linear), not ~16", baseline=one, ratio=four / one,
+                note="4x the diagnostics and 4x the source")]
 
 
 def run(quick: bool) -> list[dict]:
-    sys.path.insert(0, str(ROOT))
     n = 1000 if quick else 10_000
     repeat = 1 if quick else 3
     rows = []
@@ -123,5 +124,5 @@ def run(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in run("--quick" in sys.argv):
-        print(row)
+    for r in run("--quick" in sys.argv):
+        print(r)

@@ -8,20 +8,19 @@ run(quick) -> rows of {name, value, unit, goal, baseline, ratio, note}:
   * peak RSS of a `damos run` process at 1000 regions with --record
     (subprocess, its VmHWM), next to the monitor alone.
 `python -m bench.bench_run` prints the rows."""
+import functools
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Dict, List
 
+from bench import common
 from damos_lang.catalog import USERSPACE
 from damos_lang.monitor import Monitor, SimulatorSource
 from damos_lang.pipeline import unit_from_text
 from damos_lang.run import workloads
 from damos_lang.run.session import RunOptions, Session, attrs_of
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCHEME = """monitor {{ sample 5ms; aggr 100ms; update 1s; nr_regions {n}..{n} }}
 scheme {{
@@ -33,9 +32,8 @@ scheme {{
 """
 
 
-def row(name, value, unit, goal="", baseline=None, ratio=None, note="") -> Dict:
-    return {"name": name, "value": value, "unit": unit, "goal": goal, "baseline": baseline,
-            "ratio": ratio, "note": note}
+# every row of this module has every field (tests/run/test_bench_run.py reads them)
+row = functools.partial(common.row, goal="", baseline=None, ratio=None, note="")
 
 
 def cpu_per_aggregation_rows(quick: bool) -> List[Dict]:
@@ -74,25 +72,8 @@ while m.now_us < end:          # step(), not run_until(): keep no snapshots
 
 
 def _peak_rss_mib(args) -> float:
-    """The process's VmHWM, polled every 10 ms until it exits.  Not ru_maxrss:
-    Linux carries the parent's high-water mark into a forked child across
-    exec, so a child of this (large) process would report at least its size."""
-    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while p.poll() is None:
-        try:
-            with open(f"/proc/{p.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]))
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.01)
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if p.returncode != 0:
-        raise RuntimeError(f"{args} failed: {err}")
-    return peak / 1024
+    """The process's peak RSS (VmHWM: see common.Run)."""
+    return common.run_command(args).peak_rss_mib
 
 
 def peak_rss_rows(quick: bool) -> List[Dict]:

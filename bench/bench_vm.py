@@ -30,17 +30,20 @@ monitor was 3-5x in the first mode and 121x in the one run of the second
 mode measured with it: the rows print the workload's share so that a run
 can be placed."""
 import datetime
+import functools
 import json
 import os
 from typing import Dict, List
+
+from bench import common
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT = os.path.join(ROOT, "build", "vm-cpu-bench.json")
 HOWTO = "./dev test -m kernel tests/kernel/test_kernel_cpu_bench.py"
 
 
-def row(name, value, unit, ratio=None, note="") -> Dict:
-    return {"name": name, "value": value, "unit": unit, "ratio": ratio, "note": note}
+# every row of this module has these fields, empty when there is nothing to say
+row = functools.partial(common.row, ratio=None, note="")
 
 
 def run(quick: bool) -> List[Dict]:
