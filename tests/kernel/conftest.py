@@ -1,5 +1,7 @@
 """Fixtures for the real-kernel test tier (marker `kernel`); see docs/kernel-rig.md.
 
+Kernels: custom_kernel, stock_kernel (6.12), stock73_kernel, rig_kernel(kind).
+
 Prerequisites (qemu, busybox-static, kernel build tools, linux-source-6.12):
 * with CI=true and running as root, missing packages are installed
   (tests/kernel/rig/install-prereqs.sh), and anything still missing is a failure;
@@ -69,6 +71,19 @@ def custom_kernel(kernel_rig):
 def stock_kernel(kernel_rig):
     """Debian's stock 6.12 kernel with its 9p and zram modules in the initramfs."""
     return _kernel(kernel_rig, kernel_rig.ensure_stock)
+
+
+@pytest.fixture(scope="session")
+def stock73_kernel(kernel_rig):
+    """Debian's stock 7.3 kernel (trixie-backports) with its 9p and zram modules;
+    DAMON_STAT runs in it from boot."""
+    return _kernel(kernel_rig, kernel_rig.ensure_stock73)
+
+
+@pytest.fixture(scope="session")
+def rig_kernel(kernel_rig):
+    """rig_kernel(kind): the kernel of any kind of kernelrig.KINDS ("stock72", ...)."""
+    return lambda kind: _kernel(kernel_rig, lambda: kernel_rig.ensure_kernel(kind))
 
 
 def pytest_terminal_summary(terminalreporter):
