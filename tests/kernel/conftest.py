@@ -1,5 +1,8 @@
 """Fixtures for the real-kernel test tier (marker `kernel`); see docs/kernel-rig.md.
 
+Kernels: custom_kernel, stock_kernel (6.12), stock73_kernel, rig_kernel(kind);
+tree_listing(kind) gives a kernel's DAMON sysfs tree listing (cached).
+
 Prerequisites (qemu, busybox-static, kernel build tools, linux-source-6.12):
 * with CI=true and running as root, missing packages are installed
   (tests/kernel/rig/install-prereqs.sh), and anything still missing is a failure;
@@ -69,6 +72,28 @@ def custom_kernel(kernel_rig):
 def stock_kernel(kernel_rig):
     """Debian's stock 6.12 kernel with its 9p and zram modules in the initramfs."""
     return _kernel(kernel_rig, kernel_rig.ensure_stock)
+
+
+@pytest.fixture(scope="session")
+def stock73_kernel(kernel_rig):
+    """Debian's stock 7.3 kernel (trixie-backports) with its 9p and zram modules;
+    DAMON_STAT runs in it from boot."""
+    return _kernel(kernel_rig, kernel_rig.ensure_stock73)
+
+
+@pytest.fixture(scope="session")
+def rig_kernel(kernel_rig):
+    """rig_kernel(kind): the kernel of any kind of kernelrig.KINDS ("stock72", ...)."""
+    return lambda kind: _kernel(kernel_rig, lambda: kernel_rig.ensure_kernel(kind))
+
+
+@pytest.fixture(scope="session")
+def tree_listing(kernel_rig):
+    """tree_listing(kind): the DAMON sysfs tree listing of that kernel
+    (tree_listing.TreeListing), from the cache; boots the kernel only when the
+    cache lacks it."""
+    import tree_listing as listing
+    return lambda kind: _kernel(kernel_rig, lambda: listing.tree_listing(kind))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,7 +1,7 @@
-"""Real-kernel test rig: boot Linux 6.12 kernels under qemu (TCG) and run jobs.
+"""Real-kernel test rig: boot Linux kernels under qemu (TCG) and run jobs.
 
 Used by the ``kernel`` test tier (``pytest -m kernel tests/kernel``); see
-docs/kernel-rig.md.  Two kernels:
+docs/kernel-rig.md.  The kernels (``KINDS``):
 
 * ``ensure_stock()``: Debian's stock 6.12 kernel, from the package that the
   ``linux-image-6.12-amd64`` meta package pins (DAMON sysfs with
@@ -11,6 +11,11 @@ docs/kernel-rig.md.  Two kernels:
   zram, DAMON tracepoints, 9p built in) and the upstream fixes in
   ``rig/patches/``.  Cached under the cache root keyed by sha256(rig.config +
   linux-source-6.12 version + patches); rebuilt only when that changes.
+* ``ensure_stock73()`` (and ``ensure_kernel("stock72")``): Debian's stock
+  7.3 (7.2) kernel, the newest ABI package of the series in trixie-backports
+  (sid), fetched through the rig's own source list in the cache (never the
+  machine's apt sources) and keyed by package version.  DAMON_STAT runs from
+  boot in these.
 
 ``run_vm(kernel, job, timeout=...)`` boots one of them with a busybox
 initramfs.  The host's ``/`` is shared read-only and used as a chroot
@@ -72,7 +77,19 @@ _FILES = {
     "/usr/src/linux-source-6.12.tar.xz": "linux-source-6.12",
     "/usr/include/libelf.h": "libelf-dev",
     "/usr/include/openssl/ssl.h": "libssl-dev",
+    # signs trixie-backports and sid, where the stockNN kernels come from
+    "/usr/share/keyrings/debian-archive-keyring.gpg": "debian-archive-keyring",
 }
+
+#: kernel kinds setup.sh prepares -> what they are
+KINDS = {
+    "stock": "Debian's stock 6.12 (bookworm-security)",
+    "custom": "6.12 built from linux-source-6.12 with rig/rig.config",
+    "stock72": "Debian's stock 7.2 (sid)",
+    "stock73": "Debian's stock 7.3 (trixie-backports)",
+}
+#: the Debian stock kernels, oldest first
+STOCK_KINDS = ("stock", "stock72", "stock73")
 
 
 class RigError(RuntimeError):
@@ -136,13 +153,21 @@ def install_prerequisites() -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Kernel:
-    kind: str          # "stock" or "custom"
+    kind: str          # a key of KINDS: "stock", "custom", "stock73", ...
     image: Path        # bzImage / vmlinuz
     initrd: Path       # busybox initramfs matching the kernel
-    name: str          # stock: ABI package name; custom: "custom-6.12-<key>"
+    name: str          # stock: ABI package name; stockNN: "<abi package>_<version>";
+                       # custom: "custom-6.12-<key>" (each names one kernel build)
 
     def __str__(self) -> str:
         return self.name
+
+
+def ensure_kernel(kind: str) -> Kernel:
+    """The kernel of `kind` (a key of KINDS), prepared by setup.sh if missing."""
+    if kind not in KINDS:
+        raise RigError(f"unknown kernel kind {kind!r} (known: {', '.join(KINDS)})")
+    return _setup(kind)
 
 
 def _setup(kind: str) -> Kernel:
@@ -171,6 +196,11 @@ def ensure_stock() -> Kernel:
 def ensure_custom() -> Kernel:
     """The custom 6.12 kernel (builds it when rig.config or linux-source-6.12 changed)."""
     return _setup("custom")
+
+
+def ensure_stock73() -> Kernel:
+    """Debian's stock 7.3 kernel + initramfs with its 9p/zram modules (downloads once)."""
+    return _setup("stock73")
 
 
 @dataclasses.dataclass
@@ -256,7 +286,8 @@ def vm_processes(out: Path) -> list[int]:
 
 def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMDLINE,
            files: dict | None = None, env: dict | None = None, out: Path | str | None = None,
-           python: str | None = None, keep=(), mem_mib: int = 1024, smp: int = 2) -> VMResult:
+           python: str | None = None, keep=(), mem_mib: int = 1024, smp: int = 2,
+           numa_nodes: int = 1) -> VMResult:
     """Boot `kernel`, run the shell script text `job` inside, return a VMResult.
 
     The job runs under busybox sh as root in the VM with cwd /out (= the run
@@ -275,7 +306,14 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     under TCG) is a rig fault, not a result: it is booted once more, the
     retry is printed and appended to the cache's rig-fault log
     (``rig_fault_log()``), and the result lists it in ``rig_faults``.
+
+    `numa_nodes` > 1 gives the guest that many NUMA nodes (qemu ``-numa``),
+    memory and CPUs split evenly (the default 1024 MiB and 2 CPUs with
+    ``numa_nodes=2``: two nodes of 512 MiB and one CPU each).  Only kernels
+    with CONFIG_NUMA (the stock ones) see them.
     """
+    if numa_nodes < 1 or mem_mib % numa_nodes or smp % numa_nodes:
+        raise RigError(f"numa_nodes={numa_nodes} must divide mem_mib={mem_mib} and smp={smp}")
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="damos-rig-"))
     out = Path(os.path.realpath(out))
@@ -308,7 +346,7 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
         args.append("rig.keep=" + ",".join(keep_list))
     faults = []
     for attempt in (1, 2):
-        r = _boot(kernel, out, args, timeout, mem_mib, smp)
+        r = _boot(kernel, out, args, timeout, mem_mib, smp, numa_nodes)
         if not r.rig_fault or attempt == 2:
             break
         # the guest died before the job's first line (e.g. a boot oops under
@@ -364,10 +402,11 @@ def rig_fault_count() -> int:
 
 
 def _boot(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
-          smp: int) -> VMResult:
+          smp: int, numa_nodes: int = 1) -> VMResult:
     """One boot of runvm.sh for the run directory ``out``."""
     (out / JOB_STARTED).unlink(missing_ok=True)
-    venv = dict(os.environ, VM_TIMEOUT=str(int(timeout) + 10), VM_MEM=str(mem_mib), VM_SMP=str(smp))
+    venv = dict(os.environ, VM_TIMEOUT=str(int(timeout) + 10), VM_MEM=str(mem_mib), VM_SMP=str(smp),
+                VM_NUMA=str(numa_nodes))
     t0 = time.monotonic()
     timed_out = False
     proc = subprocess.Popen(["/bin/sh", str(RUNVM_SH), str(kernel.image), str(kernel.initrd), str(out), *args],

@@ -3,9 +3,11 @@
 # Idempotent: when every package is already installed it does nothing and
 # takes well under a second (no apt-get update).
 # The 6.12 packages (linux-source-6.12, linux-image-6.12-amd64) come from
-# bookworm-security, which is in the default apt sources.
+# bookworm-security, which is in the default apt sources.  The stock 7.2 and
+# 7.3 kernels are not installed: setup.sh fetches them through its own source
+# list, whose signatures debian-archive-keyring verifies.
 set -eu
-PKGS="qemu-system-x86 busybox-static cpio build-essential bc bison flex libelf-dev libssl-dev xz-utils kmod linux-source-6.12"
+PKGS="qemu-system-x86 busybox-static cpio build-essential bc bison flex libelf-dev libssl-dev xz-utils kmod linux-source-6.12 debian-archive-keyring"
 missing=
 for p in $PKGS; do
   s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || s=

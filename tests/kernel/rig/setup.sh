@@ -1,12 +1,24 @@
 #!/bin/sh
 # Build or refresh the kernel test rig's cache.
 #
-# usage: sh setup.sh [stock] [custom] [all]     (default: all)
+# usage: sh setup.sh [stock] [custom] [stock72] [stock73] [all]
+#   stock     Debian's stock 6.12 kernel (the machine's own apt lists: bookworm-security)
+#   custom    the custom 6.12 kernel built from linux-source-6.12
+#   stockNN   Debian's stock kernel of series N.N (stock73: 7.3 from
+#             trixie-backports, stock72: 7.2 from sid), through the rig's own
+#             source list (7.0 and 7.1 cannot be: the archive keeps only their
+#             vmlinuz, not their linux-base and linux-modules packages)
+#   all       stock custom stock72 stock73                      (default: all)
 #
 # Cache root: $DAMOS_RIG_CACHE, default ~/.cache/damos-lang.  Layout:
 #   stock/<abi-package>/vmlinuz           Debian's stock 6.12 kernel
 #   stock/<abi-package>/stage/lib/modules 9p + zram modules (+ load.order)
 #   stock/current                         name of the ABI package last resolved
+#   stock/linux-binary-<abi>_<version>/   a stockNN kernel, keyed by package version
+#                                         (vmlinuz, config, kver, pkgver, stage/)
+#   stock/<kind>.current                  "<abi-package> <version>" last resolved
+#   apt/sources.list                      the rig's own source list for stockNN
+#   apt/lists/, apt/cache/                its apt state (never the machine's)
 #   linux-source-6.12/                    custom kernel tree, kept for incremental builds
 #   custom/<key>/bzImage                  custom kernel; <key> = sha256(rig.config +
 #                                         linux-source-6.12 package version + patches/*),
@@ -16,12 +28,15 @@
 #                                         phases.c, busybox, modules
 #
 # Each step is skipped when its result for the current inputs is cached, so a
-# warm run takes about a second.  For every kernel it prepares, the script
-# prints one machine-readable line on stdout:
-#   RIG_RESULT <stock|custom> <kernel image> <initrd> <description>
+# warm run takes about a second and touches no network.  For every kernel it
+# prepares, the script prints one machine-readable line on stdout:
+#   RIG_RESULT <kind> <kernel image> <initrd> <description>
 # Progress goes to stderr.  Needs (see docs/kernel-rig.md): busybox-static,
 # cpio, gcc, make, bc, bison, flex, libelf-dev, libssl-dev, xz-utils, kmod,
-# linux-source-6.12 (custom only), apt (stock only).
+# linux-source-6.12 (custom only), apt and debian-archive-keyring (stock kinds).
+# DAMOS_RIG_APT_UPDATE=1 refreshes the rig's apt lists (otherwise they are
+# fetched only when absent); DAMOS_RIG_DEBIAN_MIRROR overrides the Debian
+# mirror, by default the one the machine's apt uses for its own release.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${DAMOS_RIG_CACHE:-$HOME/.cache/damos-lang}
@@ -35,24 +50,63 @@ if [ -z "${RIG_SETUP_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
   RIG_SETUP_LOCKED=1 exec flock "$CACHE/.setup.lock" sh "$0" "$@"
 fi
 
-want_stock= want_custom=
+want_stock='' want_custom='' want_series=''
 [ $# -eq 0 ] && set -- all
 for a in "$@"; do
   case "$a" in
     stock) want_stock=1 ;;
     custom) want_custom=1 ;;
-    all) want_stock=1 want_custom=1 ;;
-    *) echo "usage: $0 [stock] [custom] [all]" >&2; exit 2 ;;
+    stock72|stock73) want_series="$want_series $a" ;;
+    all) want_stock=1 want_custom=1 want_series="$want_series stock72 stock73" ;;
+    *) echo "usage: $0 [stock] [custom] [stock72] [stock73] [all]" >&2; exit 2 ;;
   esac
 done
 
 sha() { sha256sum | cut -c1-16; }
 
-# ---------------------------------------------------------------- stock kernel
+# ------------------------------------------------------------ stock kernels
+# stage_kernel: in the current directory, unpack ./*.deb (a stock kernel's
+# packages) and keep vmlinuz, config, kver and stage/lib/modules: the 9p and
+# zram modules with their dependencies, decompressed, in load order
+# (load.order).  6.12 packages put everything under /lib/modules and /boot,
+# the 7.x ones under /usr/lib/modules/<kver>/.
+stage_kernel() {
+  for d in ./*.deb; do dpkg-deb -x "$d" root; done
+  mb=root; [ -d root/usr/lib/modules ] && mb=root/usr
+  kver=$(ls "$mb/lib/modules")
+  depmod -b "$mb" "$kver"
+  for f in vmlinuz config; do
+    if [ -f "$mb/lib/modules/$kver/$f" ]; then cp "$mb/lib/modules/$kver/$f" "$f"
+    else cp "root/boot/$f-$kver" "$f"; fi
+  done
+  echo "$kver" > kver
+  mkdir -p stage/lib/modules
+  for m in 9p 9pnet_virtio zram; do
+    modprobe -d "$mb" -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
+  done | awk '!seen[$0]++' > mods.txt
+  while read -r f; do
+    b=$(basename "$f" .xz)
+    case "$f" in *.xz) xz -dc "$f" > stage/lib/modules/"$b" ;; *) cp "$f" stage/lib/modules/"$b" ;; esac
+    echo "$b" >> stage/lib/modules/load.order
+  done < mods.txt
+  [ -s stage/lib/modules/load.order ] || { echo "no modules staged" >&2; exit 1; }
+  rm -rf root ./*.deb mods.txt
+}
+
+# Debian's stock 6.12: the package linux-image-6.12-amd64 pins in the machine's apt lists
 STOCK_DIR=
 stock() {
   resolve() { apt-cache depends linux-image-6.12-amd64 2>/dev/null | awk '/Depends: linux-image-6/{print $2; exit}'; }
-  pkg=$(resolve) || pkg=
+  pkg=
+  # the machine's apt lists did not change since the last resolution: the same
+  # answer, without apt-cache's half second
+  lists=$(eval "$(apt-config shell L Dir::State::Lists/d 2>/dev/null)"; echo "${L:-}")
+  if [ -s "$CACHE/stock/current" ] && [ -n "$lists" ] && [ -d "$lists" ] &&
+     [ -f "$CACHE/stock/$(cat "$CACHE/stock/current")/vmlinuz" ] &&
+     [ -z "$(find "$lists" -maxdepth 1 -name '*_Packages*' -newer "$CACHE/stock/current" 2>/dev/null)" ]; then
+    pkg=$(cat "$CACHE/stock/current")
+  fi
+  [ -n "$pkg" ] || pkg=$(resolve) || pkg=
   if [ -z "$pkg" ] && [ ! -s "$CACHE/stock/current" ] && [ "$(id -u)" = 0 ]; then
     log "apt lists do not know linux-image-6.12-amd64: apt-get update"
     apt-get update -qq >&2 || true
@@ -71,26 +125,98 @@ stock() {
     rm -rf "$tmp"; mkdir -p "$tmp"
     ( cd "$tmp"
       apt-get download "$pkg" >&2
-      dpkg-deb -x ./*.deb root
-      kver=$(ls root/lib/modules)
-      depmod -b root "$kver"
-      cp root/boot/vmlinuz-"$kver" vmlinuz
-      cp root/boot/config-"$kver" config
-      echo "$kver" > kver
-      mkdir -p stage/lib/modules
-      for m in 9p 9pnet_virtio zram; do
-        modprobe -d root -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'
-      done | awk '!seen[$0]++' > mods.txt
-      while read -r f; do
-        b=$(basename "$f" .xz)
-        case "$f" in *.xz) xz -dc "$f" > stage/lib/modules/"$b" ;; *) cp "$f" stage/lib/modules/"$b" ;; esac
-        echo "$b" >> stage/lib/modules/load.order
-      done < mods.txt
-      [ -s stage/lib/modules/load.order ] || { echo "no modules staged" >&2; exit 1; }
-      rm -rf root ./*.deb mods.txt )
+      stage_kernel )
     rm -rf "$STOCK_DIR"; mv "$tmp" "$STOCK_DIR"
   fi
   echo "$pkg" > "$CACHE/stock/current"
+}
+
+# Debian's stock kernels of newer series (stockNN): reached only through the
+# rig's own source list in the cache, never through the machine's apt sources.
+# The newest ABI package of the series (linux-binary-7.3.4+deb13-amd64) is
+# resolved from those lists; its vmlinuz comes from linux-binary-<abi>, the
+# config from linux-base-<abi>, the modules from linux-modules-<abi>, all
+# three of the same version.
+APT_DIR=$CACHE/apt
+APT_SUITES=${DAMOS_RIG_APT_SUITES:-trixie-backports sid}
+APT_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+rig_apt() {  # apt-get/apt-cache ARGS with the rig's own sources and state
+  "$@" -o Dir::Etc::SourceList="$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+    -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
+    -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
+    -o Acquire::Languages=none -o APT::Sandbox::User=root
+}
+# the Debian mirror the machine's apt uses for its own release (bookworm)
+debian_mirror() {
+  [ -n "${DAMOS_RIG_DEBIAN_MIRROR:-}" ] && { echo "$DAMOS_RIG_DEBIAN_MIRROR"; return; }
+  # shellcheck source=/dev/null
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  # shellcheck disable=SC2016  # apt's own $(FIELD) placeholders
+  apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' 'Identifier: Packages' 2>/dev/null |
+    awk -v c="$codename" '$2 == c {sub(/\/$/, "", $1); print $1; exit}'
+}
+APT_UPDATED=
+apt_update() {
+  [ -f "$APT_KEYRING" ] || { log "$APT_KEYRING is missing (package debian-archive-keyring)"; return 1; }
+  mirror=$(debian_mirror)
+  [ -n "$mirror" ] || { log "no Debian mirror in the machine's apt sources (set DAMOS_RIG_DEBIAN_MIRROR)"; return 1; }
+  mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+  for s in $APT_SUITES; do echo "deb [signed-by=$APT_KEYRING] $mirror $s main"; done > "$APT_DIR/sources.list.tmp"
+  mv "$APT_DIR/sources.list.tmp" "$APT_DIR/sources.list"
+  log "apt-get update of the rig's own source list ($APT_SUITES)"
+  APT_UPDATED=1
+  rig_apt apt-get -q update --error-on=any >&2
+}
+have_lists() { ls "$APT_DIR"/lists/*_Packages* >/dev/null 2>&1; }
+# newest ABI package of series $1 and its newest version: "<package> <version>"
+resolve_series() {
+  re=$(echo "$1" | sed 's/\./\\./g')
+  abi=$(rig_apt apt-cache pkgnames "linux-binary-$1." 2>/dev/null |
+        grep -E "^linux-binary-$re\.[0-9]+\+deb[0-9]+-amd64\$" | sort -V | tail -n 1) || abi=
+  [ -n "$abi" ] || return 1
+  ver=$(rig_apt apt-cache madison "$abi" 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2; exit}')
+  [ -n "$ver" ] || return 1
+  echo "$abi $ver"
+}
+stock_series() {  # kind series -> STOCK_DIR
+  kind=$1 series=$2
+  cur=$CACHE/stock/$kind.current
+  mkdir -p "$CACHE/stock"
+  if [ -n "${DAMOS_RIG_APT_UPDATE:-}" ] || ! have_lists; then
+    apt_update || log "apt-get update of the rig's source list failed"
+  fi
+  for attempt in 1 2; do
+    res=
+    if [ -s "$cur" ] && [ -z "$(find "$APT_DIR/lists" -maxdepth 1 -name '*_Packages*' -newer "$cur" 2>/dev/null)" ]; then
+      res=$(cat "$cur")      # the lists did not change since: the same answer, no apt call
+    else
+      res=$(resolve_series "$series") || res=
+      if [ -z "$res" ]; then
+        res=$(cat "$cur" 2>/dev/null) || res=
+        [ -n "$res" ] || { log "cannot resolve Debian's $series kernel from the rig's apt lists"; exit 3; }
+        log "the rig's apt lists do not know a $series kernel; using cached $res"
+      fi
+    fi
+    # shellcheck disable=SC2086  # "<package> <version>": two words on purpose
+    set -- $res
+    abi=$1 ver=$2 k=${1#linux-binary-}
+    STOCK_DIR=$CACHE/stock/${abi}_$ver
+    [ -f "$STOCK_DIR/vmlinuz" ] && break
+    log "downloading and unpacking $abi $ver (+ linux-base, linux-modules)"
+    tmp=$CACHE/stock/.tmp-$kind
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    if ( cd "$tmp" && rig_apt apt-get -q download "linux-binary-$k=$ver" "linux-base-$k=$ver" "linux-modules-$k=$ver" >&2 ); then
+      ( cd "$tmp" && stage_kernel && echo "$ver" > pkgver )
+      rm -rf "$STOCK_DIR"; mv "$tmp" "$STOCK_DIR"
+      break
+    fi
+    rm -rf "$tmp"
+    # the mirror no longer has that version: refresh the lists once and resolve again
+    [ "$attempt" = 1 ] && [ -z "$APT_UPDATED" ] && apt_update && continue
+    log "cannot download $abi $ver"; exit 3
+  done
+  echo "$abi $ver" > "$cur.tmp"; mv "$cur.tmp" "$cur"
 }
 
 # --------------------------------------------------------------- custom kernel
@@ -196,6 +322,12 @@ if [ -n "$want_stock" ]; then
   mkinitrd stock "$STOCK_DIR/stage"
   echo "RIG_RESULT stock $STOCK_DIR/vmlinuz $INITRD $(basename "$STOCK_DIR")"
 fi
+for kind in $want_series; do
+  case "$kind" in stock72) series=7.2 ;; stock73) series=7.3 ;; esac
+  stock_series "$kind" "$series"
+  mkinitrd "$kind" "$STOCK_DIR/stage"
+  echo "RIG_RESULT $kind $STOCK_DIR/vmlinuz $INITRD $(basename "$STOCK_DIR")"
+done
 if [ -n "$want_custom" ]; then
   custom
   mkinitrd custom ""
