@@ -1,9 +1,7 @@
 """The `damos` command line (typer)."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from typing import List, Optional
 
 import typer
@@ -18,35 +16,6 @@ app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=No
 EXIT_BAD_INPUT = 2
 
 
-def _fail(err: DamosError, name: str, source: str | None) -> None:
-    typer.echo(err.diagnostic.render(name, source), err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _read(path: str):
-    from .source import read_source
-    try:
-        return read_source(path)
-    except DamosError as e:
-        _fail(e, path, None)
-
-
-def _text_of(src) -> str | None:
-    """The text carets point into (damo JSON errors name a JSON path instead)."""
-    return src.text if src.kind == "damos" else None
-
-
-def _unit(path: str, **kw):
-    """Run the pipeline on ``path``; bad input exits 2 with a diagnostic."""
-    from .pipeline import build
-    from .source import load
-    src = _read(path)
-    try:
-        return build(src, load(src), **kw)
-    except DamosError as e:
-        _fail(e, src.name, _text_of(src))
-
-
 def _version(value: bool):
     if value:
         typer.echo(f"damos-lang {__version__}")
@@ -59,6 +28,10 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
     pass
 
 
+def _exit(code: int) -> None:
+    raise typer.Exit(code)
+
+
 @app.command()
 def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS or damo JSON files"),
           kernel: Optional[str] = typer.Option(None, "--kernel", metavar="X.Y",
@@ -68,42 +41,8 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
           strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings.")):
     """Parse and check files; print warnings, the minimum kernel version each needs and the
     interfaces it can use (at --kernel X.Y, if given)."""
-    from .catalog import USERSPACE
-    from .check import check as run_check, min_version_line
-    from .features import interfaces_at, interfaces_line
-    version = _parse_kernel(kernel)
-    warned = False
-    for path in files:
-        unit = _unit(path, interface=USERSPACE if userspace else None)
-        verdicts = None
-        if version is not None:
-            # the file must run through at least one kernel interface at that version
-            verdicts = interfaces_at(unit.context, version)
-            kernel_ifaces = [(n, e) for n, e in verdicts if n != USERSPACE]
-            if all(e is not None for _, e in kernel_ifaces):
-                _fail(kernel_ifaces[0][1], unit.source_name, _text_of(unit.source))
-        report = run_check(unit, userspace=userspace)
-        for d in report.items:
-            typer.echo(d.render(unit.source_name, _text_of(unit.source)), err=True)
-            warned = warned or d.severity == "warning"
-        n = len(unit.context.schemes)
-        typer.echo(f"{unit.source_name}: {n} scheme{'s' if n != 1 else ''}, "
-                   f"{min_version_line(unit.context)}")
-        at = f" at Linux {kernel}" if version else ""
-        typer.echo(f"{unit.source_name}: interfaces{at}: "
-                   f"{interfaces_line(unit.context, version, verdicts)}")
-    if strict and warned:
-        raise typer.Exit(1)
-
-
-def _parse_kernel(kernel: str | None):
-    if not kernel:
-        return None
-    from .features import parse_version
-    try:
-        return parse_version(kernel)
-    except DamosError as e:
-        _fail(e, "damos", None)
+    from .commands import check as body
+    _exit(body(files, kernel, userspace, strict))
 
 
 @app.command()
@@ -112,129 +51,64 @@ def fmt(files: List[str] = typer.Argument(..., metavar="FILE..."),
                                         help="Exit 1 if a file is not in canonical form."),
         write: bool = typer.Option(False, "--write", help="Rewrite the files in place.")):
     """Print files in the one canonical form (idempotent)."""
-    from .fmt import format_source
-    from .source import read_source
-    status = 0
-    for path in files:
-        try:
-            src = read_source(path)
-        except DamosError as e:
-            _fail(e, path, None)
-        if src.kind != "damos":
-            _fail(DamosError("fmt formats DAMOS source; compile damo JSON with "
-                             "'--target damos' instead"), src.name, None)
-        try:
-            out = format_source(src.text)
-        except DamosError as e:
-            _fail(e, src.name, src.text)
-        if check_only:
-            if out != src.text:
-                import difflib
-                diff = difflib.unified_diff(src.text.splitlines(keepends=True),
-                                            out.splitlines(keepends=True),
-                                            f"{src.name}", f"{src.name} (formatted)")
-                typer.echo("".join(diff), err=True, nl=False)
-                typer.echo(f"{src.name}: not formatted (run: damos fmt --write {path})", err=True)
-                status = 1
-        elif write:
-            if out != src.text:
-                _write_atomically(path, out)
-                typer.echo(f"formatted {path}", err=True)
-        else:
-            typer.echo(out, nl=False)
-    raise typer.Exit(status)
+    from .commands import fmt as body
+    _exit(body(files, check_only, write))
 
 
 @app.command()
 def explain(file: str = typer.Argument(..., metavar="FILE")):
     """Explain each scheme in plain English, with its kernel values."""
-    from .explain import explain as run_explain
-    typer.echo(run_explain(_unit(file)), nl=False)
+    from .commands import explain as body
+    _exit(body(file))
 
 
-@app.command()
-def compile(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
-            target: str = typer.Option(..., "--target", "-t", metavar="TARGET",
-                                       help="Output format; see 'damos targets'."),
-            output: Optional[str] = typer.Option(None, "-o", "--output", metavar="OUT",
-                                                 help="Write here instead of standard output."),
-            kernel: Optional[str] = typer.Option(None, "--kernel", metavar="X.Y",
-                                                 help="Refuse features this kernel lacks."),
-            pid: Optional[int] = typer.Option(None, "--pid", help="Target process (overrides the file)."),
-            max_policy: str = typer.Option("unbounded", "--max", metavar="POLICY",
-                                           help="What 'max' becomes: unbounded (field maximum) "
-                                                "or damo (damo 3.4.3's numbers)."),
-            debugfs_fields: int = typer.Option(18, "--debugfs-fields", metavar="N",
-                                               help="debugfs: 18 fields (what kernels accept) "
-                                                    "or 7 (pattern and action only)."),
-            debugfs_file: Optional[str] = typer.Option(
-                None, "--debugfs-file", metavar="FILE",
-                help="debugfs: print this file's content: schemes, attrs, target_ids or "
-                     "init_regions."),
-            kernel_tree: Optional[str] = typer.Option(
-                None, "--kernel-tree", metavar="DIR",
-                help="c-module: detect the C API from DIR/include/linux/damon.h."),
-            install: Optional[str] = typer.Option(
-                None, "--install", metavar="TREE",
-                help="c-module: add the module to the kernel tree TREE.")):
+def _compile(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
+             target: str = typer.Option(..., "--target", "-t", metavar="TARGET",
+                                        help="Output format; see 'damos targets'."),
+             output: Optional[str] = typer.Option(None, "-o", "--output", metavar="OUT",
+                                                  help="Write here instead of standard output."),
+             kernel: Optional[str] = typer.Option(None, "--kernel", metavar="X.Y",
+                                                  help="Refuse features this kernel lacks."),
+             pid: Optional[int] = typer.Option(None, "--pid",
+                                               help="Target process (overrides the file)."),
+             max_policy: str = typer.Option("unbounded", "--max", metavar="POLICY",
+                                            help="What 'max' becomes: unbounded (field maximum) "
+                                                 "or damo (damo 3.4.3's numbers)."),
+             **target_options):
     """Compile FILE for a target (sysfs script, debugfs line, damo JSON, C module, ...)."""
-    from . import targets
-    from .convert import MAX_POLICIES
-    try:
-        mod = targets.get(target)
-        if max_policy not in MAX_POLICIES:
-            raise DamosError(f"--max must be one of {', '.join(MAX_POLICIES)}")
-        if debugfs_fields not in (7, 18):
-            raise DamosError("--debugfs-fields must be 7 or 18")
-    except DamosError as e:
-        _fail(e, "damos", None)
-    version = _parse_kernel(kernel)
-    opts = targets.Options(kernel=version, max_policy=max_policy, pid=pid,
-                           debugfs_fields=debugfs_fields, debugfs_file=debugfs_file,
-                           kernel_tree=kernel_tree)
-    unit = _unit(file, interface=getattr(mod, "INTERFACE", None), kernel=version, pid=pid)
-    try:
-        out = mod.compile(unit, opts)
-        if isinstance(out, dict):
-            if install:
-                for line in mod.install(out, install):
-                    typer.echo(line, err=True)
-            if not output and not install:
-                raise DamosError(f"the {target} target writes several files: give -o DIR "
-                                 "(or --install TREE)")
-            if output:
-                _write_files(output, out)
-            return
-        if install:
-            raise DamosError(f"--install applies to the c-module target, not {target}")
-    except DamosError as e:
-        _fail(e, unit.source_name if e.loc or e.diagnostic.path else "damos",
-              _text_of(unit.source))
-    if output and output != "-":
-        _write_atomically(output, out, executable=target == "sysfs")
-    else:
-        typer.echo(out, nl=False)
+    from .commands import compile as body
+    _exit(body(file, target, output, kernel, pid, max_policy, **target_options))
 
 
-def _write_files(directory: str, files: dict) -> None:
-    """Write ``{relative path: text}`` under ``directory``, each file atomically."""
-    for rel, text in files.items():
-        path = os.path.join(directory, rel)
-        try:
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        except OSError as e:
-            raise DamosError(f"cannot create {os.path.dirname(path)}: {e.strerror}") from None
-        _write_atomically(path, text)
-        typer.echo(f"wrote {path}", err=True)
+def _with_target_options(fn):
+    """``fn`` with a flag for each option a target declares (targets.OPTIONS)."""
+    import inspect
+    from dataclasses import fields
+    from .targets import Options, declared_options
+    defaults = {f.name: f.default for f in fields(Options)}
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind != inspect.Parameter.VAR_KEYWORD]
+    seen = set()
+    for _, o in declared_options():
+        if o.name in seen:
+            continue
+        seen.add(o.name)
+        params.append(inspect.Parameter(
+            o.name, inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(defaults[o.name], o.flag, metavar=o.metavar, help=o.help),
+            annotation=Optional[o.type] if defaults[o.name] is None else o.type))
+    fn.__signature__ = inspect.signature(fn).replace(parameters=params)
+    return fn
+
+
+app.command("compile")(_with_target_options(_compile))
 
 
 @app.command("targets")
 def list_targets():
     """List the compilation targets."""
-    from .targets import registry
-    for name, mod in registry().items():
-        doc = (mod.__doc__ or "").strip().splitlines()
-        typer.echo(f"{name:12} {doc[0] if doc else ''}")
+    from .commands import list_targets as body
+    _exit(body())
 
 
 @app.command()
@@ -258,12 +132,9 @@ def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or da
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view or progress lines.")):
     """Apply FILE's schemes in user space: DAMON's monitoring over page_idle and
     process_madvise(2), or on a simulated workload (docs/damos-run.md)."""
-    from .catalog import USERSPACE
-    from .run.command import run as run_command
-    unit = _unit(file, interface=USERSPACE, pid=pid)
-    raise typer.Exit(run_command(unit, pid=pid, sim=sim, command=command or [],
-                                 duration=duration, dry_run=dry_run, record=record,
-                                 realtime=realtime, seed=seed, quiet=quiet))
+    from .run.command import run_file
+    _exit(run_file(file, pid=pid, sim=sim, command=command or [], duration=duration,
+                   dry_run=dry_run, record=record, realtime=realtime, seed=seed, quiet=quiet))
 
 
 _SYSFS_ROOT = typer.Option(None, "--sysfs-root", metavar="DIR",
@@ -281,8 +152,8 @@ def apply(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or 
                                      help="sysfs (a new kdamond), reclaim or lru_sort "
                                           "(DAMON_RECLAIM / DAMON_LRU_SORT parameters).")):
     """Start FILE's schemes in the running kernel, all or nothing (docs/live.md)."""
-    from .live.commands import apply_cmd
-    apply_cmd(_unit, file, pid, sysfs_root, module_root, target)
+    from .live.commands import apply as body
+    _exit(body(file, pid, sysfs_root, module_root, target))
 
 
 @app.command()
@@ -292,8 +163,8 @@ def update(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or
            kdamond: Optional[int] = typer.Option(None, "--kdamond", metavar="ID",
                                                  help="Which kdamond damos apply started.")):
     """Commit FILE to a kdamond damos apply started, without stopping it."""
-    from .live.commands import update_cmd
-    update_cmd(_unit, file, pid, sysfs_root, kdamond)
+    from .live.commands import update as body
+    _exit(body(file, pid, sysfs_root, kdamond))
 
 
 @app.command()
@@ -305,16 +176,16 @@ def status(sysfs_root: Optional[str] = _SYSFS_ROOT,
                                                help="--watch: stop after N refreshes."),
            regions: bool = typer.Option(False, "--regions", help="Also the tried regions.")):
     """Every kdamond printed back as DAMOS source, with its schemes' stats."""
-    from .live.commands import status_cmd
-    status_cmd(sysfs_root, as_json, watch, interval, regions, count)
+    from .live.commands import status as body
+    _exit(body(sysfs_root, as_json, watch, interval, regions, count))
 
 
 @app.command()
 def stop(kdamond: Optional[int] = typer.Argument(None, metavar="[ID]"),
          sysfs_root: Optional[str] = _SYSFS_ROOT):
     """Stop the kdamonds damos apply started (or only ID)."""
-    from .live.commands import stop_cmd
-    stop_cmd(sysfs_root, kdamond)
+    from .live.commands import stop as body
+    _exit(body(sysfs_root, kdamond))
 
 
 report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
@@ -422,19 +293,6 @@ def report_compare(record_a: str = typer.Argument(..., metavar="A",
             typer.echo(f"damos report compare: error: {e}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT)
         typer.echo(f"wrote {output}", err=True)
-
-
-def _write_atomically(path: str, text: str, executable: bool = False) -> None:
-    """Write via a temporary file and rename, so a failure leaves nothing half-written."""
-    d = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".damos-")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o755 if executable else 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise DamosError(f"cannot write {path}: {e.strerror}") from None
 
 
 def main() -> None:

@@ -91,3 +91,41 @@ def unit_from_text(text: str, name: str = "<text>", **kw) -> Unit:
     """:func:`build` from DAMOS source text (for tests and embedding)."""
     src = Source(name, text, "damos")
     return build(src, load(src), **kw)
+
+
+# -- for command bodies: bad input prints its diagnostic and stops (exit 2) ---------
+
+def source_or_exit(path: str) -> Source:
+    """The source at ``path``; an unreadable file stops the command."""
+    from .console import fail
+    try:
+        return read_source(path)
+    except DamosError as e:
+        fail(e, path)
+
+
+def text_of(src: Source) -> str | None:
+    """The text carets point into (damo JSON errors name a JSON path instead)."""
+    return src.text if src.kind == "damos" else None
+
+
+def unit_or_exit(path: str, **kw) -> Unit:
+    """:func:`build` on ``path``; bad input stops the command with a diagnostic."""
+    from .console import fail
+    src = source_or_exit(path)
+    try:
+        return build(src, load(src), **kw)
+    except DamosError as e:
+        fail(e, src.name, text_of(src))
+
+
+def kernel_or_exit(kernel: str | None):
+    """``--kernel X.Y`` as a version tuple (None when not given)."""
+    from .console import fail
+    from .features import parse_version
+    if not kernel:
+        return None
+    try:
+        return parse_version(kernel)
+    except DamosError as e:
+        fail(e, "damos")

@@ -13,7 +13,7 @@ PKG = ROOT / "damos_lang"
 
 # lowest first; a module may import from its own layer or a lower one
 LAYERS = [
-    ("base", ["errors", "units", "catalog", "monitor", "grammar", "record_format"]),
+    ("base", ["errors", "units", "catalog", "console", "monitor", "grammar", "record_format"]),
     ("records", ["ir", "model", "sysfs.layout"]),
     ("language", ["parser", "values", "legacy", "lower", "convert", "model_to_ir", "features"]),
     ("inputs", ["damo_input", "source", "unit"]),

@@ -62,11 +62,12 @@ def _bytes(n: int) -> str:
     return format_bytes(n)
 
 
-def stats_line(i: int, action: str, st: SchemeStats) -> str:
+def stats_line(i: int, action: str | None, st: SchemeStats, effective: bool = True) -> str:
     """One scheme's counters in words."""
-    line = (f"scheme {i} ({action}): tried {st.nr_tried} regions / {_bytes(st.sz_tried)}, "
+    head = f"scheme {i} ({action})" if action else f"scheme {i}"
+    line = (f"{head}: tried {st.nr_tried} regions / {_bytes(st.sz_tried)}, "
             f"applied {st.nr_applied} / {_bytes(st.sz_applied)}, qt_exceeds {st.qt_exceeds}")
-    if st.effective_bytes:
+    if effective and st.effective_bytes:
         line += f", effective quota {_bytes(st.effective_bytes)}"
     return line
 

@@ -1,13 +1,26 @@
-"""The body of ``damos run`` (the typer function in cli.py only parses options)."""
+"""The body of ``damos run``; returns the exit status (cli.py only declares
+its options)."""
 from __future__ import annotations
 
 import sys
 from typing import List, Optional
 
+from ..catalog import USERSPACE
 from ..errors import DamosError
 from .session import RunError, RunOptions, Session, parse_duration
 
 EXIT_ERROR = 2
+
+
+def run_file(file: str, *, pid: Optional[int] = None, **kw) -> int:
+    """``damos run FILE``: the file through the pipeline for user space, then :func:`run`."""
+    from ..console import Exit
+    from ..pipeline import unit_or_exit
+    try:
+        unit = unit_or_exit(file, interface=USERSPACE, pid=pid)
+    except Exit as e:
+        return e.code
+    return run(unit, pid=pid, **kw)
 
 
 def error(msg: str) -> int:

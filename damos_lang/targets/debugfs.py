@@ -21,11 +21,21 @@ from .. import catalog
 from ..catalog import DEBUGFS
 from ..convert import output_numbers
 from ..errors import DamosError
+from . import TargetOption
 
 NAME = "debugfs"
 INTERFACE = DEBUGFS
 FIELDS = (7, 18)
 FILES = ("schemes", "attrs", "target_ids", "init_regions")
+OPTIONS = (
+    TargetOption("debugfs_fields", "--debugfs-fields", "N",
+                 "debugfs: 18 fields (what kernels accept) or 7 (pattern and action only).",
+                 int, FIELDS, "debugfs lines have 18 fields (or 7, the pre-merge layout), "
+                 "not {value}"),
+    TargetOption("debugfs_file", "--debugfs-file", "FILE",
+                 "debugfs: print this file's content: " + ", ".join(FILES) + ".",
+                 str, FILES, "--debugfs-file must be one of " + ", ".join(FILES)),
+)
 
 
 def _schemes(unit, options) -> str:
@@ -83,12 +93,7 @@ def _dropped(unit) -> list[str]:
 
 
 def compile(unit, options) -> str:
-    if options.debugfs_fields not in FIELDS:
-        raise DamosError(f"debugfs lines have 18 fields (or 7, the pre-merge layout), not "
-                         f"{options.debugfs_fields}")
     which = options.debugfs_file
-    if which not in (None,) + FILES:
-        raise DamosError(f"--debugfs-file must be one of {', '.join(FILES)}")
     if which is None:
         dropped = _dropped(unit)
         if dropped:

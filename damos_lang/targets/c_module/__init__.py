@@ -34,6 +34,7 @@ import os
 
 from ... import catalog
 from ...errors import DamosError
+from .. import TargetOption
 from . import v5_16, v6_1, v6_7, v6_11, v6_14, v6_17
 from .base import Emitter, module_name, vstr
 from .detect import detect
@@ -45,8 +46,13 @@ FAMILIES: tuple[type[Emitter], ...] = (v5_16.Family, v6_1.Family, v6_7.Family, v
                                        v6_14.Family, v6_17.Family)
 #: the API emitted when neither --kernel nor --kernel-tree is given
 NEWEST: tuple[int, int] = (7, 3)
+OPTIONS = (
+    TargetOption("kernel_tree", "--kernel-tree", "DIR",
+                 "c-module: detect the C API from DIR/include/linux/damon.h."),
+    TargetOption("install", "--install", "TREE", "c-module: add the module to the kernel tree TREE."),
+)
 
-__all__ = ["NAME", "INTERFACE", "FAMILIES", "NEWEST", "compile", "emitter_for", "install", "module_name",
+__all__ = ["NAME", "INTERFACE", "FAMILIES", "NEWEST", "OPTIONS", "compile", "emitter_for", "install", "module_name",
            "detect"]
 
 
