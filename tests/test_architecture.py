@@ -170,3 +170,21 @@ def test_each_sysfs_file_name_is_spelt_in_the_layout_only():
                     found.append(f"damos_lang/{path.relative_to(PKG)}:{node.lineno}: "
                                  f"{sorted(hit)}")
     assert not found, "\n".join(found)
+
+
+def test_target_options_are_declared_once_and_become_flags():
+    import dataclasses
+    from typer.testing import CliRunner
+    from damos_lang.cli import app
+    from damos_lang.targets import Options, declared_options
+    decl = declared_options()
+    assert {"debugfs", "c-module"} <= {t for t, _ in decl}
+    fields = {f.name for f in dataclasses.fields(Options)}
+    help_text = CliRunner().invoke(app, ["compile", "--help"]).stdout
+    for target, o in decl:
+        assert o.name in fields, (target, o.name)
+        assert o.flag in help_text, o.flag
+    # a flag given to a target that does not take it is refused, naming its target
+    r = CliRunner().invoke(app, ["compile", str(ROOT / "examples/prcl.damos"), "-t", "damo-json",
+                                 "--debugfs-fields", "7"])
+    assert r.exit_code == 2 and "--debugfs-fields applies to the debugfs target" in r.stderr
