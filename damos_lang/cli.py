@@ -140,20 +140,26 @@ def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or da
 _SYSFS_ROOT = typer.Option(None, "--sysfs-root", metavar="DIR",
                            help="Use this tree instead of /sys/kernel/mm/damon/admin "
                                 "(a stand-in for testing).")
+_MODULE_ROOT = typer.Option(None, "--module-root", metavar="DIR",
+                            help="Instead of /sys/module (DAMON_STAT, DAMON_RECLAIM, "
+                                 "DAMON_LRU_SORT; with --sysfs-root, none unless given).")
 
 
 @app.command()
 def apply(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
           pid: Optional[int] = typer.Option(None, "--pid", help="Target process (overrides the file)."),
           sysfs_root: Optional[str] = _SYSFS_ROOT,
-          module_root: Optional[str] = typer.Option(None, "--module-root", metavar="DIR",
-                                                    help="Instead of /sys/module (reclaim, lru_sort)."),
+          module_root: Optional[str] = _MODULE_ROOT,
           target: str = typer.Option("sysfs", "--target", "-t", metavar="TARGET",
                                      help="sysfs (a new kdamond), reclaim or lru_sort "
-                                          "(DAMON_RECLAIM / DAMON_LRU_SORT parameters).")):
+                                          "(DAMON_RECLAIM / DAMON_LRU_SORT parameters)."),
+          stop_damon_stat: bool = typer.Option(
+              False, "--stop-damon-stat",
+              help="If DAMON_STAT runs (Debian's 7.x kernels start it at boot), stop it: "
+                   "while it runs no kdamond can start. 'damos stop' starts it again.")):
     """Start FILE's schemes in the running kernel, all or nothing (docs/live.md)."""
     from .live.commands import apply as body
-    _exit(body(file, pid, sysfs_root, module_root, target))
+    _exit(body(file, pid, sysfs_root, module_root, target, stop_damon_stat))
 
 
 @app.command()
@@ -174,18 +180,22 @@ def status(sysfs_root: Optional[str] = _SYSFS_ROOT,
            interval: float = typer.Option(1.0, "--interval", metavar="S", help="--watch period."),
            count: Optional[int] = typer.Option(None, "--count", metavar="N",
                                                help="--watch: stop after N refreshes."),
-           regions: bool = typer.Option(False, "--regions", help="Also the tried regions.")):
-    """Every kdamond printed back as DAMOS source, with its schemes' stats."""
+           regions: bool = typer.Option(False, "--regions", help="Also the tried regions."),
+           module_root: Optional[str] = _MODULE_ROOT):
+    """Every kdamond printed back as DAMOS source, with its schemes' stats, and
+    DAMON_STAT when it runs."""
     from .live.commands import status as body
-    _exit(body(sysfs_root, as_json, watch, interval, regions, count))
+    _exit(body(sysfs_root, as_json, watch, interval, regions, count, module_root))
 
 
 @app.command()
 def stop(kdamond: Optional[int] = typer.Argument(None, metavar="[ID]"),
-         sysfs_root: Optional[str] = _SYSFS_ROOT):
-    """Stop the kdamonds damos apply started (or only ID)."""
+         sysfs_root: Optional[str] = _SYSFS_ROOT,
+         module_root: Optional[str] = _MODULE_ROOT):
+    """Stop the kdamonds damos apply started (or only ID); start DAMON_STAT again if
+    damos apply --stop-damon-stat stopped it."""
     from .live.commands import stop as body
-    _exit(body(sysfs_root, kdamond))
+    _exit(body(sysfs_root, kdamond, module_root))
 
 
 report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,

@@ -27,12 +27,12 @@ from .. import catalog, model
 from ..catalog import vstr
 from ..errors import DamosError
 from ..sysfs import layout as L
-from ..sysfs.modules import EXCLUSIVE_MODULES, MODULE_ROOT, enabled_path
 from ..sysfs.plan import Write, plan, plan_for
 from ..sysfs.probe import command_feature, feature_of_path, missing_features, probe
 from ..sysfs.read import kdamonds, nr_schemes, read_context, read_stats
 from ..sysfs.root import tree
 from ..sysfs.standin import StandIn
+from . import exclusive
 from .owners import Owners
 
 RETRIES = 5
@@ -191,19 +191,6 @@ def check_root(fs) -> None:
                          "run as root (sudo damos ...)")
 
 
-def check_exclusive(module_root: str) -> None:
-    for m in EXCLUSIVE_MODULES:
-        f = enabled_path(module_root, m)
-        try:
-            with open(f) as fh:
-                on = fh.read().strip() == "Y"
-        except OSError:
-            continue
-        if on:
-            raise DamosError(f"{m} is running DAMON exclusively, so a sysfs kdamond cannot "
-                             f"start; stop it first (echo N > {f})")
-
-
 def choose_slot(fs) -> tuple[int, bool]:
     """(kdamond index, whether the kdamond count must be written to create it)."""
     ks = kdamonds(fs)
@@ -230,23 +217,46 @@ def choose_slot(fs) -> tuple[int, bool]:
                      "Stop yours with 'damos stop', or free a slot")
 
 
-def apply(unit, options=None, *, root: str | None = None, module_root: str = MODULE_ROOT,
-          sleep=time.sleep) -> dict:
-    """Start one kdamond running ``unit``; returns its ownership record."""
+def apply(unit, options=None, *, root: str | None = None, module_root: str | None = None,
+          sleep=time.sleep, stop_damon_stat: bool = False) -> dict:
+    """Start one kdamond running ``unit``; returns its ownership record.
+
+    ``module_root`` is the /sys/module of the kernel (None: no DAMON modules to
+    look at, as with a stand-in tree).  With ``stop_damon_stat``, a running
+    DAMON_STAT is stopped first (and started again if the apply fails); its
+    ownership record remembers it, so that :func:`stop` starts it again."""
     fs = tree(root)
     check_root(fs)
-    check_exclusive(module_root)
+    stat_runs = exclusive.refuse_unless_free(module_root, stop_damon_stat)
     plan_for(unit, options)      # a plan that cannot be made fails before anything is read
     missing = missing_features(unit.context, probe(fs), fs)
     if missing:
         raise DamosError("this kernel cannot run the file: " + "; ".join(missing))
     slot, create = choose_slot(fs)
     writes = plan_for(unit, options, kdamond=slot, create=create)
+    if stat_runs:
+        exclusive.stop_damon_stat(module_root, sleep)
     tx = Transaction(fs, sleep)
-    tx.run(writes)
+
+    def undo_all(problems: list) -> list:
+        if stat_runs:
+            why = exclusive.start_damon_stat(module_root)
+            if why:
+                problems = problems + [f"DAMON_STAT was stopped and could not be started "
+                                       f"again: {why}"]
+        return problems
+    try:
+        tx.run(writes)
+    except DamosError as e:
+        problems = undo_all([])
+        if problems:
+            e.diagnostic.message += "\n" + "; ".join(problems)
+        elif stat_runs:
+            e.diagnostic.message += "\nDAMON_STAT was started again"
+        raise
     state = fs.read_or(L.state_path(slot), "?")
     if state != L.ON:
-        problems = tx.undo()
+        problems = undo_all(tx.undo())
         raise DamosError(f"kdamond {slot} is not running after 'on' (state: {state}); its "
                          "target process may have exited" + ("; " + "; ".join(problems)
                                                              if problems else ""))
@@ -254,13 +264,13 @@ def apply(unit, options=None, *, root: str | None = None, module_root: str = MOD
     ctx = unit.context
     info = {"kdamond_pid": kpid, "ops": ctx.ops, "source": unit.source_name,
             "targets": [t.pid for t in ctx.targets], "created_slot": create,
-            "started": time.time()}
+            "started": time.time(), "stopped_damon_stat": stat_runs}
     owners = Owners(fs)
     try:
         owners.record(slot, info)
     except OSError as e:
         # a kdamond nobody could stop or update later: undo it too
-        problems = tx.undo()
+        problems = undo_all(tx.undo())
         raise DamosError(f"cannot record the kdamond in {owners.path}: {e.strerror}; "
                          "it was stopped and removed again"
                          + ("; " + "; ".join(problems) if problems else "")) from None
@@ -329,9 +339,12 @@ def update(unit, options=None, *, root: str | None = None, index: int | None = N
     return {"index": k.index, "kdamond_pid": pid}
 
 
-def stop(*, root: str | None = None, index: int | None = None) -> list[dict]:
+def stop(*, root: str | None = None, index: int | None = None,
+         module_root: str | None = None) -> list[dict]:
     """Stop kdamonds damos-lang started (``index``, or every one); read their
-    last stats first; leave their slots free (no context)."""
+    last stats first; leave their slots free (no context).  When one of them
+    stopped DAMON_STAT and none of damos-lang's kdamonds that did is left, start
+    DAMON_STAT again (each result's ``damon_stat`` says what happened)."""
     fs = tree(root)
     check_root(fs)
     owners = Owners(fs)
@@ -363,7 +376,8 @@ def stop(*, root: str | None = None, index: int | None = None) -> list[dict]:
             pass
         info = owners.get(k.index) or {}
         owners.forget(k.index)
-        out.append({"index": k.index, "kdamond_pid": k.pid, "stats": stats})
+        out.append({"index": k.index, "kdamond_pid": k.pid, "stats": stats,
+                    "stopped_damon_stat": bool(info.get("stopped_damon_stat"))})
         # the slot this command created goes away again when nothing else is there
         rest = kdamonds(fs)
         if info.get("created_slot") and all(x.state == L.OFF and x.nr_contexts == 0
@@ -373,4 +387,18 @@ def stop(*, root: str | None = None, index: int | None = None) -> list[dict]:
                 fs.write(L.NR_KDAMONDS, "0")
             except OSError:
                 pass
+    if any(d["stopped_damon_stat"] for d in out):
+        still = [k for k in kdamonds(fs) if owners.owns(fs, k)
+                 and (owners.get(k.index) or {}).get("stopped_damon_stat")]
+        if still:
+            note = ("left stopped: damos-lang's kdamond "
+                    f"{', '.join(str(k.index) for k in still)} still needs it stopped")
+        elif module_root is None:
+            note = "left stopped: no module tree to start it in"
+        else:
+            why = exclusive.start_damon_stat(module_root)
+            note = "started again" if why is None else f"left stopped: {why}"
+        for d in out:
+            if d["stopped_damon_stat"]:
+                d["damon_stat"] = note
     return out

@@ -8,7 +8,8 @@ from .. import catalog
 from ..console import EXIT_FAILED, body, fail, out
 from ..errors import DamosError
 from ..pipeline import text_of, unit_or_exit
-from ..sysfs.modules import MODULE_ROOT
+from ..sysfs.modules import LABEL, module_root_for
+from . import exclusive
 
 # apply --target: the targets whose output is module parameters
 MODULE_TARGETS = ("reclaim", "lru-sort")
@@ -21,40 +22,87 @@ def _die(e: DamosError, name: str = "damos", unit=None) -> None:
     fail(e, name, None, EXIT_FAILED)
 
 
-def _module_root(module_root: str | None) -> str:
-    if module_root is None and (os.environ.get("PYTEST_CURRENT_TEST")
-                                or os.environ.get("DAMOS_LIVE_NO_KERNEL_TREE")):
-        raise DamosError("refusing to use the kernel's /sys/module under a test: pass "
-                         "--module-root")
-    return module_root or MODULE_ROOT
+def _refuse_under_tests(sysfs_root, module_root) -> None:
+    if (sysfs_root is None or module_root is None) and (
+            os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("DAMOS_LIVE_NO_KERNEL_TREE")):
+        what = "DAMON tree" if sysfs_root is None else "/sys/module"
+        raise DamosError(f"refusing to use the kernel's {what} under a test: pass "
+                         "--sysfs-root and --module-root")
+
+
+def _sysfs_kdamonds_on(sysfs_root) -> list[str]:
+    from ..sysfs.read import kdamonds
+    from ..sysfs.root import tree
+    try:
+        fs = tree(sysfs_root)
+        return [f"kdamond {k.index} (pid {k.pid})" for k in kdamonds(fs) if k.state == "on"]
+    except (DamosError, OSError, ValueError):
+        return []
+
+
+def _apply_module(file, sysfs_root, module_root, target, stop_damon_stat) -> int:
+    from .. import targets
+    from .modules import write_params
+    unit = unit_or_exit(file, pid=None)
+    mod = targets.get(target)
+    label = LABEL[mod.MODULE]
+    stopped = False
+    try:
+        params = mod.params(unit)
+        _refuse_under_tests("", module_root)     # the module tree is what it writes
+        roots = module_root_for(sysfs_root, module_root)
+        holders = [m for m in exclusive.running(roots) if m.module != mod.MODULE]
+        busy = _sysfs_kdamonds_on(sysfs_root)
+        if busy:
+            raise DamosError(f"a DAMON sysfs kdamond runs ({', '.join(busy)}), so {label} "
+                             "cannot start; stop it first ('damos stop' for damos-lang's)")
+        for m in holders:
+            if m.module == exclusive.DAMON_STAT and stop_damon_stat:
+                exclusive.stop_damon_stat(roots)
+                stopped = True
+            else:
+                hint = (f"pass {exclusive.STOP_FLAG}, or " if m.module == exclusive.DAMON_STAT
+                        else "")
+                raise DamosError(f"{m.running()}, so {label} "
+                                 f"cannot start; {hint}stop it first (echo N > "
+                                 f"{exclusive.enabled_path(roots, m.module)})")
+        try:
+            res = write_params(roots, mod.MODULE, params)
+        except DamosError:
+            if stopped:
+                exclusive.start_damon_stat(roots)
+            raise
+    except DamosError as e:
+        _die(e, "damos apply", unit)
+    out(f"damos apply: {mod.MODULE} is enabled (kdamond pid {res['kdamond_pid']}) with "
+        f"{len(params)} parameters from {unit.source_name}")
+    if stopped:
+        out(f"damos apply: DAMON_STAT was stopped for it; start it again after "
+            f"{mod.MODULE} is off (echo Y > {exclusive.enabled_path(roots, exclusive.DAMON_STAT)})")
+    return 0
 
 
 @body
-def apply(file: str, pid=None, sysfs_root=None, module_root=None, target: str = "sysfs") -> int:
+def apply(file: str, pid=None, sysfs_root=None, module_root=None, target: str = "sysfs",
+          stop_damon_stat: bool = False) -> int:
     if target.replace("_", "-") in MODULE_TARGETS:
-        from .. import targets
-        from .modules import write_params
-        unit = unit_or_exit(file, pid=None)
-        mod = targets.get(target)
-        try:
-            params = mod.params(unit)
-            res = write_params(_module_root(module_root), mod.MODULE, params)
-        except DamosError as e:
-            _die(e, "damos apply", unit)
-        out(f"damos apply: {mod.MODULE} is enabled (kdamond pid {res['kdamond_pid']}) with "
-            f"{len(params)} parameters from {unit.source_name}")
-        return 0
+        return _apply_module(file, sysfs_root, module_root, target, stop_damon_stat)
     if target != "sysfs":
         _die(DamosError(f"--target must be sysfs, reclaim or lru_sort, not {target!r}"))
     unit = unit_or_exit(file, interface=catalog.SYSFS, pid=pid)
     from .apply import apply as apply_unit
     try:
         if sysfs_root is None:
-            _module_root(None)   # refuses under tests
-        info = apply_unit(unit, root=sysfs_root, module_root=module_root or MODULE_ROOT)
+            _refuse_under_tests(None, module_root)
+        info = apply_unit(unit, root=sysfs_root,
+                          module_root=module_root_for(sysfs_root, module_root),
+                          stop_damon_stat=stop_damon_stat)
     except DamosError as e:
         _die(e, "damos apply", unit)
     n = len(unit.context.schemes)
+    if info["stopped_damon_stat"]:
+        out("damos apply: DAMON_STAT was running and is stopped while this kdamond runs "
+            f"(--stop-damon-stat); 'damos stop {info['index']}' starts it again")
     out(f"damos apply: kdamond {info['index']} is on (pid {info['kdamond_pid']}), "
         f"{n} scheme{'s' if n != 1 else ''} from {unit.source_name}; "
         f"see 'damos status', stop with 'damos stop {info['index']}'")
@@ -74,30 +122,38 @@ def update(file: str, pid=None, sysfs_root=None, kdamond=None) -> int:
 
 @body
 def status(sysfs_root=None, as_json: bool = False, watch: bool = False, interval: float = 1.0,
-           regions: bool = False, count=None) -> int:
+           regions: bool = False, count=None, module_root=None) -> int:
     from . import status as S
+    modules = module_root_for(sysfs_root, module_root)
     try:
         if watch:
-            S.watch(sysfs_root, interval, count)
+            S.watch(sysfs_root, interval, count, module_root=modules)
             return 0
         kds = S.snapshot(sysfs_root, regions=regions)
+        stat = S.damon_stat(modules)
     except DamosError as e:
         _die(e, "damos status")
     except KeyboardInterrupt:
         return 0
-    out(S.to_json(kds) if as_json else S.render(kds), nl=False)
+    out(S.to_json(kds, stat) if as_json else S.render(kds, stat), nl=False)
 
 
 @body
-def stop(sysfs_root=None, kdamond=None) -> int:
+def stop(sysfs_root=None, kdamond=None, module_root=None) -> int:
     from ..sysfs.read import SchemeStats
     from .apply import stop as stop_kdamonds
     from .status import stats_line
     try:
-        done = stop_kdamonds(root=sysfs_root, index=kdamond)
+        done = stop_kdamonds(root=sysfs_root, index=kdamond,
+                             module_root=module_root_for(sysfs_root, module_root))
     except DamosError as e:
         _die(e, "damos stop")
+    notes = []
     for d in done:
         out(f"damos stop: kdamond {d['index']} is off")
         for i, st in enumerate(d["stats"]):
             out("  " + stats_line(i, None, SchemeStats(**st), effective=False))
+        if d.get("damon_stat") and d["damon_stat"] not in notes:
+            notes.append(d["damon_stat"])
+    for note in notes:
+        out(f"damos stop: DAMON_STAT {note}")

@@ -34,8 +34,7 @@ def snapshot(root: str | None = None, *, refresh: bool = True, regions: bool = F
     for k in kdamonds(fs):
         owned = owners.owns(fs, k)
         if refresh and owned and k.state == L.ON:
-            for cmd in (L.UPDATE_SCHEMES_STATS,) + ((L.UPDATE_TRIED_REGIONS,)
-                                                    if regions else ()):
+            for cmd in _refresh_commands(fs, k.index, regions):
                 try:
                     fs.write(L.state_path(k.index), cmd)
                 except OSError:
@@ -58,6 +57,25 @@ def snapshot(root: str | None = None, *, refresh: bool = True, regions: bool = F
     return out
 
 
+def _refresh_commands(fs, k: int, regions: bool) -> tuple:
+    """The state commands that make a kdamond's files show what it holds now:
+    the counters, the effective quotas where the kernel has them (6.9), and
+    the tried regions when asked."""
+    cmds = [L.UPDATE_SCHEMES_STATS]
+    sb = L.scheme_dir(k, 0)
+    if fs.exists(L.path_of(sb, L.SCHEME, "effective_bytes")):
+        cmds.append(L.UPDATE_EFFECTIVE_QUOTAS)
+    if regions:
+        cmds.append(L.UPDATE_TRIED_REGIONS)
+    return tuple(cmds)
+
+
+def damon_stat(module_root: str | None):
+    """DAMON_STAT's state (None when this kernel has none)."""
+    from .exclusive import DAMON_STAT, module_state
+    return module_state(module_root, DAMON_STAT)
+
+
 def _bytes(n: int) -> str:
     return format_bytes(n)
 
@@ -69,14 +87,38 @@ def stats_line(i: int, action: str | None, st: SchemeStats, effective: bool = Tr
             f"applied {st.nr_applied} / {_bytes(st.sz_applied)}, qt_exceeds {st.qt_exceeds}")
     if effective and st.effective_bytes:
         line += f", effective quota {_bytes(st.effective_bytes)}"
+    if effective and st.sz_ops_filter_passed is not None:
+        line += f", passed ops filters {_bytes(st.sz_ops_filter_passed)}"
+    if effective and st.nr_snapshots is not None:
+        line += f", snapshots {st.nr_snapshots}"
     return line
 
 
-def render(kds: list) -> str:
-    """The status as DAMOS source: one commented section per kdamond."""
+def damon_stat_lines(stat) -> list[str]:
+    """DAMON_STAT in words: state, kdamond, and what it measured."""
+    if stat is None:
+        return []
+    if not stat.enabled:
+        return ["# DAMON_STAT: off (damon_stat is not running)"]
+    out = [f"# DAMON_STAT: on, kdamond pid {stat.kdamond_pid}; it holds DAMON exclusively "
+           "(a sysfs kdamond cannot start: damos apply --stop-damon-stat)"]
+    if stat.estimated_memory_bandwidth is not None:
+        out.append(f"#   estimated memory bandwidth {_bytes(stat.estimated_memory_bandwidth)}/s")
+    p = stat.memory_idle_ms_percentiles
+    if p:
+        picks = [(q, p[q]) for q in (0, 25, 50, 75, 90, 99, 100) if q < len(p)]
+        out.append("#   memory idle time percentiles: " +
+                   ", ".join(f"p{q} {v} ms" for q, v in picks))
+    return out
+
+
+def render(kds: list, stat=None) -> str:
+    """The status as DAMOS source: DAMON_STAT (when given), then one commented
+    section per kdamond."""
+    head = damon_stat_lines(stat)
     if not kds:
-        return "# no kdamonds (nr_kdamonds is 0)\n"
-    out = []
+        return "\n".join(head + ["# no kdamonds (nr_kdamonds is 0)"]) + "\n"
+    out = head + ([""] if head else [])
     for e in kds:
         who = (f"started by damos-lang from {e['origin']}" if e["owned"]
                else "not started by damos-lang")
@@ -101,16 +143,21 @@ def render(kds: list) -> str:
     return "\n".join(out)
 
 
-def to_json(kds: list) -> str:
+def to_json(kds: list, stat=None) -> str:
     import json
-    return json.dumps({"kdamonds": [{k: v for k, v in e.items() if k != "context"}
-                                    for e in kds]}, indent=2) + "\n"
+    data = {"kdamonds": [{k: v for k, v in e.items() if k != "context"} for e in kds]}
+    if stat is not None:
+        data["damon_stat"] = stat.as_dict()
+    return json.dumps(data, indent=2) + "\n"
 
 
-def table(kds: list):
+def table(kds: list, stat=None):
     """A rich Table of every scheme's stats (for --watch)."""
     from rich.table import Table
-    t = Table(title="DAMON kdamonds")
+    title = "DAMON kdamonds"
+    if stat is not None:
+        title += f" (DAMON_STAT {'on, pid ' + str(stat.kdamond_pid) if stat.enabled else 'off'})"
+    t = Table(title=title)
     for col in ("kdamond", "state", "pid", "scheme", "action"):
         t.add_column(col)
     for col in _COUNTER_COLUMNS:
@@ -131,13 +178,14 @@ def table(kds: list):
 _COUNTER_COLUMNS = tuple(f.name for f in fields(SchemeStats))[:5]
 
 
-def watch(root: str | None, interval: float = 1.0, count: int | None = None) -> None:
+def watch(root: str | None, interval: float = 1.0, count: int | None = None,
+          module_root: str | None = None) -> None:
     """Refresh the table every ``interval`` seconds (``count`` times, or until ^C)."""
     import time
     from rich.live import Live
     n = 0
-    with Live(table(snapshot(root)), refresh_per_second=4) as live:
+    with Live(table(snapshot(root), damon_stat(module_root)), refresh_per_second=4) as live:
         while count is None or n < count:
             time.sleep(interval)
-            live.update(table(snapshot(root)))
+            live.update(table(snapshot(root), damon_stat(module_root)))
             n += 1

@@ -73,6 +73,9 @@ def _parse(row: L.File, text: str):
         return n & UINT_MAX if row.kernel_bits == 32 else n
     if row.kind == L.BOOL:
         return text == "Y"
+    if row.kind == L.TEXT and text.endswith("\n"):
+        # the kernel keeps a written path with its newline and shows one more
+        return text[:-1]
     return text
 
 

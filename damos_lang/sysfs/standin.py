@@ -21,6 +21,7 @@ import shutil
 from .. import catalog
 from . import layout as L
 from .fs import SysfsFs
+from .modules import EXCLUSIVE_MODULES, enabled_path
 from .read import SchemeStats, TriedRegion, read_context
 
 MARKER = ".damos-stand-in.json"
@@ -79,13 +80,17 @@ class StandIn(SysfsFs):
         self.version = tuple(cfg["version"])
         self.pids = set(cfg.get("pids", []))
         self.memcgs = set(cfg.get("memcgs", []))
+        self.module_root = cfg.get("module_root")
 
     @staticmethod
-    def create(root: str, version=(6, 12), pids=(), memcgs=("/",)) -> "StandIn":
+    def create(root: str, version=(6, 12), pids=(), memcgs=("/",),
+               module_root: str | None = None) -> "StandIn":
+        """A fresh tree; with ``module_root``, 'on' fails with EBUSY while an
+        exclusive DAMON module there reads enabled Y (sysfs.md §7 trap 1)."""
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, MARKER), "w") as f:
             json.dump({"version": list(version), "pids": sorted(pids),
-                       "memcgs": sorted(memcgs)}, f)
+                       "memcgs": sorted(memcgs), "module_root": module_root}, f)
         fs = StandIn(root)
         fs._populate("", L.ADMIN)
         return fs
@@ -130,7 +135,9 @@ class StandIn(SysfsFs):
                 raise _err(errno.EINVAL, rel)
             self._put(rel, "Y" if _BOOL_WORDS[text] else "N")
         elif row.kind == L.TEXT:
-            self._put(rel, text)
+            # the kernel keeps the buffer as written, newline included, and
+            # shows it with one more (sysfs-schemes.c memcg_path_store/_show)
+            self._put(rel, value + "\n")
         elif row.kind == L.KEYWORD:
             if text not in row.vocab.at(self.version, found.scope):
                 raise _err(errno.EINVAL, rel)
@@ -181,7 +188,7 @@ class StandIn(SysfsFs):
             raise _err(errno.EINVAL, rel)
         cb = L.context_dir(k)
         if cmd == L.ON:
-            if on:
+            if on or self._exclusive_module_runs():
                 raise _err(errno.EBUSY, rel)
             self._validate(rel, cb)
             self._put(rel, L.ON)
@@ -192,6 +199,18 @@ class StandIn(SysfsFs):
             self._tick(k)
         elif cmd in (L.UPDATE_TRIED_REGIONS, L.CLEAR_TRIED_REGIONS):
             self._tried(k, cmd == L.UPDATE_TRIED_REGIONS)
+
+    def _exclusive_module_runs(self) -> bool:
+        if not self.module_root:
+            return False
+        for m in EXCLUSIVE_MODULES:
+            try:
+                with open(enabled_path(self.module_root, m)) as f:
+                    if f.read().strip() == "Y":
+                        return True
+            except OSError:
+                pass
+        return False
 
     def _validate(self, rel: str, cb: str) -> None:
         """What the kernel checks when it builds a context at on/commit."""
@@ -215,6 +234,7 @@ class StandIn(SysfsFs):
         for s in ctx.schemes:
             for f in s.filters:
                 arg = catalog.FILTER_TYPES[f.type].arg
+                # paths are compared with sysfs_streq (one trailing newline ignored)
                 # building a scheme fails with ENOMEM (sysfs.md §7 trap 7)
                 if arg is catalog.ARG_PATH and f.memcg_path not in self.memcgs:
                     raise _err(errno.ENOMEM, rel)
