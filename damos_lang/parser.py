@@ -461,6 +461,13 @@ _CONTROL_NAMES = {"\x00": "NULL", "\x0b": "LINE TABULATION", "\x1c": "FILE SEPAR
                   "\x1f": "UNIT SEPARATOR", "\x85": "NEXT LINE", "\x7f": "DELETE"}
 
 
+def character_name(ch: str) -> str:
+    """``U+00A0 (NO-BREAK SPACE)``."""
+    import unicodedata
+    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "")
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+
+
 def _bad_character(ch: str) -> tuple[str, str | None]:
     """The message (and hint) for a character no terminal takes.  Invisible
     ones (a no-break space, a vertical tab, a zero-width space) are named,
@@ -468,12 +475,34 @@ def _bad_character(ch: str) -> tuple[str, str | None]:
     if ch.isprintable() and not ch.isspace():
         return f"unexpected character {ch!r}", None
     import unicodedata
-    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "")
-    shown = f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+    shown = character_name(ch)
     if ch.isspace() or unicodedata.category(ch) in ("Zs", "Cf"):
         return (f"unexpected blank character {shown}",
                 "separate fields with spaces or tabs, and end lines with a newline or ';'")
     return f"unexpected character {shown}", None
+
+
+def _legacy_note(text: str, pos: int):
+    """damo's reading of the field at ``pos`` (legacy.damo_syntax_note), as
+    (message, hint, start, end) offsets, when ``pos`` is in a legacy line --
+    a top-level statement that no keyword starts -- else None."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    start = max(line_start, text.rfind(";", line_start, pos) + 1)
+    words = text[start:pos + 1].split(None, 1)
+    if not words or words[0] in _KEYWORDS or "{" in words[0] or "}" in words[0] \
+            or _open_brace(text[:start]) is not None:
+        return None
+    end = len(text)
+    for stop in ("\n", ";", "#"):
+        at = text.find(stop, pos)
+        if at != -1:
+            end = min(end, at)
+    from .legacy import damo_syntax_note
+    note = damo_syntax_note(text[start:end], pos - start)
+    if note is None:
+        return None
+    msg, hint, a, b = note
+    return msg, hint, start + a, start + b
 
 
 def _lark_error(text: str, line_text) -> DamosError | None:
@@ -482,6 +511,12 @@ def _lark_error(text: str, line_text) -> DamosError | None:
         lark_parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        note = _legacy_note(text, e.pos_in_stream) if ch and ch != "\"" else None
+        if note is not None:
+            msg, hint, start, end = note
+            line_start = text.rfind("\n", 0, e.pos_in_stream) + 1
+            return DamosError(msg, Loc(e.line, start - line_start + 1, end - line_start + 1),
+                              hint=hint)
         hint = None
         if ch == '"':
             msg = "unterminated string"

@@ -182,7 +182,14 @@ def test_damos_check_reports_the_bad_character_after_16k_blanks(tmp_path):
                                        ("\u200b", "U+200B (ZERO WIDTH SPACE)")])
 def test_invisible_blanks_are_named(char, name):
     with pytest.raises(DamosError) as e:
-        parse(f"4K max{char}min min 5s max pageout\n")
+        parse(f"scheme {{\n  action{char}pageout\n}}\n")
     assert e.value.message == f"unexpected blank character {name}"
-    assert e.value.diagnostic.loc.line == 1 and e.value.diagnostic.loc.col == 7
+    assert (e.value.loc.line, e.value.loc.col) == (2, 9)
     assert "spaces or tabs" in e.value.diagnostic.hint
+    # in a legacy line, where damo's str.split() would take it for a space, it says so
+    with pytest.raises(DamosError) as e:
+        parse(f"4K max{char}min min 5s max pageout\n")
+    assert e.value.message.startswith(f"unexpected blank character {name}")
+    assert e.value.loc.col == 7
+    if char.isspace():
+        assert "damo (Python's str.split) reads it as a space between fields" in e.value.message
