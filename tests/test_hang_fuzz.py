@@ -165,6 +165,22 @@ def test_front_end_calls_are_linear(kind):
     assert large <= 2.2 * small + 50, (small, large)
 
 
+@pytest.mark.parametrize("make", [
+    lambda n: "4K max " + "1_" * (n // 2) + " max 5s max pageout\n",       # damo's reading
+    lambda n: "4K max +" + "1" * n + " max 5s max pageout\n",
+    lambda n: "4K max 0 0 5s max pageout 1G 1s 0 3 " + "\u00a0" * n + "7\n",
+    lambda n: "4K" + " \t" * (n // 2) + "max 0 0 5s max pageout 1G 1s 0 3 \v7\n",
+    lambda n: "4K max 0 0 5s max " + "x" * n + "@\n",
+], ids=["underscores", "signed digits", "nbsp run", "blanks then vt", "long word"])
+def test_legacy_errors_are_linear(make):
+    """The legacy-line errors that say how damo reads a field look at the
+    line once: their work is linear too."""
+    with pytest.raises(DamosError):
+        parse("@\n")
+    small, large = (calls(make(n)) for n in SIZES)
+    assert large <= 2.2 * small + 50, (small, large)
+
+
 def test_damos_check_reports_the_bad_character_after_16k_blanks(tmp_path):
     path = tmp_path / "blanks.damos"
     path.write_text(" " * 16384 + "@\n")
