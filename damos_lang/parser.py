@@ -112,10 +112,20 @@ def grammar_text() -> str:
 
 _scanner_cache: list = []
 
+BLANK_CLASS = "[ \\t\\r\\f]"   # the grammar's %ignore, checked in _scanner
+
 
 def _scanner():
     """One regex with a named group per terminal of the grammar (their
-    first characters differ, so the order of the alternatives is moot)."""
+    first characters differ, so the order of the alternatives is moot).
+
+    The regex matches at every offset, so ``finditer`` never searches: the
+    blanks before a token are part of its match (fewer matches, faster),
+    and after them comes a terminal, a character no terminal takes (BAD)
+    or the end of the text (END).  No terminal starts with a blank, so a
+    match always keeps the whole blank run: each match costs the length of
+    what it takes.  (Without BAD, a blank run before a bad character was
+    read again from every one of its offsets: quadratic.)"""
     if not _scanner_cache:
         grammar = grammar_text()
 
@@ -125,13 +135,44 @@ def _scanner():
                 raise RuntimeError(f"grammar/damos.lark has no {head} /regex/")
             return m.group(1)
 
+        if pattern("%ignore") != BLANK_CLASS + "+":
+            raise RuntimeError("grammar/damos.lark: %ignore is not the scanner's blanks")
         groups = [("NL", pattern("_NL:")), ("COMMENT", pattern("COMMENT:"))]
         groups += [(t, pattern(t + ":")) for t in ("WORD", "QTY", "STRING", "PATH")]
         groups += [("LBRACE", r"\{"), ("RBRACE", r"\}"), ("DOTS", r"\.\.")]
-        # the blanks before a token are part of its match (fewer matches, faster)
-        _scanner_cache.append(re.compile(f"(?:{pattern('%ignore')})?(?:"
+        groups += [("BAD", "."), ("END", r"\Z")]
+        _scanner_cache.append(re.compile(f"{BLANK_CLASS}*(?:"
                                          + "|".join(f"(?P<{n}>{p})" for n, p in groups) + ")"))
     return _scanner_cache[0]
+
+
+class ScanWork:
+    """What the last :func:`parse_nodes` scan cost, for tests that bound the
+    work by a count, not a time: ``attempts`` is how many times the regex
+    engine started a match, ``chars`` how many characters those attempts
+    read at least.  Each match reads its blanks and its token; an offset
+    ``finditer`` had to skip (never, with a regex that matches everywhere)
+    counts as a failed attempt that read its whole blank run and the
+    character after it -- which is how a quadratic scanner shows."""
+    __slots__ = ("attempts", "chars")
+
+    def __init__(self) -> None:
+        self.attempts = self.chars = 0
+
+
+scan_work = ScanWork()
+
+_BLANKS = frozenset(" \t\r\f")
+
+
+def _failed_reads(text: str, start: int, stop: int) -> int:
+    """Characters read by failed match attempts at the offsets [start, stop)."""
+    reads, run_end = 0, stop
+    for j in range(stop - 1, start - 1, -1):
+        if text[j] not in _BLANKS:
+            run_end = j
+        reads += run_end - j + 1
+    return reads
 
 
 class Token:
@@ -151,6 +192,8 @@ def tokens(text: str) -> list[Token]:
     line, line_start = 1, 0
     for m in _scanner().finditer(text):
         kind = m.lastgroup
+        if kind == "BAD" or kind == "END":
+            continue
         tok = m[kind]
         start = m.end() - len(tok)
         out.append(Token(kind, tok, line, start - line_start + 1))
@@ -189,102 +232,116 @@ def _parse(text: str) -> list[Statement]:
     dots = False                # a '..' waits for its upper bound
     after_nl = False            # the last token was a line end
     line, line_start, pos = 1, 0, 0
-    for m in _scanner().finditer(text):
-        if m.start() != pos:
-            raise _Reject(stmt_start)       # a character no terminal matches
-        pos = m.end()
-        kind = m.lastgroup
-        if kind == "COMMENT":
-            continue
-        tok = m[kind]
-        if kind == "NL":
-            if state == _AFTER or (state == _VALUES and not dots
-                                   and (values or type(cur) is Setting)):
-                cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
-                cur = None
-                state = _BODY if stack else _TOP
-            elif state != _TOP and state != _BODY:
+    attempts = 0                # matches the scanner made
+    skipped = None              # (from, to): offsets finditer skipped
+    try:
+        for attempts, m in enumerate(_scanner().finditer(text), 1):
+            if m.start() != pos:            # never: the scanner regex matches everywhere
+                skipped = (pos, m.start())
                 raise _Reject(stmt_start)
-            if tok == "\n":
-                line, line_start = line + 1, pos
-            if state == _TOP:
-                stmt_start = pos
-            after_nl = True
-            continue
-        line_began, after_nl = after_nl, False
-        start = pos - len(tok)
-        col = start - line_start + 1
-        if kind == "WORD" or kind == "QTY" or kind == "STRING" or kind == "PATH":
-            if state == _VALUES:
-                pass
-            elif state == _TOP:
-                stmt_start, st_line, st_col = start, line, col
-                cur_line, cur_col = line, col
-                values = []
-                if kind == "WORD" and tok in _KEYWORDS:
-                    cur = Statement(tok, None, values, None, None)
+            pos = m.end()
+            kind = m.lastgroup
+            if kind == "COMMENT":
+                continue
+            tok = m[kind]
+            if kind == "NL":
+                if state == _AFTER or (state == _VALUES and not dots
+                                       and (values or type(cur) is Setting)):
+                    cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
+                    cur = None
+                    state = _BODY if stack else _TOP
+                elif state != _TOP and state != _BODY:
+                    raise _Reject(stmt_start)
+                if tok == "\n":
+                    line, line_start = line + 1, pos
+                if state == _TOP:
+                    stmt_start = pos
+                after_nl = True
+                continue
+            line_began, after_nl = after_nl, False
+            start = pos - len(tok)
+            col = start - line_start + 1
+            if kind == "WORD" or kind == "QTY" or kind == "STRING" or kind == "PATH":
+                if state == _VALUES:
+                    pass
+                elif state == _TOP:
+                    stmt_start, st_line, st_col = start, line, col
+                    cur_line, cur_col = line, col
+                    values = []
+                    if kind == "WORD" and tok in _KEYWORDS:
+                        cur = Statement(tok, None, values, None, None)
+                        statements.append(cur)
+                        end_line, end_col = line, col + len(tok)
+                        state = _NAME if tok == "scheme" else _BRACE if tok == "monitor" \
+                            else _VALUES
+                        continue
+                    cur = Statement("legacy", None, values, None, None)
                     statements.append(cur)
-                    end_line, end_col = line, col + len(tok)
-                    state = _NAME if tok == "scheme" else _BRACE if tok == "monitor" \
-                        else _VALUES
+                    state = _VALUES
+                elif state == _BODY and kind == "WORD" and not (line_began and tok in _KEYWORDS):
+                    # (lark lexes a keyword at the start of a line as the keyword, which
+                    # then cannot start a setting: a block left open before the next statement)
+                    values = []
+                    cur = Setting(tok, values, None, None, Loc(line, col, col + len(tok)))
+                    stack[-1][1].append(cur)
+                    cur_line, cur_col, end_line, end_col = line, col, line, col + len(tok)
+                    state = _VALUES
                     continue
-                cur = Statement("legacy", None, values, None, None)
-                statements.append(cur)
-                state = _VALUES
-            elif state == _BODY and kind == "WORD" and not (line_began and tok in _KEYWORDS):
-                # (lark lexes a keyword at the start of a line as the keyword, which
-                # then cannot start a setting: a block left open before the next statement)
-                values = []
-                cur = Setting(tok, values, None, None, Loc(line, col, col + len(tok)))
-                stack[-1][1].append(cur)
-                cur_line, cur_col, end_line, end_col = line, col, line, col + len(tok)
-                state = _VALUES
-                continue
-            elif state == _NAME and (kind == "WORD" or kind == "STRING"):
-                end = col + len(tok.splitlines()[0] if kind == "STRING" else tok)
-                cur.name = Atom(kind, tok, Loc(line, col, end))
-                state = _BRACE
-                continue
-            else:
+                elif state == _NAME and (kind == "WORD" or kind == "STRING"):
+                    end = col + len(tok.splitlines()[0] if kind == "STRING" else tok)
+                    cur.name = Atom(kind, tok, Loc(line, col, end))
+                    state = _BRACE
+                    continue
+                else:
+                    raise _Reject(stmt_start)
+                # lark's tree ends a token after its last character; its token
+                # locations (and ours) after its first line as str.splitlines() sees it
+                end_line, end_col = line, col + len(tok)
+                end = col + len(tok.splitlines()[0]) if kind == "STRING" else end_col
+                atom = Atom(kind, tok, Loc(line, col, end))
+                if dots:
+                    lo = values[-1]
+                    values[-1] = RangeNode(lo, atom, Loc(lo.loc.line, lo.loc.col, end))
+                    dots = False
+                else:
+                    values.append(atom)
+            elif kind == "DOTS":
+                if state != _VALUES or dots or not values or type(values[-1]) is not Atom:
+                    raise _Reject(stmt_start)
+                dots = True
+            elif kind == "LBRACE":
+                if not (state == _NAME or state == _BRACE
+                        or (state == _VALUES and not dots and type(cur) is Setting)):
+                    raise _Reject(stmt_start)
+                cur.body = []
+                stack.append((cur, cur.body))
+                cur = None
+                state = _BODY
+            elif kind == "RBRACE":
+                if not stack or not (state == _BODY or state == _AFTER
+                                     or (state == _VALUES and not dots and type(cur) is Setting)):
+                    raise _Reject(stmt_start)
+                if cur is not None:         # the last setting of the block ends here
+                    cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
+                cur = stack.pop()[0]
+                if stack:
+                    cur_line, cur_col = cur.key_loc.line, cur.key_loc.col
+                else:
+                    cur_line, cur_col = st_line, st_col
+                end_line, end_col = line, col + 1
+                state = _AFTER
+            elif kind == "BAD":                 # a character no terminal takes
                 raise _Reject(stmt_start)
-            # lark's tree ends a token after its last character; its token
-            # locations (and ours) after its first line as str.splitlines() sees it
-            end_line, end_col = line, col + len(tok)
-            end = col + len(tok.splitlines()[0]) if kind == "STRING" else end_col
-            atom = Atom(kind, tok, Loc(line, col, end))
-            if dots:
-                lo = values[-1]
-                values[-1] = RangeNode(lo, atom, Loc(lo.loc.line, lo.loc.col, end))
-                dots = False
-            else:
-                values.append(atom)
-        elif kind == "DOTS":
-            if state != _VALUES or dots or not values or type(values[-1]) is not Atom:
-                raise _Reject(stmt_start)
-            dots = True
-        elif kind == "LBRACE":
-            if not (state == _NAME or state == _BRACE
-                    or (state == _VALUES and not dots and type(cur) is Setting)):
-                raise _Reject(stmt_start)
-            cur.body = []
-            stack.append((cur, cur.body))
-            cur = None
-            state = _BODY
-        else:  # RBRACE
-            if not stack or not (state == _BODY or state == _AFTER
-                                 or (state == _VALUES and not dots and type(cur) is Setting)):
-                raise _Reject(stmt_start)
-            if cur is not None:         # the last setting of the block ends here
-                cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
-            cur = stack.pop()[0]
-            if stack:
-                cur_line, cur_col = cur.key_loc.line, cur.key_loc.col
-            else:
-                cur_line, cur_col = st_line, st_col
-            end_line, end_col = line, col + 1
-            state = _AFTER
-    if pos != len(text) or state != _TOP:
-        raise _Reject(stmt_start)
+            # else END, the empty match at the end of the text
+        if pos != len(text):                    # never: END matches at the end
+            skipped = (pos, len(text))
+        if pos != len(text) or state != _TOP:
+            raise _Reject(stmt_start)
+    finally:
+        scan_work.attempts, scan_work.chars = attempts, pos
+        if skipped is not None:
+            scan_work.attempts += skipped[1] - skipped[0]
+            scan_work.chars += _failed_reads(text, *skipped)
     return statements
 
 
@@ -399,12 +456,67 @@ def syntax_error(text: str, start: int = 0) -> DamosError:
     return err
 
 
+_CONTROL_NAMES = {"\x00": "NULL", "\x0b": "LINE TABULATION", "\x1c": "FILE SEPARATOR",
+                  "\x1d": "GROUP SEPARATOR", "\x1e": "RECORD SEPARATOR",
+                  "\x1f": "UNIT SEPARATOR", "\x85": "NEXT LINE", "\x7f": "DELETE"}
+
+
+def character_name(ch: str) -> str:
+    """``U+00A0 (NO-BREAK SPACE)``."""
+    import unicodedata
+    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "")
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+
+
+def _bad_character(ch: str) -> tuple[str, str | None]:
+    """The message (and hint) for a character no terminal takes.  Invisible
+    ones (a no-break space, a vertical tab, a zero-width space) are named,
+    since the caret alone cannot show them."""
+    if ch.isprintable() and not ch.isspace():
+        return f"unexpected character {ch!r}", None
+    import unicodedata
+    shown = character_name(ch)
+    if ch.isspace() or unicodedata.category(ch) in ("Zs", "Cf"):
+        return (f"unexpected blank character {shown}",
+                "separate fields with spaces or tabs, and end lines with a newline or ';'")
+    return f"unexpected character {shown}", None
+
+
+def _legacy_note(text: str, pos: int):
+    """damo's reading of the field at ``pos`` (legacy.damo_syntax_note), as
+    (message, hint, start, end) offsets, when ``pos`` is in a legacy line --
+    a top-level statement that no keyword starts -- else None."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    start = max(line_start, text.rfind(";", line_start, pos) + 1)
+    words = text[start:pos + 1].split(None, 1)
+    if not words or words[0] in _KEYWORDS or "{" in words[0] or "}" in words[0] \
+            or _open_brace(text[:start]) is not None:
+        return None
+    end = len(text)
+    for stop in ("\n", ";", "#"):
+        at = text.find(stop, pos)
+        if at != -1:
+            end = min(end, at)
+    from .legacy import damo_syntax_note
+    note = damo_syntax_note(text[start:end], pos - start)
+    if note is None:
+        return None
+    msg, hint, a, b = note
+    return msg, hint, start + a, start + b
+
+
 def _lark_error(text: str, line_text) -> DamosError | None:
     import lark
     try:
         lark_parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        note = _legacy_note(text, e.pos_in_stream) if ch and ch != "\"" else None
+        if note is not None:
+            msg, hint, start, end = note
+            line_start = text.rfind("\n", 0, e.pos_in_stream) + 1
+            return DamosError(msg, Loc(e.line, start - line_start + 1, end - line_start + 1),
+                              hint=hint)
         hint = None
         if ch == '"':
             msg = "unterminated string"
@@ -412,7 +524,7 @@ def _lark_error(text: str, line_text) -> DamosError | None:
             msg = "unexpected '.'"
             hint = "ranges are written lo..hi, with two dots"
         else:
-            msg = f"unexpected character {ch!r}"
+            msg, hint = _bad_character(ch)
         return DamosError(msg, Loc(e.line, e.column), hint=hint)
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token

@@ -96,3 +96,93 @@ def format_bytes(n: float) -> str:
         if abs(n) >= 1 << shift:
             return f"{n / (1 << shift):.1f} {unit}"
     return f"{int(n)} B"
+
+
+# -- damo's reading of a legacy field -------------------------------------------------
+# damo 3.4.3 reads the fields of a legacy line with _damo_fmt_str's text_to_*
+# (Python's int() and float() underneath, so 1e3, 1_000, +26 and Unicode
+# digits are numbers to it).  This is that reading, so that an error can say
+# what damo would do with a field we refuse; it never decides what we accept.
+
+# the kinds of field, and damo's unit for each ("number": a field of a line
+# whose layout is unknown, read with text_to_nr alone)
+DAMO_FIELD_UNITS = {"bytes": "bytes", "percent": "%", "us": "us", "ms": "ms", "int": "",
+                    "number": ""}
+
+
+def damo_nr(text: str):
+    """damo's text_to_nr: commas dropped, then int(), else float()."""
+    plain = text.replace(",", "")
+    try:
+        return int(plain)
+    except ValueError:
+        return float(plain)          # raises ValueError: not a number to damo either
+
+
+def _damo_keyword_or_nr(text: str):
+    """damo's try_common_input: min, max, or a number (None if not one)."""
+    if text == "min":
+        return 0
+    if text == "max":
+        return ULONG_MAX
+    try:
+        return damo_nr(text)
+    except ValueError:
+        return None
+
+
+def damo_split(kind: str, text: str) -> tuple[str, str]:
+    """(number, unit) as damo splits a field of ``kind`` (bytes percent us ms
+    int): the unit is the suffix it recognises, "" when it takes the field
+    as a plain number.  Raises ValueError where damo fails."""
+    if kind in ("int", "number") or _damo_keyword_or_nr(text) is not None:
+        return text, ""
+    if kind == "bytes":
+        for n in (3, 2):
+            if len(text) > n and text[-n:] in SIZE_UNITS:
+                return text[:-n], text[-n:]
+        if text[-1:] in SIZE_UNITS:
+            return text[:-1], text[-1:]
+        raise ValueError(text)
+    if kind == "percent":
+        if text.endswith("%"):
+            return text[:-1], "%"
+        raise ValueError(text)
+    if kind in ("us", "ms"):
+        if text[-2:] in TIME_UNITS_NS or text[-1:] in TIME_UNITS_NS:
+            unit = text[-2:] if text[-2:] in ("ns", "us", "ms") else text[-1:]
+            return text[:-len(unit)], unit
+        raise ValueError(text)
+    raise ValueError(kind)
+
+
+def damo_read(kind: str, text: str):
+    """The value damo gives a field of ``kind``, in damo's unit for it (bytes,
+    percent, us, ms, or a plain int), or ValueError where damo fails."""
+    if kind == "int":
+        return int(text)
+    if kind == "number":
+        return damo_nr(text)
+    plain = _damo_keyword_or_nr(text)
+    if plain is not None:
+        return plain
+    number, unit = damo_split(kind, text)
+    value = damo_nr(number)
+    if kind == "bytes":
+        try:
+            return min(ULONG_MAX, int(value * SIZE_UNITS[unit]))
+        except OverflowError:               # inf: damo fails too
+            raise ValueError(text) from None
+    if kind == "percent":
+        return value / 100.0 * 100
+    us = value * TIME_UNITS_NS[unit] / 1000
+    return us if kind == "us" else us / 1000
+
+
+def plain_decimal(number) -> str:
+    """A number as plain decimal text: 1000.0 -> '1000', 0.5 -> '0.5'."""
+    if isinstance(number, int):
+        return str(number)
+    from decimal import Decimal
+    text = format(Decimal(repr(number)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
