@@ -103,3 +103,15 @@ class Report:
 
     def warn(self, message: str, loc: Loc | None = None, hint: str | None = None) -> None:
         self.items.append(Diagnostic("warning", message, loc, None, hint))
+
+
+_CONTROL_NAMES = {"\x00": "NULL", "\x0b": "LINE TABULATION", "\x1c": "FILE SEPARATOR",
+                  "\x1d": "GROUP SEPARATOR", "\x1e": "RECORD SEPARATOR",
+                  "\x1f": "UNIT SEPARATOR", "\x85": "NEXT LINE", "\x7f": "DELETE"}
+
+
+def character_name(ch: str) -> str:
+    """``U+00A0 (NO-BREAK SPACE)``."""
+    import unicodedata
+    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "")
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")

@@ -8,27 +8,13 @@ error says how damo reads it and why we do not.  README.md ("Legacy one-line
 schemes") lists every difference; tests run each against damo."""
 from __future__ import annotations
 
-import math
-
+from .damo_fields import (FIELD_WORDS, FIELD_KINDS, LEGACY_FIELD_COUNTS, damo_reading,
+                          passed_on)
 from .errors import DamosError, Loc, did_you_mean, shorten
 from .ir import ACTIONS, WMARK_METRICS, AccessPattern, Quota, Range, Scheme, Watermarks, Weights
 from .parser import Atom, RangeNode, Statement
-from .units import (DAMO_FIELD_UNITS, ULONG_MAX, damo_nr, damo_read, damo_split, plain_decimal,
-                    split_quantity)
+from .units import ULONG_MAX, damo_read, split_quantity
 from .values import error_at, read_count, read_percent, read_size, read_time, read_word
-
-LEGACY_FIELD_COUNTS = (7, 9, 12, 17, 18)
-
-# how damo reads each field (units.damo_read), by the number of fields
-_V0 = ("bytes", "bytes", "percent", "percent", "us", "us", "action")
-FIELD_KINDS = {
-    7: _V0,
-    9: _V0 + ("bytes", "ms"),
-    12: _V0 + ("bytes", "ms", "int", "int", "int"),
-    17: _V0 + ("bytes", "ms", "int", "int", "int", "metric", "us", "int", "int", "int"),
-    18: _V0 + ("ms", "bytes", "ms", "int", "int", "int", "metric", "us", "int", "int", "int"),
-}
-_WORDS = {"action": ("action", ACTIONS), "metric": ("watermark metric", WMARK_METRICS)}
 
 # `max` where damo's value would make the kernel do something absurd: why, and what to write
 _ABSURD_MAX = {
@@ -40,66 +26,6 @@ _ABSURD_MAX = {
                                  "that long before checking them again",
                            "write an interval, like 5s"),
 }
-
-
-def _why_python(number: str) -> str:
-    if any(c.isdigit() and not c.isascii() for c in number):
-        return "Python reads any Unicode digit"
-    if "_" in number:
-        return "Python int syntax: _ between digits"
-    if "," in number:
-        return "damo drops every comma"
-    if number[:1] in ("+", "-"):
-        return f"Python number syntax: a {number[0]} sign"
-    return "Python float syntax"
-
-
-def damo_reading(kind: str, text: str) -> str | None:
-    """How damo reads ``text`` as a field of ``kind`` where we would not
-    ("damo reads '1e3' as 1000.0 bytes (Python float syntax); write 1000"),
-    or None when damo fails on it too."""
-    try:
-        value = damo_read(kind, text)
-        number, unit = damo_split(kind, text)
-        plain = int(number) if kind == "int" else damo_nr(number)
-    except (ValueError, OverflowError):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None                 # damo fails later, converting it
-    unit_word = DAMO_FIELD_UNITS[kind]
-    shown = f"{value} {unit_word}".rstrip()
-    out = f"damo reads {text!r} as {shown} ({_why_python(number)})"
-    if plain < 0:
-        return out + "; the kernel takes no negative numbers"
-    return out + f"; write {plain_decimal(plain)}{unit}"
-
-
-def damo_syntax_note(line: str, pos: int) -> tuple[str, str | None, int, int] | None:
-    """For a character the lexer refused at ``pos`` of a legacy line (cut at
-    its ';' or comment): (message, hint, start, end) of the field damo would
-    read there, or None.  damo splits the line with Python's str.split()."""
-    import re
-    ch = line[pos]
-    if ch.isspace():
-        from .parser import character_name
-        return (f"unexpected blank character {character_name(ch)}: damo (Python's str.split) "
-                f"reads it as a space between fields, and we refuse it because it only looks "
-                f"like one", "write a space", pos, pos + 1)
-    fields = list(re.finditer(r"\S+", line))
-    at = next((i for i, m in enumerate(fields) if m.start() <= pos < m.end()), None)
-    if at is None:
-        return None
-    field = fields[at]
-    kinds = FIELD_KINDS.get(len(fields))
-    kind = kinds[at] if kinds else None
-    if kind in _WORDS:
-        what, choices = _WORDS[kind]
-        return (did_you_mean(field[0], choices, what), _passed_on(what), field.start(),
-                field.end())
-    reading = damo_reading(kind or "number", field[0])
-    if reading is None:
-        return None
-    return f"malformed number {shorten(field[0])!r}: {reading}", None, field.start(), field.end()
 
 
 def lower_legacy_line(st: Statement) -> Scheme:
@@ -176,7 +102,7 @@ def _check_damo_field(atom: Atom, kind: str) -> None:
     if atom.kind == "STRING":
         raise error_at(atom, f"a legacy field is never quoted: damo reads the quotes as part of "
                              f"it ({shorten(atom.text)}); write {shorten(atom.value)}")
-    if atom.kind != "QTY" or kind in _WORDS:
+    if atom.kind != "QTY" or kind in FIELD_WORDS:
         return
     try:
         number, unit = split_quantity(atom.text)
@@ -229,5 +155,5 @@ def _word(atom, choices, what: str):
     """An action or a metric; damo lower-cases any word and passes it on."""
     word = atom.text.lower() if isinstance(atom, Atom) else None
     if word is not None and word not in choices:
-        raise error_at(atom, did_you_mean(atom.text, choices, what), _passed_on(what))
+        raise error_at(atom, did_you_mean(atom.text, choices, what), passed_on(what))
     return read_word(atom, choices, what)

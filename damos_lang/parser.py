@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DamosError, Loc, shorten
+from .errors import DamosError, Loc, character_name, shorten
 
 GRAMMAR_PATHS = (
     Path(__file__).resolve().parent / "grammar" / "damos.lark",          # installed
@@ -456,18 +456,6 @@ def syntax_error(text: str, start: int = 0) -> DamosError:
     return err
 
 
-_CONTROL_NAMES = {"\x00": "NULL", "\x0b": "LINE TABULATION", "\x1c": "FILE SEPARATOR",
-                  "\x1d": "GROUP SEPARATOR", "\x1e": "RECORD SEPARATOR",
-                  "\x1f": "UNIT SEPARATOR", "\x85": "NEXT LINE", "\x7f": "DELETE"}
-
-
-def character_name(ch: str) -> str:
-    """``U+00A0 (NO-BREAK SPACE)``."""
-    import unicodedata
-    name = unicodedata.name(ch, "") or _CONTROL_NAMES.get(ch, "")
-    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
-
-
 def _bad_character(ch: str) -> tuple[str, str | None]:
     """The message (and hint) for a character no terminal takes.  Invisible
     ones (a no-break space, a vertical tab, a zero-width space) are named,
@@ -483,7 +471,7 @@ def _bad_character(ch: str) -> tuple[str, str | None]:
 
 
 def _legacy_note(text: str, pos: int):
-    """damo's reading of the field at ``pos`` (legacy.damo_syntax_note), as
+    """damo's reading of the field at ``pos`` (damo_fields.damo_syntax_note), as
     (message, hint, start, end) offsets, when ``pos`` is in a legacy line --
     a top-level statement that no keyword starts -- else None."""
     line_start = text.rfind("\n", 0, pos) + 1
@@ -497,7 +485,7 @@ def _legacy_note(text: str, pos: int):
         at = text.find(stop, pos)
         if at != -1:
             end = min(end, at)
-    from .legacy import damo_syntax_note
+    from .damo_fields import damo_syntax_note
     note = damo_syntax_note(text[start:end], pos - start)
     if note is None:
         return None

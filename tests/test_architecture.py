@@ -15,7 +15,8 @@ PKG = ROOT / "damos_lang"
 LAYERS = [
     ("base", ["errors", "units", "catalog", "console", "monitor", "grammar", "record_format"]),
     ("records", ["ir", "model", "sysfs.layout"]),
-    ("language", ["parser", "values", "legacy", "lower", "convert", "model_to_ir", "features"]),
+    ("language", ["parser", "damo_fields", "values", "legacy", "lower", "convert", "model_to_ir",
+                  "features"]),
     ("inputs", ["damo_input", "source", "unit"]),
     ("compile", ["check", "explain", "fmt", "pipeline", "sysfs", "report"]),
     ("targets", ["targets"]),

@@ -6,7 +6,6 @@ and that the front end neither needs the back end nor lark to read a valid
 file."""
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path

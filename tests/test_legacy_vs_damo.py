@@ -24,7 +24,7 @@ import pytest
 from damo_legacy_oracle import damo_reads
 from damos_lang.errors import DamosError
 from damos_lang.lower import parse
-from damos_lang.pipeline import run_target
+from damos_lang.targets import run_target
 from damos_lang.targets import Options, debugfs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -544,16 +544,23 @@ def test_failed_write_before_on_stops_and_starts_nothing(tmp_path, shell):
     bad = f"{SCHEMES}/0/access_pattern/age/max"
     (root / bad).unlink()
     (root / bad).mkdir()          # writing a directory fails, even as root
+    counts = [w.path for w in writes if w.path.rsplit("/", 1)[-1].startswith("nr_")]
+    for c in counts:
+        (root / c).write_text("0\n")   # what a fresh kernel tree holds
     before = snapshot(root)
     rec = WriteRecorder(str(root))
     r = run_script(tmp_path, compile_text(text), shell, 1)
     assert r.returncode == 1
     assert (f"damos: failed to write '4294967295' to {bad} "
-            f"(scheme 0 access_pattern/age/max)") in r.stderr
+            f"(scheme 0 access_pattern/age/max): Is a directory") in r.stderr
     k = [w.path for w in writes].index(bad)
-    assert rec.paths() == [w.path for w in writes[:k]]   # stopped at the failure
+    # stopped at the failure, then every count file written so far got its old
+    # value back, newest first (on a kernel that removes what they created)
+    done = [w.path for w in writes[:k]]
+    assert rec.paths() == done + [p for p in reversed(done) if p in counts]
+    assert all((root / c).read_text() == "0\n" for c in counts)
     assert (root / "kdamonds/0/state").read_text() == before["kdamonds/0/state"] == ""
-    assert "off" not in r.stderr
+    assert "off" not in r.stderr and "the tree is as it was" in r.stderr
 
 
 @pytest.mark.parametrize("shell", SHELLS, ids=SHELL_IDS)
@@ -586,8 +593,25 @@ def test_failure_after_on_turns_it_off(tmp_path, shell):
     assert r.returncode == 1
     assert f"failed to write '5' to {extra.path} (scheme 0 max_nr_snapshots)" in r.stderr
     assert "turned kdamond 0 off" in r.stderr
-    assert rec.paths() == [w.path for w in writes] + [ok.path, STATE]
+    counts = [w.path for w in writes if w.path.rsplit("/", 1)[-1].startswith("nr_")]
+    assert rec.paths() == [w.path for w in writes] + [ok.path, STATE] + counts[::-1]
     assert (root / STATE).read_text() == "off\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=SHELL_IDS)
+def test_a_failed_write_names_the_kernels_error(tmp_path, shell):
+    """The shells' own printf does not say why a write failed (busybox prints
+    nothing, dash 'I/O error'): the script's writes name the errno's text."""
+    text = "target pid 1\n4K max 0 0 5s max pageout\n"
+    writes = tplan(parse(text), Options())
+    root = fake_root(tmp_path, writes)
+    pid = "kdamonds/0/contexts/0/targets/0/pid_target"
+    (root / pid).unlink()
+    os.symlink("/dev/full", root / pid)   # open succeeds, the write fails (ENOSPC)
+    r = run_script(tmp_path, compile_text(text), shell)
+    assert r.returncode == 1
+    assert f"failed to write '1' to {pid} (target 0 pid): No space left on device" \
+        in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("shell", SHELLS, ids=SHELL_IDS)
@@ -673,3 +697,36 @@ def test_every_example_compiles_to_valid_sh(tmp_path, name):
     if shutil.which("checkbashisms"):
         r = subprocess.run(["checkbashisms", str(path)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("shell", SHELLS, ids=SHELL_IDS)
+def test_stop_damon_stat_option(tmp_path, shell):
+    """Without the option the script names DAMON_STAT and the option; with it,
+    DAMON_STAT is stopped first, and started again if the script fails."""
+    text = "4K max 0 0 5s max pageout\n"
+    script = compile_text(text)
+    writes = expected_writes(text, 1)
+    root = fake_root(tmp_path, writes)
+    for w in writes:
+        if w.path.rsplit("/", 1)[-1].startswith("nr_"):
+            (root / w.path).write_text("0\n")
+    enabled = tmp_path / "module/damon_stat/parameters/enabled"
+    enabled.parent.mkdir(parents=True)
+    enabled.write_text("Y\n")
+    r = run_script(tmp_path, script, shell, 1)
+    assert r.returncode == 1 and "--stop-damon-stat" in r.stderr and "damon_stat" in r.stderr
+    assert enabled.read_text() == "Y\n"
+    r = run_script(tmp_path, script, shell, "--stop-damon-stat", 1)
+    assert r.returncode == 0, r.stderr
+    assert enabled.read_text() == "N\n" and "stopped DAMON_STAT" in r.stderr
+    assert f"start it again: echo Y > {enabled}" in r.stdout
+    # a failure gives DAMON_STAT back
+    enabled.write_text("Y\n")
+    (root / STATE).write_text("")
+    bad = f"{SCHEMES}/0/action"
+    (root / bad).unlink()
+    (root / bad).mkdir()
+    r = run_script(tmp_path, script, shell, "--stop-damon-stat", 1)
+    assert r.returncode == 1 and "started DAMON_STAT again" in r.stderr
+    assert enabled.read_text() == "Y\n"
+    assert "usage" in run_script(tmp_path, script, shell, "--stop", 1).stderr

@@ -12,7 +12,7 @@ from .. import __version__, catalog
 from ..catalog import SYSFS, vstr
 from ..features import minimum_version
 from ..sysfs import layout as L
-from ..sysfs.modules import EXCLUSIVE_MODULES
+from ..sysfs.modules import DAMON_STAT, EXCLUSIVE_MODULES
 from ..sysfs.plan import PID_FROM_CALLER, Write, plan_for, takes_pid_from_caller
 
 NAME = "sysfs"
@@ -23,6 +23,11 @@ def _retries(path: str) -> bool:
     """Written under the kernel's trylock, so -EBUSY means try again (§7 trap 10)."""
     found = L.locate(path)
     return found is not None and found.file.retry
+
+
+def _is_count(path: str) -> bool:
+    found = L.locate(path)
+    return found is not None and found.file.kind == L.COUNT
 
 
 def q(s: str) -> str:
@@ -39,25 +44,49 @@ _BODY = r"""
 root=${DAMOS_SYSFS_ROOT:-/sys/kernel/mm/damon/admin}
 modroot=${DAMOS_SYS_MODULE_ROOT:-/sys/module}
 started=0
+stat_stopped=0
+# the count files written, newest first, each with its old value: writing the
+# old value back removes every directory the script created (sysfs.md §7 trap 3)
+journal=''
 
 die() {
     printf 'damos: %s\n' "$1" >&2
     exit 1
 }
 
-# turn off what this script turned on (nothing runs before 'on')
+# put VALUE PATH: one write of VALUE; cat reports the kernel's error text
+# (the shells' own printf does not: busybox says nothing, dash 'I/O error')
+put() {
+    printf '%s\n' "$1" | cat > "$2"
+}
+
+# undo what this script did: turn off what it turned on, write each count file
+# back to its old value, and start DAMON_STAT again if it stopped it
 undo() {
     if [ "$started" = 1 ]; then
-        if { printf '%s\n' off > "$root/$state_path"; } 2>/dev/null; then
+        if put off "$root/$state_path" 2>/dev/null; then
             printf 'damos: turned kdamond 0 off again\n' >&2
         else
             printf 'damos: could not turn kdamond 0 off; write off to %s\n' \
                 "$root/$state_path" >&2
         fi
     fi
+    printf '%s\n' "$journal" | while IFS=' ' read -r path old; do
+        [ -n "$path" ] || continue
+        put "$old" "$root/$path" 2>/dev/null ||
+            printf 'damos: could not write %s back to %s\n' "$old" "$root/$path" >&2
+    done
+    if [ "$stat_stopped" = 1 ]; then
+        if put Y "$statf" 2>/dev/null; then
+            printf 'damos: started DAMON_STAT again\n' >&2
+        else
+            printf 'damos: could not start DAMON_STAT again; write Y to %s\n' "$statf" >&2
+        fi
+    fi
 }
 
-# w VALUE PATH WHAT RETRY: write VALUE to $root/PATH, or report, undo and exit 1
+# w VALUE PATH WHAT RETRY COUNT: write VALUE to $root/PATH, or report, undo and
+# exit 1; a COUNT file's old value is kept for the undo
 w() {
     if [ ! -e "$root/$2" ]; then
         printf "damos: failed to write '%s' to %s (%s): no such file; this kernel lacks the feature\n" \
@@ -65,8 +94,13 @@ w() {
         undo
         exit 1
     fi
+    if [ "$5" = 1 ]; then
+        IFS= read -r old < "$root/$2" || old=0
+        journal="$2 ${old:-0}
+$journal"
+    fi
     tries=1
-    while ! err=$( { printf '%s\n' "$1" > "$root/$2"; } 2>&1 ); do
+    while ! err=$( { put "$1" "$root/$2"; } 2>&1 ); do
         # -EBUSY from the kernel's trylock: try again shortly
         if [ "$4" = 1 ] && [ "$tries" -lt 3 ] && [ -f "$root/$2" ]; then
             tries=$((tries + 1))
@@ -80,6 +114,7 @@ w() {
                 "damos: nr_regions min < 3, a missing memcg, or another DAMON user (-EBUSY)" >&2
         fi
         undo
+        printf 'damos: nothing is left of this run: the tree is as it was\n' >&2
         exit 1
     done
     if [ "$2" = "$state_path" ] && [ "$1" = on ]; then
@@ -94,15 +129,23 @@ need_ops() {
     while IFS= read -r o; do
         [ "$o" = "$1" ] && return 0
     done < "$f"
+    undo
     die "this kernel has no '$1' operations set (see $f)"
 }
 
+stop_stat=0
+case ${1-} in --stop-damon-stat) stop_stat=1; shift ;; esac
 __ARGS__
 # -- pre-flight: nothing is written before these pass
 [ -d "$root" ] || die "no DAMON sysfs interface at $root (needs CONFIG_DAMON_SYSFS=y and sysfs mounted)"
+statf="$modroot/__STAT__/parameters/enabled"
 for m in __MODULES__; do
     f="$modroot/$m/parameters/enabled"
     if [ -r "$f" ] && IFS= read -r v < "$f" && [ "$v" = Y ]; then
+        if [ "$m" = __STAT__ ]; then
+            [ "$stop_stat" = 1 ] && continue
+            die "$m is running DAMON exclusively (DAMON_STAT), so a sysfs kdamond cannot start; run this script with --stop-damon-stat to stop it while the kdamond runs, or stop it with: echo N > $f"
+        fi
         die "$m is running DAMON exclusively, so a sysfs kdamond cannot start; stop it with: echo N > $f"
     fi
 done
@@ -112,6 +155,11 @@ for f in "$root"/__KDAMONDS__/*/__STATE__; do
         die "a DAMON sysfs kdamond is already running ($f is on); refusing to replace it"
     fi
 done
+if [ "$stop_stat" = 1 ] && [ -r "$statf" ] && IFS= read -r v < "$statf" && [ "$v" = Y ]; then
+    err=$( { put N "$statf"; } 2>&1 ) || die "cannot stop DAMON_STAT: ${err##*: }"
+    stat_stopped=1
+    printf 'damos: stopped DAMON_STAT (--stop-damon-stat)\n' >&2
+fi
 """
 
 _PID_SINGLE = r"""
@@ -135,9 +183,9 @@ kill -0 "$pid" 2>/dev/null || die "no process with pid $pid"
 """
 
 _NO_ARGS = r"""
-case ${1-} in -h|--help) printf 'usage: %s\n' "$0"; exit 0 ;; esac
+case ${1-} in -h|--help) printf 'usage: %s [--stop-damon-stat]\n' "$0"; exit 0 ;; esac
 if [ "$#" -gt 0 ]; then
-    printf 'usage: %s\n(__WHY__)\n' "$0" >&2
+    printf 'usage: %s [--stop-damon-stat]\n(__WHY__)\n' "$0" >&2
     exit 2
 fi
 """
@@ -158,12 +206,13 @@ def script_from_plan(writes: list[Write], header: list[str], pid_arg: str | None
     out.append(f"state_path={q(L.state_path(0))}")
     if pid_arg is not None:
         default = q(pid_arg) if pid_arg else "''"
-        usage = "PID" if not pid_arg else "[PID]"
+        usage = "[--stop-damon-stat] " + ("PID" if not pid_arg else "[PID]")
         args = _PID_SINGLE.replace("__DEFAULT__", default).replace("__USAGE__", usage)
     else:
         args = _NO_ARGS.replace("__WHY__", why_no_args or "this script takes no arguments")
     state = L.KDAMOND.file("state")
     out.append(_BODY.replace("__MODULES__", " ".join(EXCLUSIVE_MODULES))
+               .replace("__STAT__", DAMON_STAT)
                .replace("__AVAIL_OPS__", L.path_of(L.context_dir(0), L.CONTEXT,
                                                    L.AVAIL_OPERATIONS.path))
                .replace("__KDAMONDS__", L.ADMIN.file("kdamonds").dir)
@@ -174,7 +223,8 @@ def script_from_plan(writes: list[Write], header: list[str], pid_arg: str | None
     for wr in writes:
         value = '"$pid"' if wr.value == PID_FROM_CALLER else q(wr.value)
         retry = "1" if _retries(wr.path) else "0"
-        out.append(f"w {value} {q(wr.path)} {q(wr.what)} {retry}")
+        count = "1" if _is_count(wr.path) else "0"
+        out.append(f"w {value} {q(wr.path)} {q(wr.what)} {retry} {count}")
         if ops and wr.path == L.path_of(L.context_dir(0), L.CONTEXT, "ops"):
             out.append(f"need_ops {q(ops)}")
     out.append("")
@@ -187,6 +237,10 @@ fi
 IFS= read -r kpid 2>/dev/null < "$root/__PID__" || kpid='?'
 printf 'damos: kdamond 0 is on (pid %s); stop it with: echo off > %s\n' \
     "${kpid:-?}" "$root/$state_path"
+if [ "$stat_stopped" = 1 ]; then
+    printf 'damos: DAMON_STAT is stopped while it runs; after that, start it again: echo Y > %s\n' \
+        "$statf"
+fi
 """.replace("__PID__", L.path_of(L.kdamond_dir(0), L.KDAMOND, "pid")))
     return "\n".join(out)
 
@@ -209,16 +263,19 @@ def compile(unit, options) -> str:
         header.append(f"Checked against Linux {vstr(options.kernel)} (--kernel).")
     header.append("Environment: DAMOS_SYSFS_ROOT (default /sys/kernel/mm/damon/admin), "
                   "DAMOS_SYS_MODULE_ROOT (default /sys/module).")
+    header.append("--stop-damon-stat: stop a running DAMON_STAT first (no kdamond can start "
+                  "while it runs); on a failure it is started again.")
     pid_arg = None
     why = ""
     if takes_pid:
         default = ctx.targets[0].pid if ctx.targets else None
         pid_arg = str(default) if default is not None else ""
-        header.append("Usage: sh SCRIPT [PID]; PID overrides the compiled-in pid."
-                      if pid_arg else "Usage: sh SCRIPT PID")
+        header.append("Usage: sh SCRIPT [--stop-damon-stat] [PID]; PID overrides the "
+                      "compiled-in pid." if pid_arg else
+                      "Usage: sh SCRIPT [--stop-damon-stat] PID")
     else:
         why = (f"the {ctx.ops} operations set monitors {catalog.OPS[ctx.ops].words}, so there "
                "is no pid" if not catalog.OPS[ctx.ops].takes_pid
                else "the pids of the targets are in the script")
-        header.append("Usage: sh SCRIPT")
+        header.append("Usage: sh SCRIPT [--stop-damon-stat]")
     return script_from_plan(writes, header, pid_arg, ctx.ops, why)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from damos_lang.cli import app
 from damos_lang.errors import DamosError
-from damos_lang.live import apply as A, status as S
+from damos_lang.live import apply as A
 from damos_lang.pipeline import compile_path
 from damos_lang.sysfs.standin import StandIn
 

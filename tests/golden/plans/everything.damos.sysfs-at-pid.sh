@@ -4,7 +4,8 @@
 # Values are kernel units at sample 5000 us, aggr 100000 us, update 1000000 us.
 # Needs Linux >= 7.2 (fail_charge) with CONFIG_DAMON_SYSFS=y.
 # Environment: DAMOS_SYSFS_ROOT (default /sys/kernel/mm/damon/admin), DAMOS_SYS_MODULE_ROOT (default /sys/module).
-# Usage: sh SCRIPT
+# --stop-damon-stat: stop a running DAMON_STAT first (no kdamond can start while it runs); on a failure it is started again.
+# Usage: sh SCRIPT [--stop-damon-stat]
 # shellcheck disable=SC2016
 set -u
 state_path='kdamonds/0/state'
@@ -12,25 +13,49 @@ state_path='kdamonds/0/state'
 root=${DAMOS_SYSFS_ROOT:-/sys/kernel/mm/damon/admin}
 modroot=${DAMOS_SYS_MODULE_ROOT:-/sys/module}
 started=0
+stat_stopped=0
+# the count files written, newest first, each with its old value: writing the
+# old value back removes every directory the script created (sysfs.md §7 trap 3)
+journal=''
 
 die() {
     printf 'damos: %s\n' "$1" >&2
     exit 1
 }
 
-# turn off what this script turned on (nothing runs before 'on')
+# put VALUE PATH: one write of VALUE; cat reports the kernel's error text
+# (the shells' own printf does not: busybox says nothing, dash 'I/O error')
+put() {
+    printf '%s\n' "$1" | cat > "$2"
+}
+
+# undo what this script did: turn off what it turned on, write each count file
+# back to its old value, and start DAMON_STAT again if it stopped it
 undo() {
     if [ "$started" = 1 ]; then
-        if { printf '%s\n' off > "$root/$state_path"; } 2>/dev/null; then
+        if put off "$root/$state_path" 2>/dev/null; then
             printf 'damos: turned kdamond 0 off again\n' >&2
         else
             printf 'damos: could not turn kdamond 0 off; write off to %s\n' \
                 "$root/$state_path" >&2
         fi
     fi
+    printf '%s\n' "$journal" | while IFS=' ' read -r path old; do
+        [ -n "$path" ] || continue
+        put "$old" "$root/$path" 2>/dev/null ||
+            printf 'damos: could not write %s back to %s\n' "$old" "$root/$path" >&2
+    done
+    if [ "$stat_stopped" = 1 ]; then
+        if put Y "$statf" 2>/dev/null; then
+            printf 'damos: started DAMON_STAT again\n' >&2
+        else
+            printf 'damos: could not start DAMON_STAT again; write Y to %s\n' "$statf" >&2
+        fi
+    fi
 }
 
-# w VALUE PATH WHAT RETRY: write VALUE to $root/PATH, or report, undo and exit 1
+# w VALUE PATH WHAT RETRY COUNT: write VALUE to $root/PATH, or report, undo and
+# exit 1; a COUNT file's old value is kept for the undo
 w() {
     if [ ! -e "$root/$2" ]; then
         printf "damos: failed to write '%s' to %s (%s): no such file; this kernel lacks the feature\n" \
@@ -38,8 +63,13 @@ w() {
         undo
         exit 1
     fi
+    if [ "$5" = 1 ]; then
+        IFS= read -r old < "$root/$2" || old=0
+        journal="$2 ${old:-0}
+$journal"
+    fi
     tries=1
-    while ! err=$( { printf '%s\n' "$1" > "$root/$2"; } 2>&1 ); do
+    while ! err=$( { put "$1" "$root/$2"; } 2>&1 ); do
         # -EBUSY from the kernel's trylock: try again shortly
         if [ "$4" = 1 ] && [ "$tries" -lt 3 ] && [ -f "$root/$2" ]; then
             tries=$((tries + 1))
@@ -53,6 +83,7 @@ w() {
                 "damos: nr_regions min < 3, a missing memcg, or another DAMON user (-EBUSY)" >&2
         fi
         undo
+        printf 'damos: nothing is left of this run: the tree is as it was\n' >&2
         exit 1
     done
     if [ "$2" = "$state_path" ] && [ "$1" = on ]; then
@@ -67,19 +98,27 @@ need_ops() {
     while IFS= read -r o; do
         [ "$o" = "$1" ] && return 0
     done < "$f"
+    undo
     die "this kernel has no '$1' operations set (see $f)"
 }
 
-case ${1-} in -h|--help) printf 'usage: %s\n' "$0"; exit 0 ;; esac
+stop_stat=0
+case ${1-} in --stop-damon-stat) stop_stat=1; shift ;; esac
+case ${1-} in -h|--help) printf 'usage: %s [--stop-damon-stat]\n' "$0"; exit 0 ;; esac
 if [ "$#" -gt 0 ]; then
-    printf 'usage: %s\n(the paddr operations set monitors physical memory, so there is no pid)\n' "$0" >&2
+    printf 'usage: %s [--stop-damon-stat]\n(the paddr operations set monitors physical memory, so there is no pid)\n' "$0" >&2
     exit 2
 fi
 # -- pre-flight: nothing is written before these pass
 [ -d "$root" ] || die "no DAMON sysfs interface at $root (needs CONFIG_DAMON_SYSFS=y and sysfs mounted)"
+statf="$modroot/damon_stat/parameters/enabled"
 for m in damon_stat damon_reclaim damon_lru_sort; do
     f="$modroot/$m/parameters/enabled"
     if [ -r "$f" ] && IFS= read -r v < "$f" && [ "$v" = Y ]; then
+        if [ "$m" = damon_stat ]; then
+            [ "$stop_stat" = 1 ] && continue
+            die "$m is running DAMON exclusively (DAMON_STAT), so a sysfs kdamond cannot start; run this script with --stop-damon-stat to stop it while the kdamond runs, or stop it with: echo N > $f"
+        fi
         die "$m is running DAMON exclusively, so a sysfs kdamond cannot start; stop it with: echo N > $f"
     fi
 done
@@ -89,125 +128,130 @@ for f in "$root"/kdamonds/*/state; do
         die "a DAMON sysfs kdamond is already running ($f is on); refusing to replace it"
     fi
 done
+if [ "$stop_stat" = 1 ] && [ -r "$statf" ] && IFS= read -r v < "$statf" && [ "$v" = Y ]; then
+    err=$( { put N "$statf"; } 2>&1 ) || die "cannot stop DAMON_STAT: ${err##*: }"
+    stat_stopped=1
+    printf 'damos: stopped DAMON_STAT (--stop-damon-stat)\n' >&2
+fi
 
 # -- the writes, in order (nr_* before the directories they create)
-w '1' 'kdamonds/nr_kdamonds' 'number of kdamonds' 1
-w '1' 'kdamonds/0/contexts/nr_contexts' 'number of contexts' 1
-w 'paddr' 'kdamonds/0/contexts/0/operations' 'operations set' 0
+w '1' 'kdamonds/nr_kdamonds' 'number of kdamonds' 1 1
+w '1' 'kdamonds/0/contexts/nr_contexts' 'number of contexts' 1 1
+w 'paddr' 'kdamonds/0/contexts/0/operations' 'operations set' 0 0
 need_ops 'paddr'
-w '5000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us' 'sampling interval (us)' 0
-w '100000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us' 'aggregation interval (us)' 0
-w '1000000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/update_us' 'update interval (us)' 0
-w '400' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/access_bp' 'intervals_goal access_bp' 0
-w '3' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/aggrs' 'intervals_goal aggrs' 0
-w '5000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/min_sample_us' 'intervals_goal min_sample_us' 0
-w '10000000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/max_sample_us' 'intervals_goal max_sample_us' 0
-w '10' 'kdamonds/0/contexts/0/monitoring_attrs/nr_regions/min' 'nr_regions min' 0
-w '1000' 'kdamonds/0/contexts/0/monitoring_attrs/nr_regions/max' 'nr_regions max' 0
-w '1' 'kdamonds/0/contexts/0/targets/nr_targets' 'number of targets' 1
-w '1' 'kdamonds/0/contexts/0/targets/0/regions/nr_regions' 'target 0 number of regions' 1
-w '4294967296' 'kdamonds/0/contexts/0/targets/0/regions/0/start' 'target 0 region 0 start' 0
-w '8589934592' 'kdamonds/0/contexts/0/targets/0/regions/0/end' 'target 0 region 0 end' 0
-w '5' 'kdamonds/0/contexts/0/schemes/nr_schemes' 'number of schemes' 1
-w 'migrate_hot' 'kdamonds/0/contexts/0/schemes/0/action' 'scheme 0 action' 0
-w '1000000' 'kdamonds/0/contexts/0/schemes/0/apply_interval_us' 'scheme 0 apply_interval_us' 0
-w '2' 'kdamonds/0/contexts/0/schemes/0/dests/nr_dests' 'scheme 0 dests/nr_dests' 1
-w '0' 'kdamonds/0/contexts/0/schemes/0/dests/0/id' 'scheme 0 dests/0/id' 0
-w '70' 'kdamonds/0/contexts/0/schemes/0/dests/0/weight' 'scheme 0 dests/0/weight' 0
-w '1' 'kdamonds/0/contexts/0/schemes/0/dests/1/id' 'scheme 0 dests/1/id' 0
-w '30' 'kdamonds/0/contexts/0/schemes/0/dests/1/weight' 'scheme 0 dests/1/weight' 0
-w '4096' 'kdamonds/0/contexts/0/schemes/0/access_pattern/sz/min' 'scheme 0 access_pattern/sz/min' 0
-w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max' 'scheme 0 access_pattern/sz/max' 0
-w '5' 'kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/min' 'scheme 0 access_pattern/nr_accesses/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/max' 'scheme 0 access_pattern/nr_accesses/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/0/access_pattern/age/min' 'scheme 0 access_pattern/age/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/0/access_pattern/age/max' 'scheme 0 access_pattern/age/max' 0
-w '8' 'kdamonds/0/contexts/0/schemes/0/filters/nr_filters' 'scheme 0 filters/nr_filters' 1
-w 'anon' 'kdamonds/0/contexts/0/schemes/0/filters/0/type' 'scheme 0 filter 0 type' 0
-w 'N' 'kdamonds/0/contexts/0/schemes/0/filters/0/matching' 'scheme 0 filter 0 matching' 0
-w 'young' 'kdamonds/0/contexts/0/schemes/0/filters/1/type' 'scheme 0 filter 1 type' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/1/matching' 'scheme 0 filter 1 matching' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/1/allow' 'scheme 0 filter 1 allow' 0
-w 'unmapped' 'kdamonds/0/contexts/0/schemes/0/filters/2/type' 'scheme 0 filter 2 type' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/2/matching' 'scheme 0 filter 2 matching' 0
-w 'active' 'kdamonds/0/contexts/0/schemes/0/filters/3/type' 'scheme 0 filter 3 type' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/3/matching' 'scheme 0 filter 3 matching' 0
-w 'memcg' 'kdamonds/0/contexts/0/schemes/0/filters/4/type' 'scheme 0 filter 4 type' 0
-w '/workloads/batch job' 'kdamonds/0/contexts/0/schemes/0/filters/4/memcg_path' 'scheme 0 filter 4 memcg_path' 1
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/4/matching' 'scheme 0 filter 4 matching' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/4/allow' 'scheme 0 filter 4 allow' 0
-w 'addr' 'kdamonds/0/contexts/0/schemes/0/filters/5/type' 'scheme 0 filter 5 type' 0
-w '4294967296' 'kdamonds/0/contexts/0/schemes/0/filters/5/addr_start' 'scheme 0 filter 5 addr_start' 0
-w '5368709120' 'kdamonds/0/contexts/0/schemes/0/filters/5/addr_end' 'scheme 0 filter 5 addr_end' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/5/matching' 'scheme 0 filter 5 matching' 0
-w 'target' 'kdamonds/0/contexts/0/schemes/0/filters/6/type' 'scheme 0 filter 6 type' 0
-w '0' 'kdamonds/0/contexts/0/schemes/0/filters/6/damon_target_idx' 'scheme 0 filter 6 damon_target_idx' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/6/matching' 'scheme 0 filter 6 matching' 0
-w 'hugepage_size' 'kdamonds/0/contexts/0/schemes/0/filters/7/type' 'scheme 0 filter 7 type' 0
-w '2097152' 'kdamonds/0/contexts/0/schemes/0/filters/7/min' 'scheme 0 filter 7 min' 0
-w '2097152' 'kdamonds/0/contexts/0/schemes/0/filters/7/max' 'scheme 0 filter 7 max' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/7/matching' 'scheme 0 filter 7 matching' 0
-w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/7/allow' 'scheme 0 filter 7 allow' 0
-w 'migrate_cold' 'kdamonds/0/contexts/0/schemes/1/action' 'scheme 1 action' 0
-w '1' 'kdamonds/0/contexts/0/schemes/1/target_nid' 'scheme 1 target_nid' 0
-w '0' 'kdamonds/0/contexts/0/schemes/1/access_pattern/sz/min' 'scheme 1 access_pattern/sz/min' 0
-w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/1/access_pattern/sz/max' 'scheme 1 access_pattern/sz/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/1/access_pattern/nr_accesses/min' 'scheme 1 access_pattern/nr_accesses/min' 0
-w '0' 'kdamonds/0/contexts/0/schemes/1/access_pattern/nr_accesses/max' 'scheme 1 access_pattern/nr_accesses/max' 0
-w '100' 'kdamonds/0/contexts/0/schemes/1/access_pattern/age/min' 'scheme 1 access_pattern/age/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/1/access_pattern/age/max' 'scheme 1 access_pattern/age/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/1/quotas/ms' 'scheme 1 quotas/ms' 0
-w '1073741824' 'kdamonds/0/contexts/0/schemes/1/quotas/bytes' 'scheme 1 quotas/bytes' 0
-w '1000' 'kdamonds/0/contexts/0/schemes/1/quotas/reset_interval_ms' 'scheme 1 quotas/reset_interval_ms' 0
-w 'temporal' 'kdamonds/0/contexts/0/schemes/1/quotas/goal_tuner' 'scheme 1 quotas/goal_tuner' 0
-w '1' 'kdamonds/0/contexts/0/schemes/1/quotas/fail_charge_num' 'scheme 1 quotas/fail_charge_num' 0
-w '4' 'kdamonds/0/contexts/0/schemes/1/quotas/fail_charge_denom' 'scheme 1 quotas/fail_charge_denom' 0
-w '8' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/nr_goals' 'scheme 1 quotas/goals/nr_goals' 1
-w 'node_mem_free_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/0/target_metric' 'scheme 1 goal 0 target_metric' 0
-w '2000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/0/target_value' 'scheme 1 goal 0 target_value' 0
-w '0' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/0/nid' 'scheme 1 goal 0 nid' 0
-w 'node_memcg_used_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/target_metric' 'scheme 1 goal 1 target_metric' 0
-w '5000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/target_value' 'scheme 1 goal 1 target_value' 0
-w '0' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/nid' 'scheme 1 goal 1 nid' 0
-w '/workloads' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/path' 'scheme 1 goal 1 path' 1
-w 'active_mem_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/2/target_metric' 'scheme 1 goal 2 target_metric' 0
-w '6000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/2/target_value' 'scheme 1 goal 2 target_value' 0
-w 'inactive_mem_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/3/target_metric' 'scheme 1 goal 3 target_metric' 0
-w '4000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/3/target_value' 'scheme 1 goal 3 target_value' 0
-w 'user_input' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/4/target_metric' 'scheme 1 goal 4 target_metric' 0
-w '300' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/4/target_value' 'scheme 1 goal 4 target_value' 0
-w '100' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/4/current_value' 'scheme 1 goal 4 current_value' 0
-w 'node_memcg_free_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/target_metric' 'scheme 1 goal 5 target_metric' 0
-w '3000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/target_value' 'scheme 1 goal 5 target_value' 0
-w '1' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/nid' 'scheme 1 goal 5 nid' 0
-w '/workloads/batch job' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/path' 'scheme 1 goal 5 path' 1
-w 'node_eligible_mem_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/6/target_metric' 'scheme 1 goal 6 target_metric' 0
-w '1000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/6/target_value' 'scheme 1 goal 6 target_value' 0
-w 'node_mem_used_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/7/target_metric' 'scheme 1 goal 7 target_metric' 0
-w '7000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/7/target_value' 'scheme 1 goal 7 target_value' 0
-w '1' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/7/nid' 'scheme 1 goal 7 nid' 0
-w 'lru_prio' 'kdamonds/0/contexts/0/schemes/2/action' 'scheme 2 action' 0
-w '0' 'kdamonds/0/contexts/0/schemes/2/access_pattern/sz/min' 'scheme 2 access_pattern/sz/min' 0
-w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/2/access_pattern/sz/max' 'scheme 2 access_pattern/sz/max' 0
-w '10' 'kdamonds/0/contexts/0/schemes/2/access_pattern/nr_accesses/min' 'scheme 2 access_pattern/nr_accesses/min' 0
-w '20' 'kdamonds/0/contexts/0/schemes/2/access_pattern/nr_accesses/max' 'scheme 2 access_pattern/nr_accesses/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/2/access_pattern/age/min' 'scheme 2 access_pattern/age/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/2/access_pattern/age/max' 'scheme 2 access_pattern/age/max' 0
-w 'lru_deprio' 'kdamonds/0/contexts/0/schemes/3/action' 'scheme 3 action' 0
-w '0' 'kdamonds/0/contexts/0/schemes/3/access_pattern/sz/min' 'scheme 3 access_pattern/sz/min' 0
-w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/3/access_pattern/sz/max' 'scheme 3 access_pattern/sz/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/3/access_pattern/nr_accesses/min' 'scheme 3 access_pattern/nr_accesses/min' 0
-w '0' 'kdamonds/0/contexts/0/schemes/3/access_pattern/nr_accesses/max' 'scheme 3 access_pattern/nr_accesses/max' 0
-w '50' 'kdamonds/0/contexts/0/schemes/3/access_pattern/age/min' 'scheme 3 access_pattern/age/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/3/access_pattern/age/max' 'scheme 3 access_pattern/age/max' 0
-w 'stat' 'kdamonds/0/contexts/0/schemes/4/action' 'scheme 4 action' 0
-w '0' 'kdamonds/0/contexts/0/schemes/4/access_pattern/sz/min' 'scheme 4 access_pattern/sz/min' 0
-w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/4/access_pattern/sz/max' 'scheme 4 access_pattern/sz/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/4/access_pattern/nr_accesses/min' 'scheme 4 access_pattern/nr_accesses/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/4/access_pattern/nr_accesses/max' 'scheme 4 access_pattern/nr_accesses/max' 0
-w '0' 'kdamonds/0/contexts/0/schemes/4/access_pattern/age/min' 'scheme 4 access_pattern/age/min' 0
-w '4294967295' 'kdamonds/0/contexts/0/schemes/4/access_pattern/age/max' 'scheme 4 access_pattern/age/max' 0
-w 'on' 'kdamonds/0/state' 'start kdamond 0' 1
+w '5000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us' 'sampling interval (us)' 0 0
+w '100000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us' 'aggregation interval (us)' 0 0
+w '1000000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/update_us' 'update interval (us)' 0 0
+w '400' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/access_bp' 'intervals_goal access_bp' 0 0
+w '3' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/aggrs' 'intervals_goal aggrs' 0 0
+w '5000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/min_sample_us' 'intervals_goal min_sample_us' 0 0
+w '10000000' 'kdamonds/0/contexts/0/monitoring_attrs/intervals/intervals_goal/max_sample_us' 'intervals_goal max_sample_us' 0 0
+w '10' 'kdamonds/0/contexts/0/monitoring_attrs/nr_regions/min' 'nr_regions min' 0 0
+w '1000' 'kdamonds/0/contexts/0/monitoring_attrs/nr_regions/max' 'nr_regions max' 0 0
+w '1' 'kdamonds/0/contexts/0/targets/nr_targets' 'number of targets' 1 1
+w '1' 'kdamonds/0/contexts/0/targets/0/regions/nr_regions' 'target 0 number of regions' 1 1
+w '4294967296' 'kdamonds/0/contexts/0/targets/0/regions/0/start' 'target 0 region 0 start' 0 0
+w '8589934592' 'kdamonds/0/contexts/0/targets/0/regions/0/end' 'target 0 region 0 end' 0 0
+w '5' 'kdamonds/0/contexts/0/schemes/nr_schemes' 'number of schemes' 1 1
+w 'migrate_hot' 'kdamonds/0/contexts/0/schemes/0/action' 'scheme 0 action' 0 0
+w '1000000' 'kdamonds/0/contexts/0/schemes/0/apply_interval_us' 'scheme 0 apply_interval_us' 0 0
+w '2' 'kdamonds/0/contexts/0/schemes/0/dests/nr_dests' 'scheme 0 dests/nr_dests' 1 1
+w '0' 'kdamonds/0/contexts/0/schemes/0/dests/0/id' 'scheme 0 dests/0/id' 0 0
+w '70' 'kdamonds/0/contexts/0/schemes/0/dests/0/weight' 'scheme 0 dests/0/weight' 0 0
+w '1' 'kdamonds/0/contexts/0/schemes/0/dests/1/id' 'scheme 0 dests/1/id' 0 0
+w '30' 'kdamonds/0/contexts/0/schemes/0/dests/1/weight' 'scheme 0 dests/1/weight' 0 0
+w '4096' 'kdamonds/0/contexts/0/schemes/0/access_pattern/sz/min' 'scheme 0 access_pattern/sz/min' 0 0
+w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max' 'scheme 0 access_pattern/sz/max' 0 0
+w '5' 'kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/min' 'scheme 0 access_pattern/nr_accesses/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/max' 'scheme 0 access_pattern/nr_accesses/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/0/access_pattern/age/min' 'scheme 0 access_pattern/age/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/0/access_pattern/age/max' 'scheme 0 access_pattern/age/max' 0 0
+w '8' 'kdamonds/0/contexts/0/schemes/0/filters/nr_filters' 'scheme 0 filters/nr_filters' 1 1
+w 'anon' 'kdamonds/0/contexts/0/schemes/0/filters/0/type' 'scheme 0 filter 0 type' 0 0
+w 'N' 'kdamonds/0/contexts/0/schemes/0/filters/0/matching' 'scheme 0 filter 0 matching' 0 0
+w 'young' 'kdamonds/0/contexts/0/schemes/0/filters/1/type' 'scheme 0 filter 1 type' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/1/matching' 'scheme 0 filter 1 matching' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/1/allow' 'scheme 0 filter 1 allow' 0 0
+w 'unmapped' 'kdamonds/0/contexts/0/schemes/0/filters/2/type' 'scheme 0 filter 2 type' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/2/matching' 'scheme 0 filter 2 matching' 0 0
+w 'active' 'kdamonds/0/contexts/0/schemes/0/filters/3/type' 'scheme 0 filter 3 type' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/3/matching' 'scheme 0 filter 3 matching' 0 0
+w 'memcg' 'kdamonds/0/contexts/0/schemes/0/filters/4/type' 'scheme 0 filter 4 type' 0 0
+w '/workloads/batch job' 'kdamonds/0/contexts/0/schemes/0/filters/4/memcg_path' 'scheme 0 filter 4 memcg_path' 1 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/4/matching' 'scheme 0 filter 4 matching' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/4/allow' 'scheme 0 filter 4 allow' 0 0
+w 'addr' 'kdamonds/0/contexts/0/schemes/0/filters/5/type' 'scheme 0 filter 5 type' 0 0
+w '4294967296' 'kdamonds/0/contexts/0/schemes/0/filters/5/addr_start' 'scheme 0 filter 5 addr_start' 0 0
+w '5368709120' 'kdamonds/0/contexts/0/schemes/0/filters/5/addr_end' 'scheme 0 filter 5 addr_end' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/5/matching' 'scheme 0 filter 5 matching' 0 0
+w 'target' 'kdamonds/0/contexts/0/schemes/0/filters/6/type' 'scheme 0 filter 6 type' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/0/filters/6/damon_target_idx' 'scheme 0 filter 6 damon_target_idx' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/6/matching' 'scheme 0 filter 6 matching' 0 0
+w 'hugepage_size' 'kdamonds/0/contexts/0/schemes/0/filters/7/type' 'scheme 0 filter 7 type' 0 0
+w '2097152' 'kdamonds/0/contexts/0/schemes/0/filters/7/min' 'scheme 0 filter 7 min' 0 0
+w '2097152' 'kdamonds/0/contexts/0/schemes/0/filters/7/max' 'scheme 0 filter 7 max' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/7/matching' 'scheme 0 filter 7 matching' 0 0
+w 'Y' 'kdamonds/0/contexts/0/schemes/0/filters/7/allow' 'scheme 0 filter 7 allow' 0 0
+w 'migrate_cold' 'kdamonds/0/contexts/0/schemes/1/action' 'scheme 1 action' 0 0
+w '1' 'kdamonds/0/contexts/0/schemes/1/target_nid' 'scheme 1 target_nid' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/1/access_pattern/sz/min' 'scheme 1 access_pattern/sz/min' 0 0
+w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/1/access_pattern/sz/max' 'scheme 1 access_pattern/sz/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/1/access_pattern/nr_accesses/min' 'scheme 1 access_pattern/nr_accesses/min' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/1/access_pattern/nr_accesses/max' 'scheme 1 access_pattern/nr_accesses/max' 0 0
+w '100' 'kdamonds/0/contexts/0/schemes/1/access_pattern/age/min' 'scheme 1 access_pattern/age/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/1/access_pattern/age/max' 'scheme 1 access_pattern/age/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/1/quotas/ms' 'scheme 1 quotas/ms' 0 0
+w '1073741824' 'kdamonds/0/contexts/0/schemes/1/quotas/bytes' 'scheme 1 quotas/bytes' 0 0
+w '1000' 'kdamonds/0/contexts/0/schemes/1/quotas/reset_interval_ms' 'scheme 1 quotas/reset_interval_ms' 0 0
+w 'temporal' 'kdamonds/0/contexts/0/schemes/1/quotas/goal_tuner' 'scheme 1 quotas/goal_tuner' 0 0
+w '1' 'kdamonds/0/contexts/0/schemes/1/quotas/fail_charge_num' 'scheme 1 quotas/fail_charge_num' 0 0
+w '4' 'kdamonds/0/contexts/0/schemes/1/quotas/fail_charge_denom' 'scheme 1 quotas/fail_charge_denom' 0 0
+w '8' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/nr_goals' 'scheme 1 quotas/goals/nr_goals' 1 1
+w 'node_mem_free_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/0/target_metric' 'scheme 1 goal 0 target_metric' 0 0
+w '2000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/0/target_value' 'scheme 1 goal 0 target_value' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/0/nid' 'scheme 1 goal 0 nid' 0 0
+w 'node_memcg_used_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/target_metric' 'scheme 1 goal 1 target_metric' 0 0
+w '5000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/target_value' 'scheme 1 goal 1 target_value' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/nid' 'scheme 1 goal 1 nid' 0 0
+w '/workloads' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/1/path' 'scheme 1 goal 1 path' 1 0
+w 'active_mem_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/2/target_metric' 'scheme 1 goal 2 target_metric' 0 0
+w '6000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/2/target_value' 'scheme 1 goal 2 target_value' 0 0
+w 'inactive_mem_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/3/target_metric' 'scheme 1 goal 3 target_metric' 0 0
+w '4000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/3/target_value' 'scheme 1 goal 3 target_value' 0 0
+w 'user_input' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/4/target_metric' 'scheme 1 goal 4 target_metric' 0 0
+w '300' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/4/target_value' 'scheme 1 goal 4 target_value' 0 0
+w '100' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/4/current_value' 'scheme 1 goal 4 current_value' 0 0
+w 'node_memcg_free_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/target_metric' 'scheme 1 goal 5 target_metric' 0 0
+w '3000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/target_value' 'scheme 1 goal 5 target_value' 0 0
+w '1' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/nid' 'scheme 1 goal 5 nid' 0 0
+w '/workloads/batch job' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/5/path' 'scheme 1 goal 5 path' 1 0
+w 'node_eligible_mem_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/6/target_metric' 'scheme 1 goal 6 target_metric' 0 0
+w '1000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/6/target_value' 'scheme 1 goal 6 target_value' 0 0
+w 'node_mem_used_bp' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/7/target_metric' 'scheme 1 goal 7 target_metric' 0 0
+w '7000' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/7/target_value' 'scheme 1 goal 7 target_value' 0 0
+w '1' 'kdamonds/0/contexts/0/schemes/1/quotas/goals/7/nid' 'scheme 1 goal 7 nid' 0 0
+w 'lru_prio' 'kdamonds/0/contexts/0/schemes/2/action' 'scheme 2 action' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/2/access_pattern/sz/min' 'scheme 2 access_pattern/sz/min' 0 0
+w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/2/access_pattern/sz/max' 'scheme 2 access_pattern/sz/max' 0 0
+w '10' 'kdamonds/0/contexts/0/schemes/2/access_pattern/nr_accesses/min' 'scheme 2 access_pattern/nr_accesses/min' 0 0
+w '20' 'kdamonds/0/contexts/0/schemes/2/access_pattern/nr_accesses/max' 'scheme 2 access_pattern/nr_accesses/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/2/access_pattern/age/min' 'scheme 2 access_pattern/age/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/2/access_pattern/age/max' 'scheme 2 access_pattern/age/max' 0 0
+w 'lru_deprio' 'kdamonds/0/contexts/0/schemes/3/action' 'scheme 3 action' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/3/access_pattern/sz/min' 'scheme 3 access_pattern/sz/min' 0 0
+w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/3/access_pattern/sz/max' 'scheme 3 access_pattern/sz/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/3/access_pattern/nr_accesses/min' 'scheme 3 access_pattern/nr_accesses/min' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/3/access_pattern/nr_accesses/max' 'scheme 3 access_pattern/nr_accesses/max' 0 0
+w '50' 'kdamonds/0/contexts/0/schemes/3/access_pattern/age/min' 'scheme 3 access_pattern/age/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/3/access_pattern/age/max' 'scheme 3 access_pattern/age/max' 0 0
+w 'stat' 'kdamonds/0/contexts/0/schemes/4/action' 'scheme 4 action' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/4/access_pattern/sz/min' 'scheme 4 access_pattern/sz/min' 0 0
+w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/4/access_pattern/sz/max' 'scheme 4 access_pattern/sz/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/4/access_pattern/nr_accesses/min' 'scheme 4 access_pattern/nr_accesses/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/4/access_pattern/nr_accesses/max' 'scheme 4 access_pattern/nr_accesses/max' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/4/access_pattern/age/min' 'scheme 4 access_pattern/age/min' 0 0
+w '4294967295' 'kdamonds/0/contexts/0/schemes/4/access_pattern/age/max' 'scheme 4 access_pattern/age/max' 0 0
+w 'on' 'kdamonds/0/state' 'start kdamond 0' 1 0
 
 IFS= read -r now 2>/dev/null < "$root/$state_path" || now='?'
 if [ "$now" != on ]; then
@@ -218,3 +262,7 @@ fi
 IFS= read -r kpid 2>/dev/null < "$root/kdamonds/0/pid" || kpid='?'
 printf 'damos: kdamond 0 is on (pid %s); stop it with: echo off > %s\n' \
     "${kpid:-?}" "$root/$state_path"
+if [ "$stat_stopped" = 1 ]; then
+    printf 'damos: DAMON_STAT is stopped while it runs; after that, start it again: echo Y > %s\n' \
+        "$statf"
+fi
