@@ -206,7 +206,8 @@ app.add_typer(report_app, name="report")
 
 def _report_load(record: str, addr_range: Optional[str], time_range: Optional[str]):
     """The record and the parsed --range/--time; bad input exits 2 with one line."""
-    from .report.records import RecordError, load, parse_span
+    from .report.load import load
+    from .report.records import RecordError, parse_span
     try:
         ar = parse_span(addr_range, "--range", "address") if addr_range else None
         tr = parse_span(time_range, "--time", "time") if time_range else None
@@ -237,7 +238,7 @@ def report_heatmap(record: str = typer.Argument(..., metavar="RECORD",
                    rows: int = typer.Option(24, "--rows", help="--terminal: address bands."),
                    columns: int = typer.Option(72, "--columns", help="--terminal: time columns.")):
     """Access heatmap: time by address (gaps collapsed), with where and when each scheme acted."""
-    from .report import heatmap
+    from .report import heatmap, plot
     rec, ar, tr = _report_load(record, addr_range, time_range)
     try:
         if output and not terminal:
@@ -245,7 +246,7 @@ def report_heatmap(record: str = typer.Argument(..., metavar="RECORD",
             typer.echo(f"wrote {output}", err=True)
         else:
             typer.echo(heatmap.terminal(rec, rows, columns, ar, tr), nl=False)
-    except heatmap.MissingMatplotlib as e:
+    except plot.MissingMatplotlib as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(1)
     except ValueError as e:
@@ -261,13 +262,13 @@ def report_wss(record: str = typer.Argument(..., metavar="RECORD",
                                                     help="Also write a PNG (needs matplotlib)."),
                addr_range: Optional[str] = _REPORT_RANGE, time_range: Optional[str] = _REPORT_TIME):
     """Working-set size over time and its distribution (percentiles)."""
-    from .report import heatmap, wss
+    from .report import plot, wss
     rec, ar, tr = _report_load(record, addr_range, time_range)
     typer.echo((wss.to_json if as_json else wss.text)(rec, ar, tr), nl=False)
     if output:
         try:
             wss.plot(rec, output, ar, tr)
-        except heatmap.MissingMatplotlib as e:
+        except plot.MissingMatplotlib as e:
             typer.echo(str(e), err=True)
             raise typer.Exit(1)
         typer.echo(f"wrote {output}", err=True)
@@ -287,7 +288,7 @@ def report_compare(record_a: str = typer.Argument(..., metavar="A",
                                                              "(needs matplotlib)."),
                    addr_range: Optional[str] = _REPORT_RANGE, time_range: Optional[str] = _REPORT_TIME):
     """Two records of one workload side by side: hot-set agreement and working sets."""
-    from .report import compare, heatmap
+    from .report import compare, plot
     a, ar, tr = _report_load(record_a, addr_range, time_range)
     b, _, _ = _report_load(record_b, None, None)
     b = compare.shifted(b, int(round(shift * 1e6)))
@@ -296,7 +297,7 @@ def report_compare(record_a: str = typer.Argument(..., metavar="A",
     if output:
         try:
             compare.png(a, b, summary, output, ar, tr)
-        except heatmap.MissingMatplotlib as e:
+        except plot.MissingMatplotlib as e:
             typer.echo(str(e), err=True)
             raise typer.Exit(1)
         except ValueError as e:

@@ -130,7 +130,8 @@ def png(a: Record, b: Record, s: dict, output: str, addr_range=None, time_range=
     """The two heatmaps one above the other on the same axes, and both
     working-set sizes over time below them (``s``: summary(a, b, ...) over
     the same ranges)."""
-    from .heatmap import draw_map, grid, pyplot
+    from .heatmap import draw_map, grid
+    from .plot import pyplot
     plt = pyplot()
     ga = grid(a, rows, max_cols, addr_range, time_range)
     gb = grid(b, rows, max_cols, addr_range, time_range)

@@ -17,28 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from .plot import pyplot
 from .records import Record, applied_deltas, matches_pattern
 from .spans import merge
 from .wss import clip, select
 
 CMAP = "viridis"        # luminance grows with the value: readable in grey, and testable
-
-
-class MissingMatplotlib(Exception):
-    pass
-
-
-def pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise MissingMatplotlib(
-            "damos report: a PNG needs matplotlib, which is not installed; "
-            "install it with: pip install 'damos-lang[report]' (or drop -o for the "
-            "terminal rendering)") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def segments(rec: Record, positions, addr_range=None) -> List[Tuple[int, int]]:

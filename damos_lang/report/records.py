@@ -71,20 +71,6 @@ class Record:
         return f"scheme {i} ({name}: {action})" if name else f"scheme {i} ({action})"
 
 
-def load(path: str) -> Record:
-    """A record file or a kernel trace, told apart by the first line."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError as e:
-        raise RecordError(path, None, f"cannot read: {e.strerror}") from None
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if first.lstrip().startswith("{"):
-        return parse_record(text, path)
-    from .trace import parse_trace
-    return parse_trace(text, path)
-
-
 def _int(obj: dict, key: str, path: str, line: int, what: str, nullable: bool = False):
     v = obj.get(key)
     if v is None and nullable:

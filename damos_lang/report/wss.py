@@ -6,6 +6,7 @@ import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..units import format_bytes
+from .plot import pyplot
 from .records import Record
 
 PERCENTILES = (0, 25, 50, 75, 90, 99, 100)
@@ -88,7 +89,6 @@ def to_json(rec: Record, addr_range=None, time_range=None) -> str:
 
 def plot(rec: Record, output: str, addr_range=None, time_range=None) -> None:
     """WSS over time and its distribution, as a PNG (needs matplotlib)."""
-    from .heatmap import pyplot
     plt = pyplot()
     times, wss = series(rec, addr_range, time_range)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 1]})

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import accuracy
-from damos_lang.report.records import load
+from damos_lang.report.load import load
 
 pytestmark = pytest.mark.kernel
 

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from damos_lang.report import heatmap, records
+from damos_lang.report.load import load
+from damos_lang.report import heatmap
 
 from .conftest import ROOT
 
@@ -38,7 +39,7 @@ def intensity_image(path, box):
 
 def test_png_hottest_band_steps_through_the_stairs_buffers(stairs, tmp_path):
     np = pytest.importorskip("numpy")
-    rec = records.load(stairs.record)
+    rec = load(stairs.record)
     out = tmp_path / "h.png"
     layout = heatmap.png(rec, str(out))
     left, top, right, bottom = layout.box
@@ -93,7 +94,7 @@ def test_png_is_written_by_the_cli_and_missing_matplotlib_is_one_line(stairs, tm
 
 
 def test_terminal_hottest_row_climbs_one_buffer_per_phase(stairs):
-    rec = records.load(stairs.record)
+    rec = load(stairs.record)
     cols = 120                 # 600 aggregations: 5 per column, 10 columns per phase
     text = heatmap.terminal(rec, rows=40, cols=cols)
     lines = text.splitlines()

@@ -6,13 +6,14 @@ import sys
 
 import pytest
 
+from damos_lang.report.load import load
 from damos_lang.report import records
 
 from .conftest import ROOT
 
 
 def test_a_damos_run_record_reads_into_aggregations(stairs):
-    rec = records.load(stairs.record)
+    rec = load(stairs.record)
     assert rec.kind == "damos run" and len(rec.aggregations) == 600
     assert (rec.sample_us, rec.aggr_us, rec.max_nr_accesses) == (5000, 100_000, 20)
     assert rec.schemes[0]["action"] == "pageout" and rec.scheme_label(0) == "scheme 0 (pageout)"
@@ -56,7 +57,7 @@ def test_bad_lines_give_file_line_errors_and_exit_2(tmp_path, line3, message):
     path = tmp_path / "r.jsonl"
     path.write_text("\n".join([json.dumps(HEADER), json.dumps(GOOD), line3, json.dumps(GOOD)]) + "\n")
     with pytest.raises(records.RecordError) as e:
-        records.load(str(path))
+        load(str(path))
     assert str(e.value).startswith(f"{path}:3: error: ") and message in str(e.value), str(e.value)
     for cmd in (["wss"], ["heatmap"], ["heatmap", "-o", str(tmp_path / "x.png")]):
         r = subprocess.run([sys.executable, "-m", "damos_lang", "report", *cmd, str(path)],
@@ -70,10 +71,10 @@ def test_an_unsupported_format_and_an_empty_record(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({**HEADER, "format": 7}) + "\n")
     with pytest.raises(records.RecordError, match=r":1: error: record format 7 is not supported"):
-        records.load(str(path))
+        load(str(path))
     path.write_text(json.dumps(HEADER) + "\n")
     with pytest.raises(records.RecordError, match=r"r.jsonl: error: no aggregation lines"):
-        records.load(str(path))
+        load(str(path))
     r = subprocess.run([sys.executable, "-m", "damos_lang", "report", "wss", str(tmp_path / "none")],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
@@ -113,13 +114,13 @@ def test_a_real_process_record_is_placed_when_its_aggregations_ended(tmp_path):
     late = {**agg(200000, [(4096, 8192, 3, 1)]), "wall_us": 730000}
     path.write_text("\n".join([json.dumps({**HEADER, "clock_origin_s": 812.5}),
                                json.dumps({**GOOD, "wall_us": 310000}), json.dumps(late)]) + "\n")
-    rec = records.load(str(path))
+    rec = load(str(path))
     assert [a.time_us for a in rec.aggregations] == [310000, 730000]
     assert rec.origin_s == 812.5
     path.write_text("\n".join([json.dumps({**HEADER, "clock_origin_s": "boot"}),
                                json.dumps(GOOD)]) + "\n")
     with pytest.raises(records.RecordError, match="'clock_origin_s' must be a number or null"):
-        records.load(str(path))
+        load(str(path))
 
 
 def test_a_trace_knows_its_clock_origin():

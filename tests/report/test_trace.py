@@ -5,6 +5,7 @@ import sys
 import pytest
 
 import trace_summary                     # tests/kernel: the rig's own reader
+from damos_lang.report.load import load
 from damos_lang.report import heatmap, records, wss
 from damos_lang.report.trace import parse_trace
 
@@ -57,7 +58,7 @@ def sample_trace(lost=True):
 def test_a_trace_groups_into_aggregations_and_its_wss_is_right(tmp_path):
     path = tmp_path / "trace.txt"
     path.write_text(sample_trace())
-    rec = records.load(str(path))
+    rec = load(str(path))
     assert rec.kind == "kernel trace" and rec.dropped == 1
     assert len(rec.aggregations) == 4
     assert rec.aggr_us == 100_000                       # from the timestamps
@@ -91,7 +92,7 @@ def test_a_trace_renders_in_the_terminal_and_as_png(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "kernel trace, 4 aggregations of 100 ms" in r.stdout
     pytest.importorskip("matplotlib")
-    layout = heatmap.png(records.load(str(path)), str(tmp_path / "t.png"))
+    layout = heatmap.png(load(str(path)), str(tmp_path / "t.png"))
     assert (tmp_path / "t.png").stat().st_size > 1000
     assert layout.grid.segments == [(BUF, BUF + 64 * MiB), STACK]
 
@@ -125,4 +126,4 @@ def test_a_file_with_no_damon_lines_is_an_error(tmp_path):
     path = tmp_path / "trace.txt"
     path.write_text(HEADER)
     with pytest.raises(records.RecordError, match="no complete damon_aggregated"):
-        records.load(str(path))
+        load(str(path))

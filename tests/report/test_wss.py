@@ -3,13 +3,14 @@ import json
 import subprocess
 import sys
 
-from damos_lang.report import records, wss
+from damos_lang.report.load import load
+from damos_lang.report import wss
 
 from .conftest import ROOT
 
 
 def test_wss_matches_the_ground_truth_after_the_first_update_interval(stairs):
-    rec = records.load(stairs.record)
+    rec = load(stairs.record)
     times, sizes = wss.series(rec)
     assert len(times) == 600 and times[0] == stairs.aggr_us
     checked = good = 0
@@ -51,7 +52,7 @@ def test_wss_cli_table_and_json(stairs):
 
 
 def test_wss_range_clips_regions(stairs):
-    rec = records.load(stairs.record)
+    rec = load(stairs.record)
     lo, hi = stairs.source.region_ranges[3]
     # phase 3 (25..30 s): buffer 3 is the working set, nothing else counts in its range
     times, sizes = wss.series(rec, addr_range=(lo, hi), time_range=(26, 29))
