@@ -83,6 +83,13 @@ class Action:
     userspace_why_not: str | None = None     # why damos run cannot apply it
     score: str | None = None         # COLD or HOT: what a quota prioritises by (None: none)
     needs: tuple = ()                # NEEDS_* conditions for it to act
+    dests_ops: frozenset = frozenset()   # operations sets that honour weighted dests
+
+
+# paddr's damon_pa_migrate() uses only the scheme's target_nid, in every kernel
+# from 6.11 to 7.3 (read in the sources; on stock 7.3 a paddr scheme with dests
+# migrated 0 bytes); vaddr honours dests from 6.17
+_DESTS_OPS = frozenset({"vaddr", "fvaddr"})
 
 
 ACTIONS: dict[str, Action] = {a.name: a for a in (
@@ -108,10 +115,12 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            "another process's LRU lists", score=COLD),
     Action("migrate_hot", "migrate to another NUMA node, hottest first", "DAMOS_MIGRATE_HOT",
            (6, 11), ALL_OPS, userspace_why_not="damos run does not migrate pages "
-           "(it would need move_pages(2))", score=HOT, needs=(NEEDS_DEST_NODE,)),
+           "(it would need move_pages(2))", score=HOT, needs=(NEEDS_DEST_NODE,),
+           dests_ops=_DESTS_OPS),
     Action("migrate_cold", "migrate to another NUMA node, coldest first", "DAMOS_MIGRATE_COLD",
            (6, 11), ALL_OPS, userspace_why_not="damos run does not migrate pages "
-           "(it would need move_pages(2))", score=COLD, needs=(NEEDS_DEST_NODE,)),
+           "(it would need move_pages(2))", score=COLD, needs=(NEEDS_DEST_NODE,),
+           dests_ops=_DESTS_OPS),
     Action("stat", "only count (no action)", "DAMOS_STAT", (5, 16), ALL_OPS, 5,
            userspace_since=(5, 10)),
 )}
@@ -180,6 +189,8 @@ class GoalMetric:
     takes_path: bool = False
     userspace_source: str | None = None   # what damos run reads for it
     damo_keys: tuple = ()            # the extra keys damo 3.4.3 writes (and needs) for it
+    ops: frozenset = ALL_OPS         # operations sets whose contexts take it
+    ops_why: str = ""                # what the kernel does with it on the others
 
 
 GOAL_METRICS: dict[str, GoalMetric] = {g.name: g for g in (
@@ -197,7 +208,10 @@ GOAL_METRICS: dict[str, GoalMetric] = {g.name: g for g in (
                damo_keys=("nid", "memcg_path")),
     GoalMetric("active_mem_bp", "DAMOS_QUOTA_ACTIVE_MEM_BP", (7, 0), "bp"),
     GoalMetric("inactive_mem_bp", "DAMOS_QUOTA_INACTIVE_MEM_BP", (7, 0), "bp"),
-    GoalMetric("node_eligible_mem_bp", "DAMOS_QUOTA_NODE_ELIGIBLE_MEM_BP", (7, 2), "bp", True),
+    GoalMetric("node_eligible_mem_bp", "DAMOS_QUOTA_NODE_ELIGIBLE_MEM_BP", (7, 2), "bp", True,
+               ops=frozenset({"paddr"}),
+               ops_why="the kernel takes it on paddr only: 7.3 refuses it at 'on' with EINVAL, "
+               "7.2 starts and refuses the next 'commit'"),
 )}
 
 

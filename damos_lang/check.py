@@ -53,6 +53,10 @@ def check(unit, userspace: bool = False) -> Report:
         if catalog.NEEDS_HUGE_REGIONS in action.needs and s.pattern.sz_max < HUGEPAGE_SIZE:
             report.warn(f"{label}: {s.action} on regions of at most {s.pattern.sz_max} bytes can "
                         "never form a 2 MiB huge page", s.loc)
+        if s.dests and not action.dests_ops:
+            report.warn(f"{label}: dests are migration destinations and {s.action} does not "
+                        "migrate: the kernel keeps them and does nothing with them",
+                        s.loc_of("dests"))
         for g in (s.quota.goals if s.quota else ()):
             if g.target_value == 0:
                 report.warn(f"{label}: a quota goal with target 0 is silently dropped by the "
@@ -74,4 +78,7 @@ def _dim(name: str) -> str:
 
 def min_version_line(ctx) -> str:
     f = minimum_version(ctx, SYSFS)
+    if f is None:
+        b = blockers(ctx, SYSFS)[0]
+        return f"no kernel can run it through sysfs: {b.name} ({b.why})"
     return f"needs Linux >= {vstr(f.since)}: {f.name}"

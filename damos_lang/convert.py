@@ -249,7 +249,9 @@ class Converter:
             name=s.name, loc=s.loc, action_loc=s.action_loc,
             locs={k: v.loc for k, v in (("apply_interval", s.apply_interval),
                                         ("size", s.pattern.size), ("access", s.pattern.access),
-                                        ("age", s.pattern.age)) if v is not None and v.loc})
+                                        ("age", s.pattern.age),
+                                        ("dests", s.dests[0] if s.dests else None))
+                  if v is not None and v.loc})
 
 
 def intervals_of(program: Program) -> model.Intervals:

@@ -116,16 +116,26 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
         for f in s.filters:
             out.append(Feature(f"filter type {f.type}", catalog.FILTER_TYPES[f.type].since,
                                f.loc or s.loc))
+            if interface == C_API and catalog.FILTER_TYPES[f.type].arg is catalog.ARG_PATH:
+                out.append(Feature("a memcg filter", None, f.loc or s.loc, _C_NO_MEMCG))
         for g in (s.quota.goals if s.quota else ()):
             # any metric but user_input is written to the target_metric file
             key = catalog.GOAL_METRIC if g.metric != "user_input" else None
-            out.append(Feature(f"goal metric {g.metric}", catalog.GOAL_METRICS[g.metric].since,
-                               g.loc or s.loc, key=key))
+            gm = catalog.GOAL_METRICS[g.metric]
+            out.append(Feature(f"goal metric {g.metric}", gm.since, g.loc or s.loc, key=key))
+            if interface == C_API and g.path is not None:
+                out.append(Feature("a quota goal's memcg path", None, g.loc or s.loc,
+                                   _C_NO_MEMCG))
+
     if interface == DEBUGFS and len(ctx.schemes) > DEBUGFS_MAX_SCHEMES:
         s = ctx.schemes[DEBUGFS_MAX_SCHEMES]
         out.append(Feature(f"more than {DEBUGFS_MAX_SCHEMES} schemes", None, s.loc,
                            f"debugfs takes at most {DEBUGFS_MAX_SCHEMES} schemes"))
     return out
+
+
+_C_NO_MEMCG = ("the c-module target cannot resolve a cgroup path to a memcg id yet; use the "
+               "sysfs target")
 
 
 def _debugfs_actions() -> str:

@@ -137,6 +137,7 @@ class Dest:
 
     nid: int
     weight: int
+    loc: Loc | None = _loc()
 
 
 @dataclass(frozen=True)

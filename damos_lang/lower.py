@@ -247,7 +247,7 @@ def _scheme(st: Statement) -> Scheme:
         vals = _values(d, 3)
         if not (isinstance(vals[1], Atom) and vals[1].text == "weight"):
             raise error_at(vals[1], "write dest NODE weight N")
-        dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight")))
+        dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight"), d.loc))
     max_snapshots = (read_int(_values(x, 1)[0], "max_snapshots", minimum=1)
                      if (x := s.one("max_snapshots")) else None)
     return Scheme(action=action, pattern=AccessPattern(size, access, age), name=name,

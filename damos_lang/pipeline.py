@@ -24,6 +24,20 @@ def validate(ctx: model.Context) -> None:
         raise DamosError(f"the sampling interval ({iv.sample_us} us) is longer than the "
                          f"aggregation interval ({iv.aggr_us} us): the kernel refuses this",
                          ctx.loc, hint="make 'sample' at most 'aggr'")
+    for s in ctx.schemes:
+        for g in (s.quota.goals if s.quota else ()):
+            gm = catalog.GOAL_METRICS[g.metric]
+            if ctx.ops not in gm.ops:
+                raise DamosError(f"goal metric {g.metric} on {ctx.ops}: {gm.ops_why}",
+                                 g.loc or s.loc,
+                                 hint=f"use it in a {' or '.join(sorted(gm.ops))} context")
+        dests_ops = catalog.ACTIONS[s.action].dests_ops
+        if s.dests and dests_ops and ctx.ops not in dests_ops:
+            raise DamosError(_dests_refusal(ctx.ops), s.loc_of("dests"))
+        texts = [(g.path, "goal path", g.loc) for g in (s.quota.goals if s.quota else ())]
+        texts += [(f.memcg_path, "memcg path", f.loc) for f in s.filters]
+        for text, what, loc in texts:
+            _check_sysfs_text(text, what, loc or s.loc)
     ops = catalog.OPS[ctx.ops]
     if ops.needs_regions:
         if not ctx.targets:
@@ -31,6 +45,23 @@ def validate(ctx: model.Context) -> None:
         for i, t in enumerate(ctx.targets):
             if not t.regions:
                 raise DamosError(_needs_regions(ctx.ops, i), t.loc or ctx.loc)
+
+
+def _check_sysfs_text(text: str | None, what: str, loc) -> None:
+    """A path sysfs would cut (at a NUL) or change (one trailing newline dropped)."""
+    if text is None:
+        return
+    if "\0" in text:
+        raise DamosError(f"the {what} contains a NUL character; sysfs would cut it there", loc)
+    if text.endswith("\n"):
+        raise DamosError(f"the {what} ends with a newline, which sysfs drops", loc,
+                         hint="remove the trailing newline")
+
+
+def _dests_refusal(ops: str) -> str:
+    return (f"dests on {ops}: the kernel would write them and ignore them ({ops}'s "
+            "damon_pa_migrate() uses only target_nid; on stock 7.3 a paddr scheme with dests "
+            "migrated 0 bytes); write 'target_nid N' (weighted dests work on vaddr, 6.17+)")
 
 
 def _needs_regions(ops: str, i: int | None = None) -> str:

@@ -257,7 +257,21 @@ _DEFAULT_SAMPLE, _DEFAULT_AGGR = Value("5", "ms"), Value("100", "ms")
 
 def _valid(p: Program) -> Program:
     """What every kernel refuses at 'on' is an error (pipeline.validate): keep
-    sample <= aggr, and give paddr/fvaddr targets the regions they need."""
+    sample <= aggr, give paddr/fvaddr targets the regions they need, keep
+    migration dests to the ops sets that honour them and goal metrics to the
+    ops sets that take them."""
+    from damos_lang import catalog
+    ops = (p.monitor.ops if p.monitor else None) or catalog.DEFAULT_OPS
+    schemes = []
+    for s in p.schemes:
+        dests_ops = catalog.ACTIONS[s.action].dests_ops
+        if s.dests and dests_ops and ops not in dests_ops:
+            s = replace(s, dests=())
+        if s.quota is not None:
+            goals = tuple(g for g in s.quota.goals if ops in catalog.GOAL_METRICS[g.metric].ops)
+            s = replace(s, quota=replace(s.quota, goals=goals))
+        schemes.append(s)
+    p = replace(p, schemes=tuple(schemes))
     m = p.monitor
     if m is not None:
         sample, aggr = m.sample or _DEFAULT_SAMPLE, m.aggr or _DEFAULT_AGGR

@@ -368,6 +368,8 @@ def test_api_families_emit_their_own_calls():
     ("scheme { action pageout; quota { size 1G; goal user_input 300 nid 1 } }", (6, 12),
      "a quota goal's nid needs Linux 6.16"),
     ("scheme { action pageout; filter reject memcg /a }", (6, 12), "cgroup path"),
+    ("scheme { action pageout; quota { size 1G; goal node_memcg_used_bp 50% nid 0 path /a } }",
+     (6, 19), "cgroup path"),
 ])
 def test_features_the_api_lacks_are_errors_naming_the_first_version(text, kernel, words):
     # the target's own check, without the pipeline's generic gate in front of it

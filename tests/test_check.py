@@ -76,6 +76,14 @@ def test_min_version_line():
         "needs Linux >= 6.14: allow filters"
 
 
+def test_dests_on_an_action_that_does_not_migrate_warn_at_the_dest():
+    r = check(unit_from_text("target pid 1\nscheme { action pageout\n  dest 0 weight 1 }\n"))
+    [d] = [d for d in r.items if "dests" in d.message]
+    assert "does not migrate" in d.message and (d.loc.line, d.loc.col) == (3, 3)
+    assert not any("dests" in m for m in messages(
+        "target pid 1\nscheme { action migrate_cold; dest 0 weight 1 }\n"))
+
+
 def test_a_file_without_schemes_is_called_out():
     assert any("no schemes" in m for m in messages("# nothing yet\n"))
     assert any("no schemes" in m for m in messages("monitor { ops vaddr }\n"))

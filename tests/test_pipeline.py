@@ -132,6 +132,14 @@ def test_the_model_carries_locations_without_comparing_them():
     ("monitor { ops paddr }\nscheme { action pageout }\n", "target region"),
     ("monitor { ops fvaddr }\ntarget pid 3\nscheme { action pageout }\n", "region"),
     ("monitor { sample 200ms; aggr 100ms }\n4K max 0 0 5s max pageout\n", "sampling interval"),
+    # stock 7.3: a paddr scheme with dests migrated 0 bytes (damon_pa_migrate uses target_nid)
+    ("monitor { ops paddr }\ntarget region 4G..8G\nscheme { action migrate_cold\n"
+     "  dest 0 weight 30; dest 1 weight 70 }\n", "dests on paddr"),
+    # stock 7.3 refuses it at 'on' on vaddr (EINVAL)
+    ("target pid 1\nscheme { action pageout; quota { size 1G; "
+     "goal node_eligible_mem_bp 20% nid 0 } }\n", "paddr only"),
+    # the kernel drops one trailing newline: the path written is not the path read back
+    ('target pid 1\nscheme { action pageout; filter allow memcg "/a\\n" }\n', "newline"),
 ])
 def test_check_and_compile_refuse_alike(tmp_path, text, words):
     f = tmp_path / "bad.damos"

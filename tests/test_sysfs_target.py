@@ -159,14 +159,18 @@ def test_quotas_and_watermarks_written_only_when_present():
 def test_apply_interval_target_nid_dests_goal_fields_written_when_given():
     s = scheme_writes(kplan(
         "monitor { ops paddr }\ntarget region 4G..8G\n"
-        "scheme { action migrate_hot; apply_interval 2s; target_nid 1; dest 0 weight 70; "
-        "dest 1 weight 30; quota { size 1G; goal node_mem_free_bp 20% nid 0; "
+        "scheme { action migrate_hot; apply_interval 2s; target_nid 1; "
+        "quota { size 1G; goal node_mem_free_bp 20% nid 0; "
         "goal node_memcg_used_bp 50% nid 1 path /w; goal user_input 300 current 100; "
         "tuner temporal } }"), 0)
     assert s["apply_interval_us"] == "2000000"
     assert s["target_nid"] == "1"
-    assert [s["dests/nr_dests"], s["dests/0/id"], s["dests/0/weight"], s["dests/1/id"],
-            s["dests/1/weight"]] == ["2", "0", "70", "1", "30"]
+    assert "dests/nr_dests" not in s
+    # weighted dests: vaddr honours them (paddr ignores them, so the language refuses them there)
+    d = scheme_writes(kplan("target pid 1\nscheme { action migrate_hot; dest 0 weight 70; "
+                            "dest 1 weight 30 }"), 0)
+    assert [d["dests/nr_dests"], d["dests/0/id"], d["dests/0/weight"], d["dests/1/id"],
+            d["dests/1/weight"]] == ["2", "0", "70", "1", "30"]
     assert s["quotas/goal_tuner"] == "temporal"
     assert s["quotas/goals/nr_goals"] == "3"
     assert (s["quotas/goals/0/target_metric"], s["quotas/goals/0/target_value"],

@@ -155,11 +155,7 @@ w '8589934592' 'kdamonds/0/contexts/0/targets/0/regions/0/end' 'target 0 region 
 w '5' 'kdamonds/0/contexts/0/schemes/nr_schemes' 'number of schemes' 1 1
 w 'migrate_hot' 'kdamonds/0/contexts/0/schemes/0/action' 'scheme 0 action' 0 0
 w '1000000' 'kdamonds/0/contexts/0/schemes/0/apply_interval_us' 'scheme 0 apply_interval_us' 0 0
-w '2' 'kdamonds/0/contexts/0/schemes/0/dests/nr_dests' 'scheme 0 dests/nr_dests' 1 1
-w '0' 'kdamonds/0/contexts/0/schemes/0/dests/0/id' 'scheme 0 dests/0/id' 0 0
-w '70' 'kdamonds/0/contexts/0/schemes/0/dests/0/weight' 'scheme 0 dests/0/weight' 0 0
-w '1' 'kdamonds/0/contexts/0/schemes/0/dests/1/id' 'scheme 0 dests/1/id' 0 0
-w '30' 'kdamonds/0/contexts/0/schemes/0/dests/1/weight' 'scheme 0 dests/1/weight' 0 0
+w '0' 'kdamonds/0/contexts/0/schemes/0/target_nid' 'scheme 0 target_nid' 0 0
 w '4096' 'kdamonds/0/contexts/0/schemes/0/access_pattern/sz/min' 'scheme 0 access_pattern/sz/min' 0 0
 w '18446744073709551615' 'kdamonds/0/contexts/0/schemes/0/access_pattern/sz/max' 'scheme 0 access_pattern/sz/max' 0 0
 w '5' 'kdamonds/0/contexts/0/schemes/0/access_pattern/nr_accesses/min' 'scheme 0 access_pattern/nr_accesses/min' 0 0
