@@ -279,6 +279,11 @@ def test_prcl_module_content():
                  "damon_start(&ctx, 1, false)"):
         assert line in c, line
     assert "5000000," in c          # min_age_us of the scheme: 50 x 100 ms
+    # DAMON_STAT (on at boot in Debian 7.x) holds DAMON exclusively: the start
+    # fails with -EBUSY, says why in the log, and enabled stays N
+    busy = c.index("if (err == -EBUSY)\n\t\tpr_err(\"DAMON is held exclusively (DAMON_STAT")
+    assert c.index("damon_start(&ctx, 1, false)") < busy
+    assert "\tif (err)\n\t\tenabled = false;" in c
     for stat in ("nr_tried", "sz_tried", "nr_applied", "sz_applied", "qt_exceeds"):
         assert f"WRITE_ONCE({stat}[i], s->stat.{stat});" in c
 

@@ -69,7 +69,14 @@ def _run(kernel_rig, kernel, vm_out, env, mem_mib=1024):
 
 def test_prcl_module_reclaims_the_idle_part(kernel_rig, c_module_kernel, vm_out):
     res, ctx = _run(kernel_rig, c_module_kernel, vm_out,
-                    {"MOD": "damos_prcl", "TAKES_PID": "1", "MIN_AGE_US": "1000000"})
+                    {"MOD": "damos_prcl", "TAKES_PID": "1", "MIN_AGE_US": "1000000",
+                     "BUSY_FIRST": "1"})
+    # while an exclusive DAMON user runs (DAMON_RECLAIM here, DAMON_STAT on Debian
+    # 7.x) the start fails with EBUSY, the log says why, and enabled stays N
+    assert res["busy_holder_rc"] == "0" and int(res["busy_holder_kdamond"]) > 0, ctx
+    assert res["busy_enable_rc"] != "0" and "busy" in res["busy_enable_err"].lower(), ctx
+    assert res["busy_enabled"] == "N" and int(res["busy_log"]) >= 1, ctx
+    assert res["busy_holder_off_rc"] == "0", ctx
     for p in ("enabled", "target_pid", "min_age_us", "nr_tried", "sz_tried", "nr_applied",
               "sz_applied", "qt_exceeds"):
         assert p in res["params"].split(), ctx

@@ -19,6 +19,20 @@ echo "min_age_us_file=$(cat $P/min_age_us)" >> $R
 echo "rss_before_kb=$(kb VmRSS)" >> $R
 [ -n "${MIN_AGE_US:-}" ] && echo "$MIN_AGE_US" > $P/min_age_us
 [ "${TAKES_PID:-0}" = 1 ] && echo $pid > $P/target_pid
+if [ "${BUSY_FIRST:-0}" = 1 ]; then
+    # DAMON_RECLAIM holds DAMON exclusively, as DAMON_STAT does on Debian 7.x:
+    # the module's start must fail with EBUSY, say why, and stay disabled
+    RP=/sys/module/damon_reclaim/parameters
+    echo Y > $RP/enabled; echo "busy_holder_rc=$?" >> $R
+    sleep 1
+    echo "busy_holder_kdamond=$(cat $RP/kdamond_pid)" >> $R
+    err=$( { echo Y > $P/enabled; } 2>&1 ); echo "busy_enable_rc=$?" >> $R
+    echo "busy_enable_err=$err" >> $R
+    echo "busy_enabled=$(cat $P/enabled)" >> $R
+    echo "busy_log=$(dmesg | grep -c 'damon_sample_'"$MOD"': DAMON is held exclusively')" >> $R
+    echo N > $RP/enabled; echo "busy_holder_off_rc=$?" >> $R
+    i=0; while [ "$(cat $RP/kdamond_pid)" != -1 ] && [ $i -lt 20 ]; do sleep 0.5; i=$((i+1)); done
+fi
 t0=$(cut -d' ' -f1 /proc/uptime)
 echo Y > $P/enabled; echo "enable_rc=$?" >> $R
 echo "enabled_after=$(cat $P/enabled)" >> $R
