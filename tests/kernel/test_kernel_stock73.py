@@ -1,0 +1,279 @@
+"""Proofs on Debian's stock 7.3 kernel, where DAMON_STAT runs from boot.
+
+Boot 1 (jobs/stock73-examples.sh): every example 7.3 can run, started both
+by our compiled sysfs script with --stop-damon-stat and by
+``damos apply --stop-damon-stat``; every file of our write plan reads back
+exactly; ``damos stop`` starts DAMON_STAT again (enabled Y, a kdamond runs).
+
+Boot 2 (jobs/stock73-acts.sh, two NUMA nodes): the features newer than 6.12
+act, each proof three times in that one boot (run1..run3):
+intervals_goal retunes the sampling interval; max_snapshots deactivates its
+scheme at the limit; the goal tuners consist and temporal move the effective
+quota differently; vaddr dests 30/70 split migrated pages by weight over two
+nodes; migrate_cold with target_nid moves pages; collapse grows
+AnonHugePages; core and ops filters change sz_ops_filter_passed; damos stop
+brings DAMON_STAT back.
+"""
+from pathlib import Path
+
+import pytest
+
+from damos_lang.catalog import SYSFS
+from damos_lang.features import minimum_version
+from damos_lang.lower import parse
+from damos_lang.pipeline import unit_of
+from damos_lang.sysfs.plan import PID_FROM_CALLER, plan_for, takes_pid_from_caller
+from damos_lang.targets import Options
+
+pytestmark = pytest.mark.kernel
+
+ROOT = Path(__file__).resolve().parents[2]
+SERIES = (7, 3)
+RUNS = (1, 2, 3)
+
+
+# -- boot 1: the examples ------------------------------------------------------
+
+def examples_for_7_3():
+    """(name, takes the workload's pid) of every example 7.3 can run."""
+    out = []
+    for f in sorted((ROOT / "examples").glob("*.damos")):
+        unit = unit_of(parse(f.read_text()), interface=SYSFS)
+        feat = minimum_version(unit.context, SYSFS)
+        if feat is not None and feat.since <= SERIES:
+            out.append((f.stem, takes_pid_from_caller(unit.context)))
+    return out
+
+
+def plan_leaves(name):
+    """path -> value of every file our write plan sets (but state and the pid)."""
+    unit = unit_of(parse((ROOT / "examples" / f"{name}.damos").read_text()), interface=SYSFS)
+    return {w.path: w.value for w in plan_for(unit, Options(), pid_from_caller=True)
+            if not w.path.endswith("/state") and w.value != PID_FROM_CALLER}
+
+
+def test_examples_are_covered():
+    # the proof must not silently shrink: every example of 6.13+ features is here
+    names = {n for n, _ in examples_for_7_3()}
+    assert {"ethp", "prcl", "reclaim", "snapshots", "everything", "vaddr-actions"} <= names
+    assert len(names) >= 6
+
+
+@pytest.fixture(scope="module")
+def examples_run(kernel_rig, stock73_kernel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stock73-examples")
+    examples = examples_for_7_3()
+    files, expected = {}, {}
+    for name, takes_pid in examples:
+        src = (ROOT / "examples" / f"{name}.damos").read_text()
+        expected[name] = plan_leaves(name)
+        files[f"{name}.paths"] = "\n".join(expected[name]) + "\n"
+        files[f"{name}.sh"] = kernel_rig.compile_damos(src)
+        files[f"{name}.damos"] = src
+        if takes_pid:
+            files[f"{name}.pid"] = ""
+    r = kernel_rig.run_vm(stock73_kernel, kernel_rig.job("stock73-examples.sh"), timeout=420,
+                          files=files, env={"EXAMPLES": " ".join(n for n, _ in examples)},
+                          out=out, numa_nodes=2)
+    assert r.rc == 0, r.describe()
+    return r, kernel_rig.parse_kv(r.text("result.txt")), expected
+
+
+def _runs_damon_stat(res, key):
+    return res[f"{key}.stat_enabled"] == "Y" and res[f"{key}.stat_comm"].startswith("kdamond")
+
+
+@pytest.mark.parametrize("name", [n for n, _ in examples_for_7_3()])
+def test_the_script_stops_damon_stat_starts_the_example_and_reads_back(kernel_rig, examples_run,
+                                                                         name):
+    r, res, expected = examples_run
+    ctx = f"{name}: {r.text(f'{name}.script.err')}\n{r.describe()}"
+    assert _runs_damon_stat(res, f"{name}.boot"), ctx       # DAMON_STAT held DAMON before
+    assert res[f"{name}.script_rc"] == "0" and res[f"{name}.script_state"] == "on", ctx
+    assert res[f"{name}.script.stat_enabled"] == "N", ctx
+    assert "stopped DAMON_STAT" in r.text(f"{name}.script.err")
+    assert kernel_rig.parse_kv(r.text(f"{name}.script.txt")) == expected[name], ctx
+    assert _runs_damon_stat(res, f"{name}.restored"), ctx
+
+
+@pytest.mark.parametrize("name", [n for n, _ in examples_for_7_3()])
+def test_apply_stops_damon_stat_starts_the_example_reads_back_and_stop_restores_it(
+        kernel_rig, examples_run, name):
+    r, res, expected = examples_run
+    ctx = f"{name}: {r.text(f'{name}.apply.err')}\n{r.text(f'{name}.stop.err')}\n{r.describe()}"
+    assert res[f"{name}.apply_rc"] == "0" and res[f"{name}.apply_state"] == "on", ctx
+    assert res[f"{name}.apply.stat_enabled"] == "N", ctx
+    assert kernel_rig.parse_kv(r.text(f"{name}.apply.txt")) == expected[name], ctx
+    assert res[f"{name}.stop_rc"] == "0" and res[f"{name}.stop_nr_kdamonds"] == "0", ctx
+    # damos stop starts DAMON_STAT again: enabled Y and its kdamond runs
+    assert _runs_damon_stat(res, f"{name}.stop"), ctx
+
+
+# -- boot 2: the features act --------------------------------------------------
+
+MONITOR_50MS = "monitor {\n    sample 5ms\n    aggr 50ms\n}\n"
+ACTS = {
+    # the idle workload's access rate is far below 4%: the tuner lengthens the intervals
+    "intervals": ("monitor {\n    sample 5ms\n    aggr 100ms\n    intervals_goal {\n"
+                  "        access 4%\n        aggrs 3\n        min_sample 5ms\n"
+                  "        max_sample 1s\n    }\n}\n"
+                  "scheme {\n    action stat\n}\n"),
+    "snapshots": (MONITOR_50MS + "scheme limited {\n    action stat\n    max_snapshots 5\n}\n"
+                  "scheme unlimited {\n    action stat\n}\n"),
+    # the goal is a third met (current 100 of 300) until the job writes 400
+    "tuners": MONITOR_50MS + "".join(
+        f"scheme {t} {{\n    action stat\n    quota {{\n        size 64M\n        reset 200ms\n"
+        f"        goal user_input 300 current 100\n        tuner {t}\n    }}\n}}\n"
+        for t in ("consist", "temporal")),
+    "filters": (MONITOR_50MS
+                + "scheme no_filter {\n    action stat\n}\n"
+                + "scheme anon {\n    action stat\n    filter allow anon\n}\n"
+                + "scheme not_anon {\n    action stat\n    filter reject anon\n}\n"
+                + "scheme core_reject {\n    action stat\n    filter reject target 0\n"
+                  "    filter allow anon\n}\n"
+                + "scheme core_allow {\n    action stat\n    filter allow target 0\n"
+                  "    filter allow anon\n}\n"),
+    "dests": ("scheme {\n    action migrate_cold\n    access 0%..0%\n"
+              "    dest 0 weight 30\n    dest 1 weight 70\n}\n"),
+    "nid": "scheme {\n    action migrate_cold\n    access 0%..0%\n    target_nid 1\n}\n",
+    "collapse": "scheme {\n    action collapse\n    size 2M..max\n}\n",
+}
+# collapse needs a mapping without MADV_NOHUGEPAGE, which rig/workload.c sets
+THP_WORKLOAD = """\
+import ctypes, mmap, os, sys, time
+n = int(sys.argv[1]) << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for i in range(0, n, 4096):
+    m[i] = 1
+print(os.getpid(), hex(ctypes.addressof(ctypes.c_char.from_buffer(m))), n, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+@pytest.fixture(scope="module")
+def acts_run(kernel_rig, rig_kernel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stock73-acts")
+    files = {f"{name}.sh": kernel_rig.compile_damos(src, "sysfs", "--kernel", "7.3")
+             for name, src in ACTS.items()}
+    files["thp_workload.py"] = THP_WORKLOAD
+    r = kernel_rig.run_vm(rig_kernel("stock73"), kernel_rig.job("stock73-acts.sh"), timeout=420,
+                          cmdline=kernel_rig.ACCESS_CMDLINE, files=files,
+                          env={"RUNS": str(len(RUNS))}, out=out, numa_nodes=2)
+    assert r.rc == 0, r.describe()
+    res = kernel_rig.parse_kv(r.text("result.txt"))
+    assert res["online_nodes"] == "0-1" and res["thp"].startswith("always [madvise]"), res
+    return r, res
+
+
+def _of(acts_run, name, run):
+    """The proof's KEY=VALUE results of one run, keys without 'NAME.RUN.'."""
+    r, res = acts_run
+    pre = f"{name}.{run}."
+    got = {k[len(pre):]: v for k, v in res.items() if k.startswith(pre)}
+    err = (r.out / f"{name}.{run}.err")
+    ctx = f"{name} run{run}: {got}\n{err.read_text() if err.exists() else ''}\n{r.describe()}"
+    assert got.get("rc") == "0" and got.get("state") == "on", ctx
+    return got, ctx
+
+
+MAX_LAG_S = 3.0     # how far behind its schedule a proof may run before timing claims fail
+
+
+def _on_time(got, ctx, key, planned, start="T.start"):
+    lag = float(got[key]) - float(got[start]) - planned
+    assert lag < MAX_LAG_S, f"ran {lag:.1f} s behind schedule (machine too busy): {ctx}"
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_intervals_goal_lengthens_the_sampling_interval(acts_run, run):
+    got, ctx = _of(acts_run, "intervals", run)
+    s0, s1, s2 = (int(got[f"sample{i}"]) for i in range(3))
+    assert s0 == 5000, ctx                       # as written
+    # an idle workload is far below the 4% access goal: longer intervals, within the bounds
+    assert 5000 < s1 < s2 <= 1_000_000, ctx
+    for i in (1, 2):       # aggr follows sample: 20 samples per aggregation, as written
+        assert int(got[f"aggr{i}"]) == 20 * int(got[f"sample{i}"]), ctx
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_max_snapshots_deactivates_the_scheme_at_its_limit(acts_run, run):
+    got, ctx = _of(acts_run, "snapshots", run)
+    for i in (1, 2):
+        assert got[f"s0.max_nr_snapshots{i}"] == "5" and got[f"s0.nr_snapshots{i}"] == "5", ctx
+        assert got[f"s1.max_nr_snapshots{i}"] == "0", ctx
+    # the limited scheme tried regions, then nothing more; the unlimited one goes on
+    assert int(got["s0.nr_tried1"]) > 0 and got["s0.nr_tried2"] == got["s0.nr_tried1"], ctx
+    assert 5 < int(got["s1.nr_snapshots1"]) < int(got["s1.nr_snapshots2"]), ctx
+    assert int(got["s1.nr_tried1"]) < int(got["s1.nr_tried2"]), ctx
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_goal_tuners_consist_and_temporal_move_the_effective_quota_differently(acts_run, run):
+    got, ctx = _of(acts_run, "tuners", run)
+    full = 64 << 20
+    consist = [int(got[f"consist{i}"]) for i in range(1, 5)]
+    temporal = [int(got[f"temporal{i}"]) for i in range(1, 5)]
+    # consist doubles up at most each 200 ms reset from 1 byte: far below 64M for ~6 s
+    _on_time(got, ctx, "T.4", 2.0)
+    # goal unmet: temporal gives the whole quota at once, consist climbs step by step
+    assert temporal == [full] * 4, ctx
+    assert 0 < consist[0] < consist[-1] < full and consist == sorted(consist), ctx
+    # goal met (400 of 300): temporal stops the scheme (0), consist shrinks but keeps some
+    assert got["temporal_met"] == "0", ctx
+    assert 0 < int(got["consist_met"]) < consist[-1], ctx
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_core_and_ops_filters_change_sz_ops_filter_passed(acts_run, run):
+    got, ctx = _of(acts_run, "filters", run)
+    passed = [int(got[f"s{s}.sz_ops_filter_passed"]) for s in range(5)]
+    snaps = {got[f"s{s}.nr_snapshots"] for s in range(5)}
+    assert len(snaps) == 1 and int(snaps.pop()) > 0, ctx      # all judged equally often
+    n = int(got["s0.nr_snapshots"])
+    none, anon, not_anon, core_reject, core_allow = passed
+    assert none == 0, ctx                       # no ops filter: vaddr walks no page
+    # allow anon: the workload's 64 MiB (and a little stack and heap) each snapshot
+    assert (64 << 20) <= anon / n < (65 << 20), ctx
+    # reject anon: only the file pages pass (the static binary's, well under 1 MiB)
+    assert 0 < not_anon / n < (1 << 20), ctx
+    # a core filter rejecting the target: no region reaches the ops filters
+    assert core_reject == 0 and got["s3.nr_tried"] == "0", ctx
+    # a core filter allowing it decides first: the ops filter 'allow anon' is never
+    # asked, so the file pages pass too (anon + not anon)
+    assert abs(core_allow - (anon + not_anon)) <= n * (64 << 10), ctx
+
+
+def _nodes(text):
+    n0, n1 = (int(x) for x in text.split())
+    return n0, n1
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_vaddr_dests_split_migrated_pages_by_weight(acts_run, run):
+    got, ctx = _of(acts_run, "dests", run)
+    pages = 64 << 20 >> 12
+    assert _nodes(got["before"]) == (pages, 0), ctx          # all on node 0 (CPU 0)
+    n0, n1 = _nodes(got["after"])
+    assert n0 + n1 == pages, ctx
+    # weights 30/70: 70% of the pages go to node 1, 30% to (or stay on) node 0
+    assert abs(n1 / pages - 0.70) < 0.03, ctx
+    assert int(got["sz_applied"]) > 0, ctx
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_migrate_cold_with_target_nid_moves_pages(acts_run, run):
+    got, ctx = _of(acts_run, "nid", run)
+    pages = 64 << 20 >> 12
+    assert _nodes(got["before"]) == (pages, 0), ctx
+    assert _nodes(got["after"]) == (0, pages), ctx           # every idle page to node 1
+    assert int(got["sz_applied"]) >= 64 << 20, ctx
+
+
+@pytest.mark.parametrize("run", RUNS, ids=[f"run{i}" for i in RUNS])
+def test_collapse_grows_anon_huge_pages(acts_run, run):
+    got, ctx = _of(acts_run, "collapse", run)
+    # THP 'madvise' and a mapping without MADV_HUGEPAGE: faults gave 4K pages only
+    assert got["before"] == "0", ctx
+    # collapse makes huge pages of the 32 MiB mapping (at least 8 of its 15+ aligned 2M)
+    assert int(got["after"]) >= 16 << 10, ctx
