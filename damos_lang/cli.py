@@ -37,7 +37,8 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
           kernel: Optional[str] = typer.Option(None, "--kernel", metavar="X.Y",
                                                help="Fail if the file needs a newer kernel."),
           userspace: bool = typer.Option(False, "--userspace",
-                                         help="Also warn about actions 'damos run' cannot apply."),
+                                         help="Also check that 'damos run' can apply the file: what it "
+                                              "cannot apply is an error (exit 2)."),
           strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings.")):
     """Parse and check files; print warnings, the minimum kernel version each needs and the
     interfaces it can use (at --kernel X.Y, if given)."""

@@ -127,7 +127,8 @@ def list_targets() -> int:
     from .targets import registry
     for name, mod in registry().items():
         doc = (mod.__doc__ or "").strip().splitlines()
-        out(f"{name:12} {doc[0] if doc else ''}")
+        # the docstrings are reST: ``x`` reads as x on a terminal
+        out(f"{name:12} {doc[0].replace('``', '') if doc else ''}")
 
 
 def write_files(directory: str, files: dict) -> None:

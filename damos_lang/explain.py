@@ -83,8 +83,12 @@ def explain_scheme(i: int, s: Scheme, sample_us: int, aggr_us: int) -> str:
         for g in q.goals:
             extra = "".join(f" {k} {v}" for k, v in (("nid", g.nid), ("path", g.path))
                             if v is not None)
+            if g.metric == "user_input":
+                extra += f", current value {g.current_value}"
             lines.append(f"  Quota goal: {g.metric} -> {g.target_value}{extra}"
                          " (the effective quota is tuned toward it).")
+        if q.goal_tuner:
+            lines.append(f"  Goal tuner: {q.goal_tuner}: {catalog.GOAL_TUNERS[q.goal_tuner].words}.")
         if q.fail_charge_denom:
             lines.append(f"  Regions the action fails on are charged {q.fail_charge_num}/"
                          f"{q.fail_charge_denom} of their size against the quota.")

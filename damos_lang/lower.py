@@ -3,13 +3,13 @@ Single values are read by :mod:`values`, legacy lines by :mod:`legacy`."""
 from __future__ import annotations
 
 from . import catalog
-from .errors import DamosError, did_you_mean, shorten
+from .errors import DamosError, Loc, did_you_mean, shorten
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .legacy import lower_legacy_line
 from .parser import Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes
-from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES
+from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS
 from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
                      read_size, read_time, read_word, single_value)
 
@@ -43,9 +43,35 @@ class _Settings:
         return self.by_key.get(key, [])
 
 
+_UNIT_WORDS = set(SIZE_UNITS) | set(TIME_UNITS_NS) | {PERCENT, PERMIL, BP}
+
+
+def _spaced_unit(s: Setting) -> None:
+    """``age 5 s..max``: a number, a blank, then its unit -- one word in the language."""
+    if len(s.values) < 2:
+        return
+    num, nxt = s.values[0], s.values[1]
+    head = nxt.lo if isinstance(nxt, RangeNode) else nxt
+    if not (isinstance(num, Atom) and num.kind == "QTY" and isinstance(head, Atom)
+            and num.text.replace(".", "").isdigit()):
+        return
+    unit = head.text.rstrip("0123456789.")
+    if unit not in _UNIT_WORDS or unit in (SAMPLES, AGGR_INTERVALS):
+        return     # '5 samples' is right: the count units are words of their own
+    glued = num.text + (nxt_text := _text_of(nxt))
+    end = nxt.loc.end_col if nxt.loc.line == num.loc.line else None
+    raise DamosError(f"a number and its unit are one word: write '{glued}', not "
+                     f"'{num.text} {nxt_text}'", Loc(num.loc.line, num.loc.col, end))
+
+
+def _text_of(v) -> str:
+    return f"{v.lo.text}..{v.hi.text}" if isinstance(v, RangeNode) else v.text
+
+
 def _values(s: Setting, count: int | tuple, body=False):
     counts = count if isinstance(count, tuple) else (count,)
     if len(s.values) not in counts:
+        _spaced_unit(s)
         want = " or ".join(str(c) for c in counts)
         at = s.values[max(counts)] if len(s.values) > max(counts) else s
         raise DamosError(f"{s.key!r} takes {want} value{'s' if max(counts) != 1 else ''}, "
@@ -67,6 +93,7 @@ def _unit_word(s: Setting, allowed: str):
         w = s.values[1]
         if isinstance(w, Atom) and w.kind == "WORD" and w.text == allowed:
             return allowed
+        _spaced_unit(s)
         raise error_at(w, f"unexpected {shorten(getattr(w, 'text', '..'))!r} after the "
                        f"{s.key} range; only the unit word '{allowed}' may follow")
     return ""

@@ -493,6 +493,24 @@ def _legacy_note(text: str, pos: int):
     return msg, hint, start + a, start + b
 
 
+_NUMBER_BEFORE = re.compile(r"(?<![0-9A-Za-z_.])([0-9][0-9A-Za-z.]*)([ \t]*)\Z")
+
+
+def _misspelt_quantity(text: str, pos: int) -> tuple[str, str] | None:
+    """'10-1000' for a range, '5 %' with its unit apart: say how to write them."""
+    before = _NUMBER_BEFORE.search(text, max(0, pos - 40), pos)
+    if before is None:
+        return None
+    after = re.match(r"[-%]([0-9][0-9A-Za-z.%]*)?", text[pos:])
+    if text[pos] == "-" and not before.group(2) and after and after.group(1):
+        return (f"unexpected '-' in '{before.group(1)}{after.group(0)}'",
+                f"ranges are written lo..hi: write '{before.group(1)}..{after.group(1)}'")
+    if text[pos] == "%" and before.group(2):
+        return ("a number and its unit are one word",
+                f"write '{before.group(1)}%', not '{before.group(0)}%'")
+    return None
+
+
 def _lark_error(text: str, line_text) -> DamosError | None:
     import lark
     try:
@@ -511,6 +529,8 @@ def _lark_error(text: str, line_text) -> DamosError | None:
         elif ch == ".":
             msg = "unexpected '.'"
             hint = "ranges are written lo..hi, with two dots"
+        elif (said := _misspelt_quantity(text, e.pos_in_stream)) is not None:
+            msg, hint = said
         else:
             msg, hint = _bad_character(ch)
         return DamosError(msg, Loc(e.line, e.column), hint=hint)

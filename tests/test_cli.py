@@ -172,3 +172,17 @@ def test_every_example_is_in_canonical_form():
     for name in names:
         r = damos("fmt", "--check", f"examples/{name}")
         assert r.returncode == 0, r.stderr
+
+
+def test_targets_print_plain_text_not_rest_markup():
+    r = damos("targets")
+    assert r.returncode == 0 and "c-module" in r.stdout and "sysfs" in r.stdout
+    assert "``" not in r.stdout
+
+
+def test_check_userspace_help_says_it_refuses():
+    r = damos("check", "--help")
+    assert "is an error" in " ".join(r.stdout.split())
+    # and it does: hugepage cannot be applied to another process
+    r = damos("check", "--userspace", "examples/ethp.damos")
+    assert r.returncode == 2 and "damos run cannot express action hugepage" in r.stderr

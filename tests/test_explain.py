@@ -52,3 +52,13 @@ def test_never_matching_scheme_is_called_out():
 def test_any_program_is_explained(program):
     text = explain(program)
     assert text.count("Kernel values:") == len(program.schemes)
+
+
+def test_the_goal_tuner_and_a_user_input_goals_current_value_are_explained():
+    from damos_lang.explain import explain
+    from damos_lang.pipeline import unit_from_text
+    text = explain(unit_from_text(
+        "scheme { action pageout; quota { size 1G; goal user_input 300 current 100; "
+        "tuner temporal } }\n"))
+    assert "Quota goal: user_input -> 300, current value 100" in text
+    assert "Goal tuner: temporal: the whole quota while a goal is unmet" in text

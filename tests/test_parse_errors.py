@@ -236,3 +236,31 @@ def test_commas_and_hex_in_legacy_fields():
     assert s.pattern.size.lo == Value("1024", "K") and s.pattern.size.hi == Value("0x1000")
     from damos_lang.convert import size_bytes
     assert (size_bytes(s.pattern.size.lo), size_bytes(s.pattern.size.hi)) == (1 << 20, 4096)
+
+
+# -- what users type for ranges and units ------------------------------------------
+
+@pytest.mark.parametrize("src, col, token, words", [
+    ("scheme { action pageout; age 5 s..max }", 30, "5 s..max", "write '5s..max'"),
+    ("scheme { action pageout; size 4 K..max }", 31, "4 K..max", "write '4K..max'"),
+    ("scheme { action pageout; quota { size 1G; reset 1 s } }", 49, "1 s", "write '1s'"),
+])
+def test_a_unit_apart_from_its_number_says_how_to_write_it(src, col, token, words):
+    check(src, 1, col, token, words, "one word")
+
+
+@pytest.mark.parametrize("src, col, hint", [
+    ("monitor { nr_regions 10-1000 }", 24, "write '10..1000'"),
+    ("scheme { action pageout; size 4K-8K }", 33, "write '4K..8K'"),
+    ("scheme { action pageout; filter reject addr 0x1000-0x2000 }", 51,
+     "write '0x1000..0x2000'"),
+    ("scheme { action pageout; access 5 %..10% }", 35, "write '5%', not '5 %'"),
+])
+def test_a_dash_range_or_a_spaced_percent_says_how_to_write_it(src, col, hint):
+    check(src, 1, col, src[col - 1], hint=hint)
+
+
+def test_count_units_stay_words_of_their_own():
+    # 'samples' after a number is the count unit, not a unit glued wrongly
+    e = error("scheme { action pageout; age 5 samples }")
+    assert "one word" not in e.message and "aggr_intervals" in e.message
