@@ -32,8 +32,9 @@ Every comment is kept; none is dropped silently:
 * a full-line comment is attached to the element (statement, setting, or a
   block's closing ``}``) that follows it and is written on its own line(s)
   just before that element, at its indent;
-* a trailing comment is attached to the first element that starts on its
-  line and is written after that element's line, two spaces away;
+* a trailing comment is attached to the last element that starts on its
+  line (on ``a; b  # c`` the comment is b's) and is written after that
+  element's line, two spaces away;
 * full-line comments at the top of the file that are followed by a blank
   line form a header that stays first; comments after the last statement stay
   last.
@@ -318,7 +319,8 @@ def _comments(text: str) -> _Comments:
     stack: list[dict] = []          # open blocks: {"key": ..., "n": {setting: count}}
     at_start = True                 # the next token starts a statement/setting
     pending: list = []              # full-line comments waiting for their element
-    line_key: dict[int, tuple] = {}  # line -> key of the first element on it
+    line_key: dict[int, tuple] = {}  # line -> key of the last element started on it
+    first_key: dict[int, tuple] = {}  # line -> key of the first
     first_statement_line = None
     cur_key: tuple | None = None     # the element now being read
     for tok in tokens(text):
@@ -368,14 +370,15 @@ def _comments(text: str) -> _Comments:
             at_start = True
             continue
         if key is not None:
-            line_key.setdefault(tok.line, key)
+            line_key[tok.line] = key    # a trailing comment goes with the last one
+            first_key.setdefault(tok.line, key)
             if pending:
                 res.leading.setdefault(key, []).extend(pending)
                 pending = []
     res.tail = [c for c, _ in pending]
     # a header: the top comments that a blank line separates from the first statement
     if first_statement_line is not None:
-        key0 = line_key[first_statement_line]
+        key0 = first_key[first_statement_line]
         lead = res.leading.get(key0, [])
         lines = text.split("\n")
         cut = 0

@@ -78,10 +78,14 @@ def to_program(ctx: model.Context) -> Program:
 
 def _scheme(s: model.Scheme) -> Scheme:
     p = s.pattern
+    # a range that takes every value is the default ('any'): left out, as a user would
     pattern = AccessPattern(
-        Range(_bytes_v(p.sz_min), _size(p.sz_max)),
-        Range(_n(p.nr_accesses_min), _u32(p.nr_accesses_max), "samples"),
-        Range(_n(p.age_min), _u32(p.age_max), "aggr_intervals"))
+        Range(_bytes_v(p.sz_min), _size(p.sz_max))
+        if (p.sz_min, p.sz_max) != (0, ULONG_MAX) else None,
+        Range(_n(p.nr_accesses_min), _u32(p.nr_accesses_max), "samples")
+        if (p.nr_accesses_min, p.nr_accesses_max) != (0, UINT_MAX) else None,
+        Range(_n(p.age_min), _u32(p.age_max), "aggr_intervals")
+        if (p.age_min, p.age_max) != (0, UINT_MAX) else None)
     quota = None
     if s.quota is not None:
         q = s.quota

@@ -700,3 +700,21 @@ def test_damo_legacy_generated(lines, intervals):
         texts.append(text)
     assume(texts)
     legacy_agree(texts, *intervals)
+
+
+def test_damos_target_writes_damo_json_as_a_user_writes_the_language():
+    from damos_lang.pipeline import unit_from_text
+    from damos_lang.targets import damos as damos_target
+    ethp = unit_from_text((Path(__file__).parent.parent / "examples" / "ethp.damos").read_text(),
+                          "ethp.damos")
+    text = damo_json.compile(ethp, Options())
+    from damos_lang.pipeline import build
+    from damos_lang.source import Source, load
+    src = Source("ethp.json", text, "damo-json")
+    back = damos_target.compile(build(src, load(src)), Options())
+    # no kernel maxima, no microsecond counts, no 'any' range spelt out
+    assert "18446744073709551615" not in back and "4294967295" not in back
+    assert "sample 5ms" in back and "size 2M..max" in back and "age 70..max aggr_intervals" in back
+    assert "0B..max" not in back and "access 1..max samples" in back
+    # and it means the same
+    assert unit_from_text(back, "back.damos").context.schemes == ethp.context.schemes

@@ -173,8 +173,8 @@ monitor {
 scheme x {  # on the header
     # before action
     action stat
-    quota {  # on the quota line
-        size 1G
+    quota {
+        size 1G  # on the quota line
         # before reset
         reset 1s
         # before the quota's end
@@ -188,8 +188,18 @@ scheme x {  # on the header
 
 def test_comments_survive_crlf_and_semicolons():
     src = "# c1\r\n4K max 0 0 5s max pageout # c2\r\ntarget pid 1; target pid 2  # c3\r\n"
-    assert format_source(src) == ("target pid 1  # c3\ntarget pid 2\n\n"
+    # the comment ends the line of 'target pid 2', the last statement on it
+    assert format_source(src) == ("target pid 1\ntarget pid 2  # c3\n\n"
                                   "# c1\n4K  max  0  0  5s  max  pageout  # c2\n")
+
+
+def test_a_trailing_comment_of_a_joined_line_stays_with_its_last_statement():
+    src = ("scheme { action pageout; age 1s..max  # old\n"
+           "  size 4K..max; access 0..0 samples  # cold\n}\n")
+    out = format_source(src)
+    assert out == ("scheme {\n    action pageout\n    size 4K..max\n"
+                   "    access 0..0 samples  # cold\n    age 1s..max  # old\n}\n")
+    assert format_source(out) == out
 
 
 def test_comment_only_and_empty_files():
@@ -201,8 +211,9 @@ def test_comment_only_and_empty_files():
 
 def test_string_with_hash_is_not_a_comment():
     src = 'scheme { action stat; filter allow memcg "/a#b" }  # real\n'
-    assert format_source(src) == ('scheme {  # real\n    action stat\n'
-                                  '    filter allow memcg "/a#b"\n}\n')
+    # the comment follows the scheme's '}', the last element of its line
+    assert format_source(src) == ('scheme {\n    action stat\n'
+                                  '    filter allow memcg "/a#b"\n}  # real\n')
 
 
 def test_format_source_reports_errors_as_damos_errors():

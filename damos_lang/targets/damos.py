@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from ..catalog import SYSFS
 from ..fmt import format_program
+from ..model_to_ir import to_program
 
 NAME = "damos"
 INTERFACE = SYSFS   # --kernel gates it like the sysfs interface
 
 
 def compile(unit, options) -> str:
+    if unit.source.kind == "damo-json":
+        # damo's JSON holds kernel numbers (18446744073709551615, 5000 us): the
+        # language form of the model reads them as a user writes them (max, 5ms)
+        return format_program(to_program(unit.context))
     return format_program(unit.program)
