@@ -30,28 +30,48 @@ def legacy_file(n: int) -> str:
                    for i in range(n))
 
 
-# the child: load one file, print seconds, peak RSS (KiB) and the peak before
-# loading.  VmHWM, not ru_maxrss: ru_maxrss starts at the high-water mark of
-# the parent this child was forked from, which the load may never pass.
+# The child: read one file, then load it (or, with "bare", do not), and print
+# seconds, its peak RSS (VmHWM, KiB) and tracemalloc's peak (bytes) of the load.
+# The load's memory is the loading child's VmHWM minus a bare child's that read
+# the same file with the same imports: a difference of two whole processes'
+# peaks, so a peak reached before the load (start-up, reading the text) cannot
+# hide it.  VmHWM, not ru_maxrss: ru_maxrss starts at the high-water mark of
+# the parent this child was forked from.  tracemalloc runs in a third child
+# (it slows the load and adds its own memory): it counts Python objects only.
 _LOAD = """
-import sys, time
+import sys, time, tracemalloc
 from damos_lang.source import load, read_source
 def hwm():
     with open("/proc/self/status") as f:
         return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
 src = read_source(sys.argv[1])
-before = hwm()
+mode = sys.argv[2]
+if mode == "traced":
+    tracemalloc.start()
 t0 = time.perf_counter()
-load(src)
+if mode != "bare":
+    program = load(src)
 t = time.perf_counter() - t0
-print(t, hwm(), before)
+traced = tracemalloc.get_traced_memory()[1] if mode == "traced" else 0
+print(t, hwm(), traced)
 """
 
 
+def _child(path: str, mode: str) -> tuple[float, int, int]:
+    t, peak, traced = run_command([sys.executable, "-c", _LOAD, path, mode]).stdout.split()
+    return float(t), int(peak), int(traced)
+
+
 def load_in_child(path: str) -> tuple[float, float]:
-    """(seconds, MiB the load added to peak RSS) in a fresh interpreter."""
-    t, peak, before = run_command([sys.executable, "-c", _LOAD, path]).stdout.split()
-    return float(t), (int(peak) - int(before)) / 1024
+    """(seconds, MiB the load added to peak RSS) in fresh interpreters."""
+    t, peak, _ = _child(path, "load")
+    _, bare, _ = _child(path, "bare")
+    return t, (peak - bare) / 1024
+
+
+def traced_peak_mib(path: str) -> float:
+    """tracemalloc's peak of the load: the Python objects it allocates at once."""
+    return _child(path, "traced")[2] / 2**20
 
 
 def load_rows(name: str, text: str, n: int, what: str, goal: str, repeat: int) -> list[dict]:
@@ -59,13 +79,16 @@ def load_rows(name: str, text: str, n: int, what: str, goal: str, repeat: int) -
         path = os.path.join(d, f"{name}.damos")
         Path(path).write_text(text)
         runs = [load_in_child(path) for _ in range(repeat)]
+        traced = traced_peak_mib(path)
     t = statistics.median(r[0] for r in runs)
-    mem = max(r[1] for r in runs)
+    mem = statistics.median(r[1] for r in runs)
     return [row(f"load (parse + lower) {n} {what}", t, "s", goal=goal,
                 note=f"{t / n * 1e6:.0f} us per {what.rstrip('s').split()[-1]}; "
                      f"{len(text) / 1e6:.1f} MB of text"),
-            row(f"peak memory of that load ({n} {what})", mem, "MiB",
-                note="RSS added by the load, in a fresh interpreter")]
+            row(f"peak memory of that load ({n} {what})", round(mem, 1), "MiB",
+                note=f"VmHWM of a fresh interpreter that read and loaded the file minus one "
+                     f"that only read it (same imports), median of {repeat}; tracemalloc's "
+                     f"peak of the load {traced:.1f} MiB (Python objects only)")]
 
 
 # the child: import the front end and read one small example, as a command does

@@ -53,7 +53,7 @@ def _md(text) -> str:
 def markdown(data: dict) -> str:
     """The README's results table for one bench run's JSON."""
     out = [README_BEGIN, "",
-           f"Machine: {data['machine']}. Date: {data['date']}. Command: "
+           f"Machine: {data['machine']}. Date: {data['date']}{_refreshed(data)}. Command: "
            f"`./dev bench{' --quick' if data['quick'] else ''} --readme` "
            f"(rows: [bench/results.json](bench/results.json)). Rows named `vm.*` were measured "
            "in the rig's VM by the kernel tests named in their notes and are reported from "
@@ -67,6 +67,28 @@ def markdown(data: dict) -> str:
                    f"| {_md(r.get('note', ''))} |")
     out += ["", README_END]
     return "\n".join(out)
+
+
+def _refreshed(data: dict) -> str:
+    """The modules re-measured alone after the whole run: when, and where."""
+    later = data.get("refreshed", {})
+    return "".join(f" (`{m}` rows re-measured {r['date']} on {r['machine']} by "
+                   f"`./dev bench --readme {m}`)" for m, r in sorted(later.items()))
+
+
+def merge_rows(old: dict, new: dict, modules: list[str]) -> dict:
+    """``old``'s results with ``modules``' rows replaced by ``new``'s; the
+    table then says when and on which machine those rows were measured."""
+    if old["quick"] != new["quick"]:
+        raise SystemExit("bench: --readme with module names refreshes rows of a run of the "
+                         "same mode (--quick or not)")
+    rows = [r for r in old["rows"] if r["bench"] not in modules]
+    at = next((i for i, r in enumerate(old["rows"]) if r["bench"] in modules), len(old["rows"]))
+    at -= sum(1 for r in old["rows"][:at] if r["bench"] in modules)
+    rows[at:at] = [r for r in new["rows"] if r["bench"] in modules]
+    refreshed = dict(old.get("refreshed", {}))
+    refreshed.update({m: {"date": new["date"], "machine": new["machine"]} for m in modules})
+    return {**old, "rows": rows, "refreshed": refreshed}
 
 
 def update_readme(readme: Path, data: dict) -> None:
@@ -84,7 +106,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default="build/bench.json", help="where to write the rows")
     ap.add_argument("--readme", action="store_true",
                     help="also keep the rows in bench/results.json and write the README's "
-                         "results table from them (all modules only)")
+                         "results table from them; with module names, only those modules' "
+                         "rows are replaced (the table says when they were re-measured)")
     ap.add_argument("only", nargs="*", help="module names to run (default: all)")
     args = ap.parse_args(argv)
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
@@ -116,7 +139,7 @@ def main(argv=None) -> int:
     print(f"\nwrote {out}", file=sys.stderr)
     if args.readme:
         if args.only:
-            raise SystemExit("bench: --readme needs every module (drop the module names)")
+            data = merge_rows(json.loads(RESULTS.read_text()), data, names)
         RESULTS.write_text(json.dumps(data, indent=2) + "\n")
         update_readme(HERE.parent / "README.md", data)
         print(f"wrote {RESULTS} and the README's results table", file=sys.stderr)

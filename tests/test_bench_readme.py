@@ -42,3 +42,19 @@ def test_the_table_has_every_comparison():
             assert isinstance(r["value"], float) and r["baseline"] > 0
         assert isinstance(rows[f"vm.accuracy.{w}.agreement"]["value"], float)
     assert any(n.startswith("vm.full_scan") and rows[n]["ratio"] for n in rows), sorted(rows)
+
+
+def test_refreshing_one_module_keeps_the_others_rows_and_says_when():
+    old = {"machine": "m", "date": "D1", "quick": False,
+           "rows": [{"bench": "bench_a", "name": "a1", "value": 1},
+                    {"bench": "bench_p", "name": "p1", "value": 2},
+                    {"bench": "bench_p", "name": "p2", "value": 3},
+                    {"bench": "bench_z", "name": "z1", "value": 4}]}
+    new = {"machine": "m", "date": "D2", "quick": False,
+           "rows": [{"bench": "bench_p", "name": "p1", "value": 20}]}
+    merged = bench_run.merge_rows(old, new, ["bench_p"])
+    assert [(r["name"], r["value"]) for r in merged["rows"]] == [("a1", 1), ("p1", 20), ("z1", 4)]
+    assert merged["date"] == "D1" and merged["refreshed"] == {"bench_p": {"date": "D2",
+                                                                          "machine": "m"}}
+    assert "`bench_p` rows re-measured D2 on m" in bench_run.markdown(merged)
+    assert "re-measured" not in bench_run.markdown(old)
