@@ -53,7 +53,8 @@ def check(files: list[str], kernel: str | None = None, userspace: bool = False,
 
 def _check_file(path: str, userspace: bool, version, limit: int | None):
     """(errors, unit, name, text, verdicts) for ``path``: its errors -- all of
-    a DAMOS file's up to ``limit``, damo JSON's first -- or its unit."""
+    a DAMOS file's up to ``limit``, damo JSON's first of each scheme and
+    target -- or its unit."""
     from .catalog import USERSPACE
     from .features import interfaces_at
     from .pipeline import build
@@ -71,7 +72,10 @@ def _check_file(path: str, userspace: bool, version, limit: int | None):
                 return errors, None, src.name, text, None
         else:
             from .damo_input import parse_damo_json
-            program = parse_damo_json(src.text)
+            errors = []
+            program = parse_damo_json(src.text, errors)
+            if errors:
+                return errors, None, src.name, text, None
         u = build(src, program, interface=USERSPACE if userspace else None)
     except DamosError as e:
         return [e], None, src.name, text, None

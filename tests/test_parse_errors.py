@@ -613,3 +613,29 @@ def test_finding_every_error_is_linear(make):
     _, errors = parse_all(make(200))
     assert len(errors) >= 1
     assert parser.scan_work.attempts <= len(make(200)) + 2
+
+
+def test_damo_json_reports_each_bad_scheme_and_target(tmp_path):
+    """damo JSON: the first bad field of each scheme and target (not every
+    field of one scheme); a bad monitor hides the schemes, whose access counts
+    are read at its intervals."""
+    import json
+    kd = {"kdamonds": [{"contexts": [{
+        "ops": "vaddr",
+        "targets": [{"pid": 0, "regions": []}, {"pid": 5, "regions": []}],
+        "schemes": [{"action": "pagout"}, {"action": "stat"},
+                    {"action": "stat", "target_nid": -1}],
+    }]}]}
+    (tmp_path / "k.json").write_text(json.dumps(kd))
+    r = damos_check("k.json", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    where = [ln.split(": error: ")[0] for ln in r.stderr.splitlines()]
+    p = "k.json:kdamonds[0].contexts[0]"
+    assert where == [f"{p}.targets[0].pid", f"{p}.schemes[0].action",
+                     f"{p}.schemes[2].target_nid"], r.stderr
+    kd["kdamonds"][0]["contexts"][0]["intervals"] = {"sample_us": 0, "aggr_us": 100000,
+                                                      "ops_update_us": 1000000}
+    (tmp_path / "k.json").write_text(json.dumps(kd))
+    r = damos_check("k.json", cwd=tmp_path)
+    where = [ln.split(": error: ")[0] for ln in r.stderr.splitlines()]
+    assert where == [f"{p}.targets[0].pid", f"{p}.intervals.sample_us"], r.stderr
