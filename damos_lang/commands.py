@@ -18,7 +18,7 @@ def check(files: list[str], kernel: str | None = None, userspace: bool = False,
     """Every file in turn, every error of each (in source order), and exit 2
     when there was one; ``max_errors`` (0: no limit) stops after that many."""
     from .check import check as run_check, min_version_line
-    from .features import interfaces_at, interfaces_line
+    from .features import interfaces_line
     version = kernel_version(kernel)
     warned = failed = False
     shown = 0
