@@ -39,11 +39,14 @@ def check(files: List[str] = typer.Argument(..., metavar="FILE...", help="DAMOS 
           userspace: bool = typer.Option(False, "--userspace",
                                          help="Also check that 'damos run' can apply the file: what it "
                                               "cannot apply is an error (exit 2)."),
-          strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings.")):
-    """Parse and check files; print warnings, the minimum kernel version each needs and the
-    interfaces it can use (at --kernel X.Y, if given)."""
+          strict: bool = typer.Option(False, "--strict", help="Exit 1 when there are warnings."),
+          max_errors: int = typer.Option(20, "--max-errors", metavar="N", min=0,
+                                         help="Stop after N errors (0: report them all).")):
+    """Parse and check files; print every error of each (exit 2 if any), warnings, the
+    minimum kernel version each needs and the interfaces it can use (at --kernel X.Y, if
+    given)."""
     from .commands import check as body
-    _exit(body(files, kernel, userspace, strict))
+    _exit(body(files, kernel, userspace, strict, max_errors))
 
 
 @app.command()

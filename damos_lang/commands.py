@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from .console import EXIT_FAILED, body, err, fail, out
+from .console import EXIT_BAD_INPUT, EXIT_FAILED, body, err, fail, out
 from .errors import DamosError
 from .pipeline import kernel_or_exit as kernel_version, source_or_exit as read, text_of
 from .pipeline import unit_or_exit as unit
@@ -14,21 +14,28 @@ from .pipeline import unit_or_exit as unit
 
 @body
 def check(files: list[str], kernel: str | None = None, userspace: bool = False,
-          strict: bool = False) -> int:
-    from .catalog import USERSPACE
+          strict: bool = False, max_errors: int = 20) -> int:
+    """Every file in turn, every error of each (in source order), and exit 2
+    when there was one; ``max_errors`` (0: no limit) stops after that many."""
     from .check import check as run_check, min_version_line
-    from .features import interfaces_at, interfaces_line
+    from .features import interfaces_line
     version = kernel_version(kernel)
-    warned = False
+    warned = failed = False
+    shown = 0
     for path in files:
-        u = unit(path, interface=USERSPACE if userspace else None)
-        verdicts = None
-        if version is not None:
-            # the file must run through at least one kernel interface at that version
-            verdicts = interfaces_at(u.context, version)
-            kernel_ifaces = [(n, e) for n, e in verdicts if n != USERSPACE]
-            if all(e is not None for _, e in kernel_ifaces):
-                fail(kernel_ifaces[0][1], u.source_name, text_of(u.source))
+        left = max_errors - shown if max_errors > 0 else None
+        errors, u, name, text, verdicts = _check_file(path, userspace, version,
+                                                      None if left is None else left + 1)
+        if errors:
+            failed = True
+            for e in errors[:left]:
+                err(e.diagnostic.render(name, text))
+            shown += len(errors[:left])
+            if left is not None and len(errors) > left:
+                err(f"damos check: {max_errors} error{'s' if max_errors != 1 else ''} shown; "
+                    "stopping (use --max-errors N for more, 0 for all)")
+                break
+            continue
         report = run_check(u, userspace=userspace)
         for d in report.items:
             err(d.render(u.source_name, text_of(u.source)))
@@ -39,7 +46,47 @@ def check(files: list[str], kernel: str | None = None, userspace: bool = False,
         at = f" at Linux {kernel}" if version else ""
         out(f"{u.source_name}: interfaces{at}: "
             f"{interfaces_line(u.context, version, verdicts)}")
+    if failed:
+        return EXIT_BAD_INPUT
     return EXIT_FAILED if strict and warned else 0
+
+
+def _check_file(path: str, userspace: bool, version, limit: int | None):
+    """(errors, unit, name, text, verdicts) for ``path``: its errors -- all of
+    a DAMOS file's up to ``limit``, damo JSON's first of each scheme and
+    target -- or its unit."""
+    from .catalog import USERSPACE
+    from .features import interfaces_at
+    from .pipeline import build
+    from .source import read_source
+    try:
+        src = read_source(path)
+    except DamosError as e:
+        return [e], None, path, None, None
+    text = text_of(src)
+    try:
+        if src.kind == "damos":
+            from .lower import parse_all
+            program, errors = parse_all(src.text, limit)
+            if errors:
+                return errors, None, src.name, text, None
+        else:
+            from .damo_input import parse_damo_json
+            errors = []
+            program = parse_damo_json(src.text, errors)
+            if errors:
+                return errors, None, src.name, text, None
+        u = build(src, program, interface=USERSPACE if userspace else None)
+    except DamosError as e:
+        return [e], None, src.name, text, None
+    verdicts = None
+    if version is not None:
+        # the file must run through at least one kernel interface at that version
+        verdicts = interfaces_at(u.context, version)
+        kernel_ifaces = [(n, e) for n, e in verdicts if n != USERSPACE]
+        if all(e is not None for _, e in kernel_ifaces):
+            return [kernel_ifaces[0][1]], None, u.source_name, text, None
+    return [], u, u.source_name, text, verdicts
 
 
 @body

@@ -525,9 +525,24 @@ def _scheme(s, path, ratio: float = 20.0) -> Scheme:
                   watermarks=wm, filters=filters, target_nid=target_nid, dests=tuple(dests))
 
 
-def _schemes(lst, path, ratio: float = 20.0) -> tuple[Scheme, ...]:
-    return tuple(_scheme(s, f"{path}[{i}]", ratio) for i, s in enumerate(_list(lst, path or "(top)",
-                                                                          "schemes")))
+def _schemes(lst, path, ratio: float = 20.0, errors: list | None = None) -> tuple[Scheme, ...]:
+    return _each(_list(lst, path or "(top)", "schemes"),
+                 lambda i, s: _scheme(s, f"{path}[{i}]", ratio), errors)
+
+
+def _each(items, read, errors: list | None) -> tuple:
+    """``read(i, item)`` of each item; with ``errors``, an item's DamosError is
+    added there and the next item read (each scheme or target reports its
+    first bad field)."""
+    out = []
+    for i, x in enumerate(items):
+        try:
+            out.append(read(i, x))
+        except DamosError as e:
+            if errors is None:
+                raise
+            errors.append(e)
+    return tuple(out)
 
 
 def _interval(x, path, what) -> Value:
@@ -587,29 +602,40 @@ def _target(t, path) -> Target:
     return Target(pid, tuple(regions))
 
 
-def _context(c, path) -> Program:
+def _context(c, path, errors: list | None = None) -> Program:
     c = _obj(c, path, "context")
     ops = _word(_req(c, "ops", path), OPS, "operations set", f"{path}.ops")
-    targets = tuple(_target(t, f"{path}.targets[{i}]")
-                    for i, t in enumerate(_list(_req(c, "targets", path), f"{path}.targets",
-                                                "targets")))
+    targets = _each(_list(_req(c, "targets", path), f"{path}.targets", "targets"),
+                    lambda i, t: _target(t, f"{path}.targets[{i}]"), errors)
     empty = [i for i, t in enumerate(targets) if t.pid is None and not t.regions]
     if empty == [0] and len(targets) == 1:
         # damo's {"pid": null, "regions": []}: the same as no target in DAMOS
         # source (the pid comes from the caller; paddr needs its regions)
         targets = ()
     elif empty:
-        raise _err(f"{path}.targets[{empty[0]}]",
-                   "a target needs a pid or regions (DAMOS source has no empty target)")
-    monitor = _monitor(c, path, ops)
+        e = _err(f"{path}.targets[{empty[0]}]",
+                 "a target needs a pid or regions (DAMOS source has no empty target)")
+        if errors is None:
+            raise e
+        errors.append(e)
+    try:
+        monitor = _monitor(c, path, ops)
+    except DamosError as e:
+        if errors is None:
+            raise
+        errors.append(e)    # the schemes' access counts are read at its intervals: not read
+        return Program(None, targets, ())
     iv = intervals_of(Program(monitor))
     ratio = iv.aggr_us / iv.sample_us if iv.sample_us > 0 else 0.0
-    schemes = _schemes(c.get("schemes", []), f"{path}.schemes", ratio)
+    schemes = _schemes(c.get("schemes", []), f"{path}.schemes", ratio, errors)
     return Program(monitor, targets, schemes)
 
 
-def parse_damo_json(text: str) -> Program:
-    """damo's kdamonds JSON, or a list of schemes, as a Program."""
+def parse_damo_json(text: str, errors: list | None = None) -> Program:
+    """damo's kdamonds JSON, or a list of schemes, as a Program.  With
+    ``errors``, the first bad field of each scheme and target (and of the
+    monitoring attributes) is added there instead of raised; an error in the
+    file's structure is still raised."""
     try:
         data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as e:
@@ -617,7 +643,7 @@ def parse_damo_json(text: str) -> Program:
     except RecursionError:
         raise DamosError("invalid JSON: nested too deeply") from None
     if isinstance(data, list):
-        return Program(None, (), _schemes(data, ""))
+        return Program(None, (), _schemes(data, "", errors=errors))
     data = _obj(data, "", "kdamonds")
     kds = _list(_req(data, "kdamonds", ""), "kdamonds", "kdamonds")
     if len(kds) != 1:
@@ -626,4 +652,4 @@ def parse_damo_json(text: str) -> Program:
     ctxs = _list(_req(kd, "contexts", "kdamonds[0]"), "kdamonds[0].contexts", "contexts")
     if len(ctxs) != 1:
         raise _err("kdamonds[0].contexts", f"expected one context, got {len(ctxs)}")
-    return _context(ctxs[0], "kdamonds[0].contexts[0]")
+    return _context(ctxs[0], "kdamonds[0].contexts[0]", errors)

@@ -83,6 +83,18 @@ class DamosError(Exception):
         return self.diagnostic.loc
 
 
+class DamosErrors(DamosError):
+    """Several user-facing errors at once (``errors``, in the order found): as
+    a DamosError it is the first of them, so a command that reports one
+    error reports that one."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        first = self.errors[0]
+        Exception.__init__(self, first.message)
+        self.diagnostic = first.diagnostic
+
+
 def did_you_mean(word: str, choices, what: str) -> str:
     """``unknown action 'pagout'; did you mean 'pageout'?``"""
     import difflib  # only errors need it

@@ -3,21 +3,72 @@ Single values are read by :mod:`values`, legacy lines by :mod:`legacy`."""
 from __future__ import annotations
 
 from . import catalog
-from .errors import DamosError, Loc, did_you_mean, shorten
+from .errors import DamosError, DamosErrors, Loc, did_you_mean, shorten
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
                  Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .legacy import lower_legacy_line
-from .parser import Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes
+from .parser import (Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes,
+                     parse_nodes_recovering)
 from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS
 from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
                      read_size, read_time, read_word, single_value)
 
 
 def parse(text: str) -> Program:
-    """Parse DAMOS source text into a Program (raises DamosError)."""
+    """Parse DAMOS source text into a Program (raises DamosError: the first error)."""
     with gc_paused():
         return lower(parse_nodes(text))
+
+
+def parse_all(text: str, limit: int | None = None) -> tuple[Program | None, list[DamosError]]:
+    """Every error of ``text``, syntax and meaning, in source order -- the first
+    ``limit`` or more, when given -- and the Program when there is none.
+
+    The parser resumes after each syntax error (:func:`parser._parse`); the
+    statements without one are lowered, each on its own, and in each block
+    every setting on its own, so one bad setting hides neither the next one
+    nor the next statement."""
+    with gc_paused():
+        found = parse_nodes_recovering(text, limit)
+        errors = list(found.errors)
+        program = lower(found.statements, errors, found.bad)
+    if not errors:
+        return program, []
+    return None, in_source_order(errors)
+
+
+def in_source_order(errors: list[DamosError]) -> list[DamosError]:
+    """``errors`` by line and column (those without a place last), each once."""
+    def key(e):
+        loc = e.loc
+        return (loc.line, loc.col) if loc is not None else (float("inf"), 0)
+    out, seen = [], set()
+    for e in sorted(errors, key=key):
+        ident = (key(e), e.message)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(e)
+    return out
+
+
+class _Errors(list):
+    """The errors of a block's settings: each setting is read in ``with
+    errors:``, which keeps its DamosError and goes on with the next one;
+    :meth:`done` raises them (the first is what a DamosError shows)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb) -> bool:
+        if isinstance(e, DamosError):
+            self.extend(getattr(e, "errors", (e,)))
+            return True
+        return False
+
+    def done(self) -> None:
+        if self:
+            raise self[0] if len(self) == 1 else DamosErrors(self)
 
 
 # -- blocks ----------------------------------------------------------------
@@ -25,12 +76,16 @@ def parse(text: str) -> Program:
 class _Settings:
     """Dispatch of a block's settings, with one-of-each and unknown-key checks."""
 
-    def __init__(self, settings: list[Setting], known, what: str):
+    def __init__(self, settings: list[Setting], known, what: str, errors: _Errors):
         self.what = what
         self.by_key: dict[str, list[Setting]] = {}
+        self.unknown = False    # a setting was misspelt: what is missing may be it
         for s in settings:
             if s.key not in known:
-                raise DamosError(did_you_mean(s.key, known, f"{what} setting"), s.key_loc)
+                errors.append(DamosError(did_you_mean(s.key, known, f"{what} setting"),
+                                         s.key_loc))
+                self.unknown = True
+                continue
             self.by_key.setdefault(s.key, []).append(s)
 
     def one(self, key) -> Setting | None:
@@ -144,47 +199,59 @@ def _permil(node, what) -> Value:
 def _quota(s: Setting) -> Quota:
     if s.values or s.body is None:
         raise DamosError("quota takes a block: quota { size 1G; reset 1s }", s.key_loc)
+    errs = _Errors()
     st = _Settings(s.body, ("time", "size", "reset", "weights", "goal", "tuner", "fail_charge"),
-                   "quota")
-    time = size = reset = weights = tuner = None
-    if (x := st.one("time")):
-        time = read_time(_values(x, 1)[0], "quota time")
-    if (x := st.one("size")):
-        size = read_size(_values(x, 1)[0], "quota size", allow_kw=False)
-    if (x := st.one("reset")):
-        reset = read_time(_values(x, 1)[0], "quota reset interval")
-    if (x := st.one("weights")):
-        p = _pairs(x, ("size", "access", "age"), "weights")
-        weights = Weights(*(read_count(p[k], f"{k} weight", allow_kw=False) if k in p
-                            else Value("0") for k in ("size", "access", "age")), loc=x.loc)
-    if (x := st.one("tuner")):
-        tuner, _ = read_word(_values(x, 1)[0], GOAL_TUNERS, "goal tuner")
-    fail_charge = None
-    if (x := st.one("fail_charge")):
-        p = _pairs(x, ("num", "denom"), "fail_charge")
-        if set(p) != {"num", "denom"}:
-            raise DamosError("fail_charge takes num N denom D (charge N/D of a failed region)",
-                             x.loc)
-        fail_charge = (read_int(p["num"], "fail_charge num"),
-                       read_int(p["denom"], "fail_charge denom", minimum=1))
+                   "quota", errs)
+    time = size = reset = weights = tuner = fail_charge = None
+    with errs:
+        if (x := st.one("time")):
+            time = read_time(_values(x, 1)[0], "quota time")
+    with errs:
+        if (x := st.one("size")):
+            size = read_size(_values(x, 1)[0], "quota size", allow_kw=False)
+    with errs:
+        if (x := st.one("reset")):
+            reset = read_time(_values(x, 1)[0], "quota reset interval")
+    with errs:
+        if (x := st.one("weights")):
+            p = _pairs(x, ("size", "access", "age"), "weights")
+            weights = Weights(*(read_count(p[k], f"{k} weight", allow_kw=False) if k in p
+                                else Value("0") for k in ("size", "access", "age")), loc=x.loc)
+    with errs:
+        if (x := st.one("tuner")):
+            tuner, _ = read_word(_values(x, 1)[0], GOAL_TUNERS, "goal tuner")
+    with errs:
+        if (x := st.one("fail_charge")):
+            p = _pairs(x, ("num", "denom"), "fail_charge")
+            if set(p) != {"num", "denom"}:
+                raise DamosError("fail_charge takes num N denom D (charge N/D of a failed "
+                                 "region)", x.loc)
+            fail_charge = (read_int(p["num"], "fail_charge num"),
+                           read_int(p["denom"], "fail_charge denom", minimum=1))
     goals = []
     for g in st.many("goal"):
-        if len(g.values) < 2:
-            raise DamosError("goal takes a metric and a target: goal some_mem_psi_us 1ms", g.loc)
-        metric, _ = read_word(g.values[0], GOAL_METRICS, "goal metric")
-        target = _goal_value(metric, g.values[1])
-        p = _pairs(Setting(g.key, g.values[2:], None, g.loc, g.key_loc),
-                   ("current", "nid", "path"), "goal")
-        current = _goal_value(metric, p["current"]) if "current" in p else None
-        nid = read_int(p["nid"], "nid") if "nid" in p else None
-        path = None
-        if "path" in p:
-            a = single_value(p["path"], "path")
-            if a.kind not in ("PATH", "STRING"):
-                raise error_at(a, "path must be a /path or a quoted string")
-            path = a.value
-        goals.append(Goal(metric, target, current, nid, path, g.loc))
+        with errs:
+            goals.append(_goal(g))
+    errs.done()
     return Quota(time, size, reset, weights, tuple(goals), tuner, fail_charge, s.loc)
+
+
+def _goal(g: Setting) -> Goal:
+    if len(g.values) < 2:
+        raise DamosError("goal takes a metric and a target: goal some_mem_psi_us 1ms", g.loc)
+    metric, _ = read_word(g.values[0], GOAL_METRICS, "goal metric")
+    target = _goal_value(metric, g.values[1])
+    p = _pairs(Setting(g.key, g.values[2:], None, g.loc, g.key_loc),
+               ("current", "nid", "path"), "goal")
+    current = _goal_value(metric, p["current"]) if "current" in p else None
+    nid = read_int(p["nid"], "nid") if "nid" in p else None
+    path = None
+    if "path" in p:
+        a = single_value(p["path"], "path")
+        if a.kind not in ("PATH", "STRING"):
+            raise error_at(a, "path must be a /path or a quoted string")
+        path = a.value
+    return Goal(metric, target, current, nid, path, g.loc)
 
 
 def _goal_value(metric, node) -> Value:
@@ -200,15 +267,27 @@ def _watermarks(s: Setting) -> Watermarks:
     if s.values or s.body is None:
         raise DamosError("watermarks take a block: watermarks { metric free_mem_rate; "
                          "interval 5s; high 50%; mid 40%; low 20% }", s.key_loc)
-    st = _Settings(s.body, ("metric", "interval", "high", "mid", "low"), "watermarks")
-    missing = [k for k in ("metric", "interval", "high", "mid", "low") if not st.one(k)]
-    if missing:
-        raise DamosError(f"watermarks need {', '.join(missing)}", s.key_loc)
-    metric, _ = read_word(_values(st.one("metric"), 1)[0], WMARK_METRICS, "watermark metric")
-    interval = read_time(_values(st.one("interval"), 1)[0], "watermark interval")
-    high, mid, low = (_permil(_values(st.one(k), 1)[0], f"{k} watermark")
-                      for k in ("high", "mid", "low"))
-    return Watermarks(metric, interval, high, mid, low, s.loc)
+    errs = _Errors()
+    st = _Settings(s.body, ("metric", "interval", "high", "mid", "low"), "watermarks", errs)
+    got = {}
+    for k in ("metric", "interval", "high", "mid", "low"):
+        with errs:
+            got[k] = st.one(k)
+    missing = [k for k, x in got.items() if x is None]
+    if missing and not st.unknown:
+        errs.append(DamosError(f"watermarks need {', '.join(missing)}", s.key_loc))
+    errs.done()
+    metric = interval = None
+    with errs:
+        metric, _ = read_word(_values(got["metric"], 1)[0], WMARK_METRICS, "watermark metric")
+    with errs:
+        interval = read_time(_values(got["interval"], 1)[0], "watermark interval")
+    marks = {}
+    for k in ("high", "mid", "low"):
+        with errs:
+            marks[k] = _permil(_values(got[k], 1)[0], f"{k} watermark")
+    errs.done()
+    return Watermarks(metric, interval, marks["high"], marks["mid"], marks["low"], s.loc)
 
 
 def _filter(s: Setting) -> Filter:
@@ -254,34 +333,53 @@ SCHEME_KEYS = ("action", "size", "access", "age", "apply_interval", "quota", "wa
 
 def _scheme(st: Statement) -> Scheme:
     name = st.name.value if st.name else None
-    s = _Settings(st.body, SCHEME_KEYS, "scheme")
-    a = s.one("action")
-    if a is None:
-        raise DamosError("scheme has no action", st.loc,
-                         hint=f"add a line such as 'action pageout' ({' '.join(ACTIONS)})")
-    action, action_loc = read_word(_values(a, 1)[0], ACTIONS, "action")
-    size = _range(_values(x, 1)[0], read_size) if (x := s.one("size")) else None
-    access = _access_range(x) if (x := s.one("access")) else None
-    age = _age_range(x) if (x := s.one("age")) else None
-    apply_interval = read_time(_values(x, 1)[0], "apply interval") \
-        if (x := s.one("apply_interval")) else None
-    quota = _quota(x) if (x := s.one("quota")) else None
-    wm = _watermarks(x) if (x := s.one("watermarks")) else None
-    filters = tuple(_filter(f) for f in s.many("filter"))
-    target_nid = read_int(_values(x, 1)[0], "target_nid") if (x := s.one("target_nid")) else None
+    errs = _Errors()
+    s = _Settings(st.body, SCHEME_KEYS, "scheme", errs)
+    action = action_loc = size = access = age = apply_interval = quota = wm = None
+    target_nid = max_snapshots = None
+    with errs:
+        a = s.one("action")
+        if a is not None:
+            action, action_loc = read_word(_values(a, 1)[0], ACTIONS, "action")
+        elif not s.unknown:     # (a misspelt setting may be the action)
+            raise DamosError("scheme has no action", st.loc,
+                             hint=f"add a line such as 'action pageout' ({' '.join(ACTIONS)})")
+    with errs:
+        size = _range(_values(x, 1)[0], read_size) if (x := s.one("size")) else None
+    with errs:
+        access = _access_range(x) if (x := s.one("access")) else None
+    with errs:
+        age = _age_range(x) if (x := s.one("age")) else None
+    with errs:
+        apply_interval = read_time(_values(x, 1)[0], "apply interval") \
+            if (x := s.one("apply_interval")) else None
+    with errs:
+        quota = _quota(x) if (x := s.one("quota")) else None
+    with errs:
+        wm = _watermarks(x) if (x := s.one("watermarks")) else None
+    filters = []
+    for f in s.many("filter"):
+        with errs:
+            filters.append(_filter(f))
+    with errs:
+        target_nid = read_int(_values(x, 1)[0], "target_nid") \
+            if (x := s.one("target_nid")) else None
     dests = []
     for d in s.many("dest"):
-        vals = _values(d, 3)
-        if not (isinstance(vals[1], Atom) and vals[1].text == "weight"):
-            raise error_at(vals[1], "write dest NODE weight N")
-        dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight"), d.loc))
-    max_snapshots = (read_int(_values(x, 1)[0], "max_snapshots", minimum=1)
-                     if (x := s.one("max_snapshots")) else None)
+        with errs:
+            vals = _values(d, 3)
+            if not (isinstance(vals[1], Atom) and vals[1].text == "weight"):
+                raise error_at(vals[1], "write dest NODE weight N")
+            dests.append(Dest(read_int(vals[0], "node id"), read_int(vals[2], "weight"), d.loc))
+    with errs:
+        max_snapshots = (read_int(_values(x, 1)[0], "max_snapshots", minimum=1)
+                         if (x := s.one("max_snapshots")) else None)
+    errs.done()
     return Scheme(action=action, pattern=AccessPattern(size, access, age), name=name,
                   max_snapshots=max_snapshots,
-                  apply_interval=apply_interval, quota=quota, watermarks=wm, filters=filters,
-                  target_nid=target_nid, dests=tuple(dests), legacy_fields=0, loc=st.loc,
-                  action_loc=action_loc)
+                  apply_interval=apply_interval, quota=quota, watermarks=wm,
+                  filters=tuple(filters), target_nid=target_nid, dests=tuple(dests),
+                  legacy_fields=0, loc=st.loc, action_loc=action_loc)
 
 
 def _interval(s: Setting, what: str) -> Value:
@@ -293,34 +391,60 @@ def _interval(s: Setting, what: str) -> Value:
 
 
 def _monitor(st: Statement) -> Monitor:
+    errs = _Errors()
     s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
-                  "monitor")
-    ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] if (x := s.one("ops")) else None
-    sample = _interval(x, "sampling interval") if (x := s.one("sample")) else None
-    aggr = _interval(x, "aggregation interval") if (x := s.one("aggr")) else None
-    update = read_time(_values(x, 1)[0], "update interval") if (x := s.one("update")) else None
-    nr_regions = None
-    if (x := s.one("nr_regions")):
-        v = _values(x, 1)[0]
-        if not isinstance(v, RangeNode):
-            raise error_at(v, "nr_regions takes a range: nr_regions 10..1000")
-        nr_regions = (read_int(v.lo, "min nr_regions"), read_int(v.hi, "max nr_regions"))
-    goal = None
-    if (x := s.one("intervals_goal")):
-        if x.values or x.body is None:
-            raise DamosError("intervals_goal takes a block: intervals_goal { access 4%; aggrs 3; "
-                             "min_sample 5ms; max_sample 10s }", x.key_loc)
-        g = _Settings(x.body, ("access", "aggrs", "min_sample", "max_sample"), "intervals_goal")
-        missing = [k for k in ("access", "aggrs", "min_sample", "max_sample") if not g.one(k)]
-        if missing:
-            raise DamosError(f"intervals_goal needs {', '.join(missing)}", x.key_loc)
-        goal = IntervalsGoal(
-            read_percent(_values(g.one("access"), 1)[0], "access goal", bare_ok=False,
-                         allow_kw=False, units=(PERCENT, BP)),
-            read_int(_values(g.one("aggrs"), 1)[0], "aggrs"),
-            read_time(_values(g.one("min_sample"), 1)[0], "min sample"),
-            read_time(_values(g.one("max_sample"), 1)[0], "max sample"), x.loc)
+                  "monitor", errs)
+    ops = sample = aggr = update = nr_regions = goal = None
+    with errs:
+        ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] \
+            if (x := s.one("ops")) else None
+    with errs:
+        sample = _interval(x, "sampling interval") if (x := s.one("sample")) else None
+    with errs:
+        aggr = _interval(x, "aggregation interval") if (x := s.one("aggr")) else None
+    with errs:
+        update = read_time(_values(x, 1)[0], "update interval") \
+            if (x := s.one("update")) else None
+    with errs:
+        if (x := s.one("nr_regions")):
+            v = _values(x, 1)[0]
+            if not isinstance(v, RangeNode):
+                raise error_at(v, "nr_regions takes a range: nr_regions 10..1000")
+            nr_regions = (read_int(v.lo, "min nr_regions"), read_int(v.hi, "max nr_regions"))
+    with errs:
+        if (x := s.one("intervals_goal")):
+            goal = _intervals_goal(x)
+    errs.done()
     return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc)
+
+
+def _intervals_goal(x: Setting) -> IntervalsGoal:
+    if x.values or x.body is None:
+        raise DamosError("intervals_goal takes a block: intervals_goal { access 4%; aggrs 3; "
+                         "min_sample 5ms; max_sample 10s }", x.key_loc)
+    errs = _Errors()
+    g = _Settings(x.body, ("access", "aggrs", "min_sample", "max_sample"), "intervals_goal",
+                  errs)
+    got = {}
+    for k in ("access", "aggrs", "min_sample", "max_sample"):
+        with errs:
+            got[k] = g.one(k)
+    missing = [k for k, v in got.items() if v is None]
+    if missing and not g.unknown:
+        errs.append(DamosError(f"intervals_goal needs {', '.join(missing)}", x.key_loc))
+    errs.done()
+    access = aggrs = min_sample = max_sample = None
+    with errs:
+        access = read_percent(_values(got["access"], 1)[0], "access goal", bare_ok=False,
+                              allow_kw=False, units=(PERCENT, BP))
+    with errs:
+        aggrs = read_int(_values(got["aggrs"], 1)[0], "aggrs")
+    with errs:
+        min_sample = read_time(_values(got["min_sample"], 1)[0], "min sample")
+    with errs:
+        max_sample = read_time(_values(got["max_sample"], 1)[0], "max sample")
+    errs.done()
+    return IntervalsGoal(access, aggrs, min_sample, max_sample, x.loc)
 
 
 def _target(st: Statement) -> Target:
@@ -349,25 +473,46 @@ def _target(st: Statement) -> Target:
     return Target(pid, tuple(regions), st.loc)
 
 
-def lower(statements: list[Statement]) -> Program:
+def lower(statements: list[Statement], errors: list | None = None, bad=()) -> Program:
+    """The statements' Program; raises the first DamosError.  With ``errors``,
+    every statement is lowered on its own and every error is added there
+    instead (then the Program holds only the statements that have none);
+    the statements whose indices are in ``bad`` (a syntax error) are left out."""
     monitor = None
+    monitors = 0
     targets, schemes = [], []
     names = {}
-    for st in statements:
-        if st.kind == "legacy":
-            schemes.append(lower_legacy_line(st))
-        elif st.kind == "scheme":
-            sc = _scheme(st)
-            if sc.name is not None:
-                if sc.name in names:
-                    raise DamosError(f"scheme {sc.name!r} is already defined on line "
-                                     f"{names[sc.name]}", st.name.loc)
-                names[sc.name] = st.loc.line
-            schemes.append(sc)
-        elif st.kind == "monitor":
-            if monitor is not None:
-                raise DamosError("only one monitor block is allowed", st.loc)
-            monitor = _monitor(st)
-        elif st.kind == "target":
-            targets.append(_target(st))
+    for i, st in enumerate(statements):
+        if bad and i in bad:
+            continue
+        try:
+            if st.kind == "legacy":
+                schemes.append(lower_legacy_line(st))
+            elif st.kind == "scheme":
+                try:
+                    sc = _scheme(st)
+                except DamosError as e:
+                    sc = e
+                if st.name is not None:
+                    name = st.name.value
+                    if name in names:
+                        dup = DamosError(f"scheme {name!r} is already defined on line "
+                                         f"{names[name]}", st.name.loc)
+                        raise dup if type(sc) is Scheme else DamosErrors(
+                            [*getattr(sc, "errors", (sc,)), dup])
+                    names[name] = st.loc.line
+                if type(sc) is not Scheme:
+                    raise sc
+                schemes.append(sc)
+            elif st.kind == "monitor":
+                monitors += 1
+                if monitors > 1:
+                    raise DamosError("only one monitor block is allowed", st.loc)
+                monitor = _monitor(st)
+            elif st.kind == "target":
+                targets.append(_target(st))
+        except DamosError as e:
+            if errors is None:
+                raise getattr(e, "errors", (e,))[0] from None
+            errors.extend(getattr(e, "errors", (e,)))
     return Program(monitor, tuple(targets), tuple(schemes))

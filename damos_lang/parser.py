@@ -207,7 +207,7 @@ def tokens(text: str) -> list[Token]:
 _KEYWORDS = ("scheme", "monitor", "target")
 
 # parser states
-_TOP, _VALUES, _NAME, _BRACE, _AFTER, _BODY = range(6)
+_TOP, _VALUES, _NAME, _BRACE, _AFTER, _BODY, _SKIP = range(7)
 
 
 class _Reject(Exception):
@@ -218,10 +218,45 @@ class _Reject(Exception):
         self.start = start
 
 
-def _parse(text: str) -> list[Statement]:
-    """The nodes of ``text`` (which ends with a newline); raises _Reject."""
-    statements: list[Statement] = []
-    stack: list = []            # open blocks: (owner, its settings)
+class Recovery:
+    """What a recovering parse (:func:`parse_nodes_recovering`) found: the
+    statements it read, which of them hold a syntax error (``bad``: their
+    indices; they are not lowered), the syntax errors in the order found,
+    and whether it stopped at its limit before the end of the text."""
+    __slots__ = ("statements", "bad", "errors", "stopped")
+
+    def __init__(self) -> None:
+        self.statements: list[Statement] = []
+        self.bad: set = set()
+        self.errors: list[DamosError] = []
+        self.stopped = False
+
+
+_PENDING = object()   # the owner of the block a header without its '{' was taken to open
+
+
+def _parse(text: str, recovery: Recovery | None = None,
+           limit: int | None = None) -> list[Statement]:
+    """The nodes of ``text`` (which ends with a newline); raises _Reject.
+
+    With ``recovery``, a syntax error is recorded there instead (lark's
+    account of it, see :func:`syntax_error`) and the parser goes on:
+
+    * at the statement: the tokens up to the end of the statement or setting
+      at fault (its line end or ';') are skipped -- a '{' among them opens a
+      block whose settings are read (so their errors are reported too) and
+      dropped, and a '}' closing the enclosing block ends the skip;
+    * at the block: a block keyword starting a line inside a block means the
+      block was left open (lark's reading too): the blocks are closed and
+      the keyword starts the next statement; a block header ending without
+      its '{', before an indented line, is taken to open its block;
+
+    and stops after ``limit`` errors.  Every error is found by lark parsing
+    from the last place known good -- the start of the statement or setting
+    at fault, or where the parser last resumed, whichever is later -- so
+    each part of the text is read by lark at most once: linear."""
+    statements: list[Statement] = recovery.statements if recovery is not None else []
+    stack: list = []            # open blocks: (owner, its settings, braces, owner's unit)
     state = _TOP
     cur = None                  # the statement or setting being read
     cur_line = cur_col = 0      # where it starts
@@ -234,6 +269,12 @@ def _parse(text: str) -> list[Statement]:
     line, line_start, pos = 1, 0, 0
     attempts = 0                # matches the scanner made
     skipped = None              # (from, to): offsets finditer skipped
+    # recovery: the statement or setting being read and where the parser last
+    # resumed after an error, each as (offset, line, braces): braces is the
+    # chain (its '{', the enclosing braces) of the blocks it is in, or None;
+    # top is the index of the top-level statement being read
+    unit = resumed = (0, 1, None)
+    top = None
     try:
         for attempts, m in enumerate(_scanner().finditer(text), 1):
             if m.start() != pos:            # never: the scanner regex matches everywhere
@@ -244,105 +285,239 @@ def _parse(text: str) -> list[Statement]:
             if kind == "COMMENT":
                 continue
             tok = m[kind]
-            if kind == "NL":
-                if state == _AFTER or (state == _VALUES and not dots
-                                       and (values or type(cur) is Setting)):
-                    cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
-                    cur = None
+            if state == _SKIP:
+                # -- recovery: skipping the rest of a statement or setting at fault
+                if kind == "NL":
                     state = _BODY if stack else _TOP
-                elif state != _TOP and state != _BODY:
-                    raise _Reject(stmt_start)
-                if tok == "\n":
-                    line, line_start = line + 1, pos
-                if state == _TOP:
-                    stmt_start = pos
-                after_nl = True
-                continue
-            line_began, after_nl = after_nl, False
-            start = pos - len(tok)
-            col = start - line_start + 1
-            if kind == "WORD" or kind == "QTY" or kind == "STRING" or kind == "PATH":
-                if state == _VALUES:
-                    pass
-                elif state == _TOP:
-                    stmt_start, st_line, st_col = start, line, col
-                    cur_line, cur_col = line, col
-                    values = []
-                    if kind == "WORD" and tok in _KEYWORDS:
-                        cur = Statement(tok, None, values, None, None)
+                    if tok == "\n":
+                        line, line_start = line + 1, pos
+                    if state == _TOP:
+                        stmt_start = pos
+                    after_nl = True
+                    resumed = (pos, line, stack[-1][2] if stack else None)
+                    continue
+                after_nl = False
+                if kind == "LBRACE":        # a block: its settings are read, then dropped
+                    brace = Loc(line, pos - line_start, pos - line_start + 1)
+                    stack.append((None, [], (brace, stack[-1][2] if stack else None), None))
+                    state = _BODY
+                    resumed = (pos, line, stack[-1][2])
+                    continue
+                if kind != "RBRACE" or not stack:
+                    continue                # the rest of the bad statement (a stray '}' too)
+                state = _BODY               # the '}' closes the enclosing block
+                resumed = (pos - 1, line, stack[-1][2])
+            try:
+                if kind == "NL":
+                    if state == _AFTER or (state == _VALUES and not dots
+                                           and (values or type(cur) is Setting)):
+                        cur.loc = Loc(cur_line, cur_col,
+                                      end_col if end_line == cur_line else None)
+                        cur = None
+                        state = _BODY if stack else _TOP
+                    elif state != _TOP and state != _BODY:
+                        raise _Reject(stmt_start)
+                    if tok == "\n":
+                        line, line_start = line + 1, pos
+                    if state == _TOP:
+                        stmt_start = pos
+                    after_nl = True
+                    continue
+                line_began, after_nl = after_nl, False
+                start = pos - len(tok)
+                col = start - line_start + 1
+                if kind == "WORD" or kind == "QTY" or kind == "STRING" or kind == "PATH":
+                    if state == _VALUES:
+                        pass
+                    elif state == _TOP:
+                        stmt_start, st_line, st_col = start, line, col
+                        cur_line, cur_col = line, col
+                        unit = (start, line, None)
+                        top = len(statements)
+                        values = []
+                        if kind == "WORD" and tok in _KEYWORDS:
+                            cur = Statement(tok, None, values, None, None)
+                            statements.append(cur)
+                            end_line, end_col = line, col + len(tok)
+                            state = _NAME if tok == "scheme" else _BRACE if tok == "monitor" \
+                                else _VALUES
+                            continue
+                        cur = Statement("legacy", None, values, None, None)
                         statements.append(cur)
-                        end_line, end_col = line, col + len(tok)
-                        state = _NAME if tok == "scheme" else _BRACE if tok == "monitor" \
-                            else _VALUES
+                        state = _VALUES
+                    elif state == _BODY and kind == "WORD" \
+                            and not (line_began and tok in _KEYWORDS):
+                        # (lark lexes a keyword at the start of a line as the keyword, which
+                        # then cannot start a setting: a block left open before the next
+                        # statement)
+                        values = []
+                        cur = Setting(tok, values, None, None, Loc(line, col, col + len(tok)))
+                        stack[-1][1].append(cur)
+                        cur_line, cur_col, end_line, end_col = line, col, line, col + len(tok)
+                        unit = (start, line, stack[-1][2])
+                        state = _VALUES
                         continue
-                    cur = Statement("legacy", None, values, None, None)
-                    statements.append(cur)
-                    state = _VALUES
-                elif state == _BODY and kind == "WORD" and not (line_began and tok in _KEYWORDS):
-                    # (lark lexes a keyword at the start of a line as the keyword, which
-                    # then cannot start a setting: a block left open before the next statement)
-                    values = []
-                    cur = Setting(tok, values, None, None, Loc(line, col, col + len(tok)))
-                    stack[-1][1].append(cur)
+                    elif state == _NAME and (kind == "WORD" or kind == "STRING"):
+                        end = col + len(tok.splitlines()[0] if kind == "STRING" else tok)
+                        cur.name = Atom(kind, tok, Loc(line, col, end))
+                        state = _BRACE
+                        continue
+                    else:
+                        raise _Reject(stmt_start)
+                    # lark's tree ends a token after its last character; its token
+                    # locations (and ours) after its first line as str.splitlines() sees it
+                    end_line, end_col = line, col + len(tok)
+                    end = col + len(tok.splitlines()[0]) if kind == "STRING" else end_col
+                    atom = Atom(kind, tok, Loc(line, col, end))
+                    if dots:
+                        lo = values[-1]
+                        values[-1] = RangeNode(lo, atom, Loc(lo.loc.line, lo.loc.col, end))
+                        dots = False
+                    else:
+                        values.append(atom)
+                elif kind == "DOTS":
+                    if state != _VALUES or dots or not values or type(values[-1]) is not Atom:
+                        raise _Reject(stmt_start)
+                    dots = True
+                elif kind == "LBRACE":
+                    if not (state == _NAME or state == _BRACE
+                            or (state == _VALUES and not dots and type(cur) is Setting)):
+                        raise _Reject(stmt_start)
+                    cur.body = []
+                    stack.append((cur, cur.body,
+                                  (Loc(line, col, col + 1), stack[-1][2] if stack else None),
+                                  unit))
+                    cur = None
+                    state = _BODY
+                elif kind == "RBRACE":
+                    if not stack or not (state == _BODY or state == _AFTER
+                                         or (state == _VALUES and not dots
+                                             and type(cur) is Setting)):
+                        raise _Reject(stmt_start)
+                    if cur is not None:     # the last setting of the block ends here
+                        cur.loc = Loc(cur_line, cur_col,
+                                      end_col if end_line == cur_line else None)
+                    cur, _, _, owner_unit = stack.pop()
+                    if cur is None or cur is _PENDING:   # a block recovery opened: dropped
+                        cur, state = None, _SKIP
+                        continue
+                    unit = owner_unit
+                    if stack:
+                        cur_line, cur_col = cur.key_loc.line, cur.key_loc.col
+                    else:
+                        cur_line, cur_col = st_line, st_col
+                    end_line, end_col = line, col + 1
+                    state = _AFTER
+                elif kind == "BAD":                 # a character no terminal takes
+                    raise _Reject(stmt_start)
+                # else END, the empty match at the end of the text
+            except _Reject:
+                if recovery is None:
+                    raise
+                # -- recovery: record lark's account, then resume
+                if kind == "LBRACE" and state == _BODY and stack[-1][0] is _PENDING \
+                        and not stack[-1][1]:
+                    # the '{' of a header that ended its line: the block it was taken to open
+                    stack[-1] = (None, stack[-1][1], (Loc(line, col, col + 1), None), None)
+                    continue
+                if state != _TOP or stack:
+                    recovery.bad.add(top)
+                else:               # no statement: lark starts at the token
+                    top = None
+                    unit = (pos - len(tok), line, None)
+                _record(recovery, text, unit if unit[0] >= resumed[0] else resumed,
+                        pos - len(tok))
+                if limit is not None and len(recovery.errors) >= limit:
+                    recovery.stopped = True
+                    break
+                dots, cur = False, None
+                if kind == "WORD" and line_began and tok in _KEYWORDS and stack:
+                    # a block left open before the next statement: it starts here
+                    stack.clear()
+                    stmt_start, st_line, st_col = start, line, col
                     cur_line, cur_col, end_line, end_col = line, col, line, col + len(tok)
-                    state = _VALUES
+                    unit = resumed = (start, line, None)
+                    top = len(statements)
+                    values = []
+                    cur = Statement(tok, None, values, None, None)
+                    statements.append(cur)
+                    state = _NAME if tok == "scheme" else _BRACE if tok == "monitor" \
+                        else _VALUES
                     continue
-                elif state == _NAME and (kind == "WORD" or kind == "STRING"):
-                    end = col + len(tok.splitlines()[0] if kind == "STRING" else tok)
-                    cur.name = Atom(kind, tok, Loc(line, col, end))
-                    state = _BRACE
+                if kind == "NL":
+                    if tok == "\n":
+                        line, line_start = line + 1, pos
+                    after_nl = True
+                    if state in (_NAME, _BRACE) and not stack \
+                            and text[pos:pos + 1] in (" ", "\t", "{"):
+                        # a block header without its '{' before an indented line: the
+                        # settings that follow are its block's
+                        stack.append((_PENDING, [], (None, None), None))
+                        state = _BODY
+                    else:
+                        state = _BODY if stack else _TOP
+                        if state == _TOP:
+                            stmt_start = pos
+                    resumed = (pos, line, stack[-1][2] if stack else None)
                     continue
-                else:
+                state = _SKIP
+                if kind == "LBRACE":
+                    stack.append((None, [], (Loc(line, col, col + 1),
+                                             stack[-1][2] if stack else None), None))
+                    state = _BODY
+                    resumed = (pos, line, stack[-1][2])
+                elif kind == "RBRACE" and stack:
+                    # a '}' where the statement cannot end: it closes the block it is in
+                    resumed = (start, line, stack[-1][2])
+                    cur, _, _, owner_unit = stack.pop()
+                    if cur is None or cur is _PENDING:
+                        cur = None
+                    else:
+                        unit = owner_unit
+                        if stack:
+                            cur_line, cur_col = cur.key_loc.line, cur.key_loc.col
+                        else:
+                            cur_line, cur_col = st_line, st_col
+                        end_line, end_col = line, col + 1
+                        state = _AFTER
+        else:
+            if pos != len(text):                    # never: END matches at the end
+                skipped = (pos, len(text))
+            if pos != len(text) or state != _TOP:
+                if recovery is None:
                     raise _Reject(stmt_start)
-                # lark's tree ends a token after its last character; its token
-                # locations (and ours) after its first line as str.splitlines() sees it
-                end_line, end_col = line, col + len(tok)
-                end = col + len(tok.splitlines()[0]) if kind == "STRING" else end_col
-                atom = Atom(kind, tok, Loc(line, col, end))
-                if dots:
-                    lo = values[-1]
-                    values[-1] = RangeNode(lo, atom, Loc(lo.loc.line, lo.loc.col, end))
-                    dots = False
-                else:
-                    values.append(atom)
-            elif kind == "DOTS":
-                if state != _VALUES or dots or not values or type(values[-1]) is not Atom:
-                    raise _Reject(stmt_start)
-                dots = True
-            elif kind == "LBRACE":
-                if not (state == _NAME or state == _BRACE
-                        or (state == _VALUES and not dots and type(cur) is Setting)):
-                    raise _Reject(stmt_start)
-                cur.body = []
-                stack.append((cur, cur.body))
-                cur = None
-                state = _BODY
-            elif kind == "RBRACE":
-                if not stack or not (state == _BODY or state == _AFTER
-                                     or (state == _VALUES and not dots and type(cur) is Setting)):
-                    raise _Reject(stmt_start)
-                if cur is not None:         # the last setting of the block ends here
-                    cur.loc = Loc(cur_line, cur_col, end_col if end_line == cur_line else None)
-                cur = stack.pop()[0]
-                if stack:
-                    cur_line, cur_col = cur.key_loc.line, cur.key_loc.col
-                else:
-                    cur_line, cur_col = st_line, st_col
-                end_line, end_col = line, col + 1
-                state = _AFTER
-            elif kind == "BAD":                 # a character no terminal takes
-                raise _Reject(stmt_start)
-            # else END, the empty match at the end of the text
-        if pos != len(text):                    # never: END matches at the end
-            skipped = (pos, len(text))
-        if pos != len(text) or state != _TOP:
-            raise _Reject(stmt_start)
+                if state != _SKIP:
+                    recovery.bad.add(top)
+                    _record(recovery, text, unit if unit[0] >= resumed[0] else resumed, pos)
+                elif stack:
+                    # the end of the file inside blocks: the innermost '{' is never closed
+                    brace = stack[-1][2][0]
+                    if brace is not None:   # (None: its missing '{' is reported already)
+                        recovery.bad.add(top)
+                        recovery.errors.append(DamosError("this '{' is never closed", brace,
+                                                          hint="add the missing '}'"))
     finally:
         scan_work.attempts, scan_work.chars = attempts, pos
         if skipped is not None:
             scan_work.attempts += skipped[1] - skipped[0]
             scan_work.chars += _failed_reads(text, *skipped)
     return statements
+
+
+def _record(recovery: Recovery, text: str, since: tuple, at: int) -> None:
+    """Record lark's account of the syntax error at offset ``at``, parsing from
+    ``since`` (offset, line, braces: the last place known good).  Of the blocks
+    it is in, lark needs only as many as '}' it can meet before ``at``: so
+    the text lark reads is never longer than the part of the file it reads."""
+    start, line, chain = since
+    braces = []
+    while chain is not None and len(braces) <= at - start:
+        braces.append(chain[0])
+        chain = chain[1]
+    braces.reverse()
+    err = syntax_error(text, start, line - 1, braces)
+    if err is not None:     # None: it names a '{' the user never wrote, reported already
+        recovery.errors.append(err)
 
 
 @contextmanager
@@ -372,6 +547,19 @@ def parse_nodes(text: str) -> list[Statement]:
             return _parse(text)
     except _Reject as e:
         raise syntax_error(text, e.start) from None
+
+
+def parse_nodes_recovering(text: str, limit: int | None = None) -> Recovery:
+    """Parse text into statements, recording every syntax error (up to
+    ``limit``) instead of stopping at the first; see :func:`_parse`."""
+    if text.startswith(BOM):
+        text = text[1:]
+    if not text.endswith("\n"):
+        text += "\n"
+    recovery = Recovery()
+    with gc_paused():
+        _parse(text, recovery, limit)
+    return recovery
 
 
 # -- syntax errors, from lark and the grammar ---------------------------------------------
@@ -430,19 +618,33 @@ def _open_brace(text: str) -> Loc | None:
     return stack[-1] if stack else None
 
 
-def syntax_error(text: str, start: int = 0) -> DamosError:
+_PREFIX_HEAD, _PREFIX_STEP = "scheme{", "x{"   # a text that leaves lark inside blocks
+
+
+def syntax_error(text: str, start: int = 0, line0: int | None = None,
+                 braces: list = ()) -> DamosError | None:
     """lark's account of the syntax error in ``text`` (ending with a newline),
     whose statements before offset ``start`` are known to be good: only the
     rest is parsed, so an error near the end of a large file costs no more
-    than one near its start."""
-    line0 = text.count("\n", 0, start)
+    than one near its start.  ``line0`` is the number of line ends before
+    ``start``, when known.
+
+    ``braces``: ``start`` is inside that many blocks (where a setting may
+    start), opened by these '{' (a Loc, or None for a '{' the user left
+    out).  lark is put there by a first line that opens as many blocks; an
+    error naming one of its '{' names the user's instead, and is None when
+    that '{' was left out (its error is reported already)."""
+    if line0 is None:
+        line0 = text.count("\n", 0, start)
     line_start = text.rfind("\n", 0, start) + 1
+    head = _PREFIX_HEAD + _PREFIX_STEP * (len(braces) - 1) + "\n" if braces else ""
     # blanks keep the columns of the statement's first line; its line number is added back
-    rest = " " * (start - line_start) + text[start:]
+    rest = head + " " * (start - line_start) + text[start:]
+    shift = line0 - (1 if head else 0)    # lark's line n is the file's line n + shift
 
     def line_text(n: int) -> str:   # line n of rest, as the file has it
         at = line_start
-        for _ in range(n - 1):
+        for _ in range(n - 1 - (1 if head else 0)):
             at = text.index("\n", at) + 1
         return text[at:text.find("\n", at)]
 
@@ -450,8 +652,12 @@ def syntax_error(text: str, start: int = 0) -> DamosError:
     if err is None:
         raise AssertionError("the parser rejected text the grammar accepts: please report")
     loc = err.diagnostic.loc
-    if loc is not None and line0:
-        err = DamosError(err.message, Loc(loc.line + line0, loc.col, loc.end_col),
+    if loc is not None and head and loc.line == 1:      # one of the blocks it is inside
+        brace = braces[(loc.col - len(_PREFIX_HEAD)) // len(_PREFIX_STEP)]
+        return None if brace is None else DamosError(err.message, brace,
+                                                     hint=err.diagnostic.hint)
+    if loc is not None and shift:
+        err = DamosError(err.message, Loc(loc.line + shift, loc.col, loc.end_col),
                          hint=err.diagnostic.hint)
     return err
 

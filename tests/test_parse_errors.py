@@ -264,3 +264,378 @@ def test_count_units_stay_words_of_their_own():
     # 'samples' after a number is the count unit, not a unit glued wrongly
     e = error("scheme { action pageout; age 5 samples }")
     assert "one word" not in e.message and "aggr_intervals" in e.message
+
+
+# -- every error in one run (damos check) ---------------------------------------------
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from damos_lang import commands, parser  # noqa: E402
+from damos_lang.lower import parse_all  # noqa: E402
+
+# 14 typos, each in its own setting, across blocks and top-level lines, and
+# where each one is (line, col, what the message says); a statement with a
+# syntax error is not lowered, so no other typo shares one with it
+FOURTEEN = """\
+monitor {
+    ops vadr
+    sampel 5ms
+    aggr 100ms
+}
+scheme {
+    action pagout
+    size 4K..max
+    acess 0%..0%
+    age 5sec..max
+    quota { size 1G; reset 1 s }
+    watermarks { metric none; interval 5s; high 50%; mid 40%; lo 20% }
+}
+scheme @ {
+    action stat
+}
+4K max 0 0 5s max pageout 1G
+scheme c {
+    action stat
+    size 4K..8K..16K
+    filter reject anon
+}
+schem {
+    action stat
+}
+target pdi 3
+scheme {
+    action stat; filter rejct anon
+}
+scheme {
+    action stat
+    quota { size 1G; goal node_mem_fre_bp 50% }
+}
+"""
+FOURTEEN_ERRORS = [
+    (2, 9, "unknown operations set 'vadr'"),
+    (3, 5, "unknown monitor setting 'sampel'"),
+    (7, 12, "unknown action 'pagout'"),
+    (9, 5, "unknown scheme setting 'acess'"),
+    (10, 9, "unknown time unit 'sec'"),
+    (11, 28, "one word"),
+    (12, 63, "unknown watermarks setting 'lo'"),
+    (14, 8, "unexpected character '@'"),
+    (17, 27, "has 8"),
+    (20, 16, "unexpected '..'"),
+    (23, 1, "unknown block keyword 'schem'"),
+    (26, 8, "unknown target word 'pdi'"),
+    (28, 25, "unknown filter verdict 'rejct'"),
+    (32, 27, "unknown goal metric 'node_mem_fre_bp'"),
+]
+
+
+def damos_check(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "damos_lang", "check", *args],
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def error_lines(stderr: str, name: str) -> list[tuple[int, int, str]]:
+    """(line, col, message) of each 'name:line:col: error: message' line."""
+    out = []
+    for ln in stderr.splitlines():
+        if ln.startswith(name + ":") and ": error: " in ln:
+            where, msg = ln[len(name) + 1:].split(": error: ", 1)
+            line, col = where.split(":")
+            out.append((int(line), int(col), msg))
+    return out
+
+
+def test_fourteen_typos_give_exactly_their_fourteen_errors_in_order(tmp_path):
+    (tmp_path / "typos.damos").write_text(FOURTEEN)
+    r = damos_check("typos.damos", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    got = error_lines(r.stderr, "typos.damos")
+    assert [(ln, col) for ln, col, _ in got] == [(ln, col) for ln, col, _ in FOURTEEN_ERRORS], \
+        r.stderr
+    for (_, _, msg), (_, _, words) in zip(got, FOURTEEN_ERRORS):
+        assert words in msg, (msg, words)
+    # each in the one-line form with its source line and caret, as a single error is shown
+    lines = r.stderr.splitlines()
+    src = FOURTEEN.split("\n")
+    for ln, col, _ in FOURTEEN_ERRORS:
+        i = next(i for i, x in enumerate(lines) if x.startswith(f"typos.damos:{ln}:{col}: "))
+        assert lines[i + 1] == "  " + src[ln - 1]
+        assert lines[i + 2].index("^") == 2 + col - 1
+    assert "stopping" not in r.stderr
+
+
+def test_the_same_errors_in_process_and_each_the_first_of_its_own():
+    """parse_all finds the 14; 'parse' (compile, apply...) stops at the first
+    syntax error, as it always did."""
+    _, errors = parse_all(FOURTEEN)
+    assert [(e.loc.line, e.loc.col) for e in errors] == [(a, b) for a, b, _ in FOURTEEN_ERRORS]
+    first = error(FOURTEEN)
+    assert (first.loc.line, first.loc.col) == (14, 8)
+    # and without a syntax error, the first bad statement's first error as before
+    # (a block's misspelt setting names first)
+    first = error(FOURTEEN.replace("scheme @ {", "scheme {").replace("..16K", "")
+                  .replace("schem {", "scheme {"))
+    assert (first.loc.line, first.loc.col) == (3, 5)
+
+
+def test_compile_still_prints_exactly_one_error(tmp_path):
+    (tmp_path / "typos.damos").write_text(FOURTEEN)
+    r = subprocess.run([sys.executable, "-m", "damos_lang", "compile", "typos.damos",
+                        "-t", "damos"], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(error_lines(r.stderr, "typos.damos")) == 1, r.stderr
+    assert r.stderr.startswith("typos.damos:14:8: error: unexpected character '@'")
+
+
+def test_every_file_is_reported_in_order(tmp_path):
+    (tmp_path / "a.damos").write_text("4K max 0 0 5s max pagout\nscheme { action stat @ }\n")
+    (tmp_path / "good.damos").write_text("scheme { action stat }\n")
+    (tmp_path / "b.damos").write_text("scheme {\n  acton stat\n}\ntarget pid 0\n")
+    r = damos_check("a.damos", "good.damos", "b.damos", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    errs = [ln.split(": error: ")[0] for ln in r.stderr.splitlines() if ": error: " in ln]
+    assert errs == ["a.damos:1:19", "a.damos:2:22", "b.damos:2:3", "b.damos:4:12"], r.stderr
+    # the good file between them is checked as ever
+    assert r.stdout.startswith("good.damos: 1 scheme, needs Linux")
+    # an unreadable file is one more error, and the others are still checked
+    r = damos_check("missing.damos", "b.damos", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith("missing.damos: error: cannot read missing.damos")
+    assert len(error_lines(r.stderr, "b.damos")) == 2
+
+
+def test_max_errors_stops_and_says_so(tmp_path):
+    (tmp_path / "typos.damos").write_text(FOURTEEN)
+    r = damos_check("--max-errors", "3", "typos.damos", cwd=tmp_path)
+    assert r.returncode == 2
+    got = error_lines(r.stderr, "typos.damos")
+    assert [(a, b) for a, b, _ in got] == [(a, b) for a, b, _ in FOURTEEN_ERRORS[:3]]
+    assert r.stderr.rstrip().splitlines()[-1] == \
+        "damos check: 3 errors shown; stopping (use --max-errors N for more, 0 for all)"
+    # the limit counts over the files: the second file is not read
+    (tmp_path / "b.damos").write_text("target pid 0\n")
+    r = damos_check("--max-errors", "14", "typos.damos", "b.damos", cwd=tmp_path)
+    assert len(error_lines(r.stderr, "typos.damos")) == 14
+    assert "b.damos" not in r.stderr.replace("typos.damos", "") and "stopping" in r.stderr
+    # exactly as many errors as the limit: all shown, no stopping line
+    r = damos_check("--max-errors", "14", "typos.damos", cwd=tmp_path)
+    assert len(error_lines(r.stderr, "typos.damos")) == 14 and "stopping" not in r.stderr
+    # 0: no limit
+    many = "".join(f"target pid {i % 2}\n" for i in range(60))   # 30 bad lines
+    (tmp_path / "many.damos").write_text(many)
+    r = damos_check("--max-errors", "0", "many.damos", cwd=tmp_path)
+    assert len(error_lines(r.stderr, "many.damos")) == 30 and "stopping" not in r.stderr
+    r = damos_check("many.damos", cwd=tmp_path)    # the default: 20
+    assert len(error_lines(r.stderr, "many.damos")) == 20 and "20 errors shown" in r.stderr
+    r = damos_check("--max-errors", "-1", "many.damos", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("src, errors", [
+    # a header without its '{': its settings are its block's, its '}' closes it
+    ("scheme a\n  action stat\n}\ntarget pdi 3\n", [(1, 9), (4, 8)]),
+    ("scheme a\n{\n  action stat\n}\ntarget pdi 3\n", [(1, 9), (5, 8)]),
+    # a block left open before the next statement: one error, the next statement read
+    ("scheme a {\n  action stat\n\nscheme b {\n  action x\n}\n", [(1, 10), (5, 10)]),
+    # an error in a nested block, then more on the same line
+    ("monitor { ops paddr; intervals_goal { access 4% @ } x }\nscheme { action y }\n",
+     [(1, 49), (1, 53), (2, 17)]),
+    # a '{' at the top: its block is read and dropped
+    ("{ action @ }\nscheme { action stat }\n", [(1, 1), (1, 10)]),
+    # the end of the file inside a block whose line had an error
+    ("scheme {\n  quota { size 1G @\n", [(2, 9), (2, 19)]),
+    ("scheme {\n  quota { size 1G\n", [(2, 9)]),
+    # a stray '}' after a good block
+    ("scheme { action stat }\n}\ntarget pdi 3\n", [(2, 1), (3, 8)]),
+])
+def test_recovery_resumes_without_cascades(src, errors):
+    _, found = parse_all(src)
+    assert [(e.loc.line, e.loc.col) for e in found] == errors, [
+        (e.loc, e.message) for e in found]
+    for e in found:
+        e.diagnostic.render("x.damos", src)
+
+
+# -- the property: k corrupted statements of a valid program give >= k errors ----------
+
+GOOD_STATEMENTS = [
+    ["4K max 0 0 5s max pageout"],
+    ["2M max min min 7s max nohugepage 1G 1s 0 3 7"],
+    ["scheme { action stat; size 4K..max }"],
+    ["target pid 42"],
+    ["scheme {", "    action pageout", "    access 0%..5%", "    age 5s..max", "}"],
+    ["scheme {", "    action lru_prio", "    quota {", "        size 1G", "        reset 1s",
+     "    }", "    filter reject anon", "}"],
+    ["# a comment", "scheme { action stat }  # trailing"],
+]
+MONITOR = ["monitor {", "    ops vaddr", "    sample 5ms", "    aggr 100ms", "}"]
+# statement-level corruptions of one line: (what is done, how)
+CORRUPTIONS = {
+    "bad character": lambda ln, r: ln[:r] + "@" + ln[r:],
+    "misspelt word": lambda ln, r: _misspell(ln, r),
+    "stray dots": lambda ln, r: _append(ln, " .."),
+    "bad unit": lambda ln, r: _bad_unit(ln),
+}
+
+
+def _code_end(ln):
+    return len(ln.split("#")[0].rstrip())
+
+
+def _append(ln, what):
+    """``what`` after the line's last token (before its comment)."""
+    return ln[:_code_end(ln)] + what + ln[_code_end(ln):]
+
+
+def _words(ln):
+    import re
+    return [m for m in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", ln.split("#")[0])]
+
+
+def _misspell(ln, r):
+    words = [w for w in _words(ln) if w.group() not in ("scheme", "monitor", "target",
+                                                        "max", "min")]
+    if not words:
+        return ln[:r] + "@" + ln[r:]
+    w = words[r % len(words)]
+    return ln[:w.start()] + w.group() + "qz" + ln[w.end():]
+
+
+def _bad_unit(ln):
+    import re
+    m = re.search(r"\b(\d+)(s|ms|K|M|G|%)", ln)
+    if m is None:
+        return _append(ln, " @")
+    return ln[:m.end()] + "x" + ln[m.end():]
+
+
+@st.composite
+def corrupted_programs(draw):
+    stmts = [list(s) for s in draw(st.lists(st.sampled_from(GOOD_STATEMENTS), min_size=1,
+                                            max_size=12))]
+    if draw(st.booleans()):
+        stmts.insert(draw(st.integers(0, len(stmts))), list(MONITOR))
+    k = draw(st.integers(1, len(stmts)))
+    chosen = draw(st.lists(st.integers(0, len(stmts) - 1), min_size=k, max_size=k,
+                           unique=True))
+    spans, lines, bad_lines = [], [], set()
+    for i, s in enumerate(stmts):
+        first = len(lines) + 1
+        if i in chosen:
+            candidates = [j for j, ln in enumerate(s) if not ln.startswith("#")
+                          and ln.strip() not in ("}",)]
+            j = draw(st.sampled_from(candidates))
+            how = draw(st.sampled_from(sorted(CORRUPTIONS)))
+            r = draw(st.integers(0, 200))
+            new = CORRUPTIONS[how](s[j], r % (_code_end(s[j]) + 1))   # (not in a comment)
+            if new == s[j]:
+                new = _append(s[j], " @")
+            s = s[:j] + [new] + s[j + 1:]
+            bad_lines.add(first + j)
+        lines += s
+        spans.append((first, len(lines), i in chosen))
+    return "\n".join(lines) + "\n", bad_lines, spans
+
+
+def check_in_process(text: str) -> tuple[int, str]:
+    """The check command's body on a file holding text: (status, stderr)."""
+    import os
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=".damos")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        stderr, stdout = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
+            status = commands.check([path], max_errors=0)
+        return status, stderr.getvalue().replace(path, "f.damos")
+    finally:
+        os.unlink(path)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(corrupted_programs())
+def test_each_corrupted_statement_is_reported_in_order(case):
+    text, bad_lines, spans = case
+    status, stderr = check_in_process(text)
+    assert status == 2, (text, stderr)
+    assert "Traceback" not in stderr
+    lines = [ln for ln, _, _ in error_lines(stderr, "f.damos")]
+    assert lines == sorted(lines), stderr
+    for b in bad_lines:
+        assert b in lines, (b, text, stderr)
+    # and nothing cascades: every error is inside a corrupted statement
+    for ln in lines:
+        assert any(a <= ln <= z and bad for a, z, bad in spans), (ln, text, stderr)
+
+
+# -- recovery stays linear -------------------------------------------------------------
+
+def _calls(fn) -> int:
+    count = 0
+
+    def profile(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: "scheme {\n" + "  action @\n" * n + "}\n",                 # in one block
+    lambda n: "4K max 0 0 5s max pageout @\n" * n,                       # top-level lines
+    lambda n: "scheme {\n" + "  q {\n" * n + "  a @\n" * n + "  }\n" * n + "}\n",   # deep
+    lambda n: "scheme { " + "x { a @ } y; " * n + "}\n",                 # one long line
+    lambda n: "scheme {\n  action stat\n" + "  size 4K.." * n + "\n}\n",  # one long setting
+    lambda n: "scheme {\n" + "  acess 0%\n" * n + "}\n",                 # lowering errors
+], ids=["block", "lines", "deep", "long line", "long setting", "lowering"])
+def test_finding_every_error_is_linear(make):
+    """Each error's lark parse starts where the last one left off: twice the
+    input (and twice the errors) is at most about twice the work."""
+    parse_all("@\n")                      # builds lark's parser outside the count
+    small, large = (_calls(lambda: parse_all(make(n))) for n in (200, 400))
+    assert large <= 2.3 * small + 100, (small, large)
+    _, errors = parse_all(make(200))
+    assert len(errors) >= 1
+    assert parser.scan_work.attempts <= len(make(200)) + 2
+
+
+def test_damo_json_reports_each_bad_scheme_and_target(tmp_path):
+    """damo JSON: the first bad field of each scheme and target (not every
+    field of one scheme); a bad monitor hides the schemes, whose access counts
+    are read at its intervals."""
+    import json
+    kd = {"kdamonds": [{"contexts": [{
+        "ops": "vaddr",
+        "targets": [{"pid": 0, "regions": []}, {"pid": 5, "regions": []}],
+        "schemes": [{"action": "pagout"}, {"action": "stat"},
+                    {"action": "stat", "target_nid": -1}],
+    }]}]}
+    (tmp_path / "k.json").write_text(json.dumps(kd))
+    r = damos_check("k.json", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    where = [ln.split(": error: ")[0] for ln in r.stderr.splitlines()]
+    p = "k.json:kdamonds[0].contexts[0]"
+    assert where == [f"{p}.targets[0].pid", f"{p}.schemes[0].action",
+                     f"{p}.schemes[2].target_nid"], r.stderr
+    kd["kdamonds"][0]["contexts"][0]["intervals"] = {"sample_us": 0, "aggr_us": 100000,
+                                                      "ops_update_us": 1000000}
+    (tmp_path / "k.json").write_text(json.dumps(kd))
+    r = damos_check("k.json", cwd=tmp_path)
+    where = [ln.split(": error: ")[0] for ln in r.stderr.splitlines()]
+    assert where == [f"{p}.targets[0].pid", f"{p}.intervals.sample_us"], r.stderr
