@@ -299,8 +299,9 @@ def _monitor(st: Statement) -> Monitor:
     sample = _interval(x, "sampling interval") if (x := s.one("sample")) else None
     aggr = _interval(x, "aggregation interval") if (x := s.one("aggr")) else None
     update = read_time(_values(x, 1)[0], "update interval") if (x := s.one("update")) else None
-    nr_regions = None
+    nr_regions = nr_regions_loc = None
     if (x := s.one("nr_regions")):
+        nr_regions_loc = x.loc
         v = _values(x, 1)[0]
         if not isinstance(v, RangeNode):
             raise error_at(v, "nr_regions takes a range: nr_regions 10..1000")
@@ -320,7 +321,7 @@ def _monitor(st: Statement) -> Monitor:
             read_int(_values(g.one("aggrs"), 1)[0], "aggrs"),
             read_time(_values(g.one("min_sample"), 1)[0], "min sample"),
             read_time(_values(g.one("max_sample"), 1)[0], "max sample"), x.loc)
-    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc)
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc)
 
 
 def _target(st: Statement) -> Target:
