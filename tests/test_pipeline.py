@@ -22,7 +22,7 @@ from damos_lang.lower import parse
 from damos_lang.pipeline import unit_from_text
 from damos_lang.targets import run_target
 from damos_lang.targets import Options, debugfs, names
-from strategies import programs
+from strategies import legacy_lines, programs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.damos"))
@@ -108,6 +108,20 @@ def test_every_example_fits_its_c_types():
 @given(programs())
 def test_generated_programs_fit_their_c_types(program):
     _assert_fits(to_context(program))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_generated_programs_are_valid(program):
+    # what pipeline.validate refuses, the strategies never generate
+    from damos_lang.pipeline import unit_of
+    unit_of(program)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(legacy_lines())
+def test_generated_legacy_lines_are_valid(item):
+    unit_from_text(item[0])
 
 
 def test_huge_values_are_clamped_to_their_field_not_wrapped():
