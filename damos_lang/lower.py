@@ -394,7 +394,7 @@ def _monitor(st: Statement) -> Monitor:
     errs = _Errors()
     s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
                   "monitor", errs)
-    ops = sample = aggr = update = nr_regions = goal = None
+    ops = sample = aggr = update = nr_regions = nr_regions_loc = goal = None
     with errs:
         ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] \
             if (x := s.one("ops")) else None
@@ -407,6 +407,7 @@ def _monitor(st: Statement) -> Monitor:
             if (x := s.one("update")) else None
     with errs:
         if (x := s.one("nr_regions")):
+            nr_regions_loc = x.loc
             v = _values(x, 1)[0]
             if not isinstance(v, RangeNode):
                 raise error_at(v, "nr_regions takes a range: nr_regions 10..1000")
@@ -415,7 +416,7 @@ def _monitor(st: Statement) -> Monitor:
         if (x := s.one("intervals_goal")):
             goal = _intervals_goal(x)
     errs.done()
-    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc)
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc)
 
 
 def _intervals_goal(x: Setting) -> IntervalsGoal:
