@@ -8,7 +8,7 @@ from __future__ import annotations
 from . import catalog
 from .catalog import SYSFS, USERSPACE, vstr
 from .convert import fmt_number
-from .errors import Report
+from .errors import Loc, Report
 from .features import blockers, minimum_version
 
 HUGEPAGE_SIZE = 2 << 20
@@ -22,8 +22,11 @@ def check(unit, userspace: bool = False) -> Report:
     """Warnings for a pipeline Unit; ``userspace`` adds what ``damos run`` cannot apply."""
     report = Report()
     ctx = unit.context
+    m = unit.program.monitor
     if not ctx.schemes:
-        report.warn("the file has no schemes: a kdamond started from it only monitors")
+        # at the monitor block, where its settings are, or else the file's start
+        report.warn("the file has no schemes: a kdamond started from it only monitors",
+                    m.loc if m else Loc(1, 1))
     if not catalog.OPS[ctx.ops].takes_pid and any(t.pid for t in ctx.targets):
         report.warn(f"{ctx.ops} monitors {catalog.OPS[ctx.ops].words}: a target pid is ignored",
                     ctx.targets[0].loc)

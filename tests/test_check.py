@@ -109,3 +109,17 @@ def test_dests_on_an_action_that_does_not_migrate_warn_at_the_dest():
 def test_a_file_without_schemes_is_called_out():
     assert any("no schemes" in m for m in messages("# nothing yet\n"))
     assert any("no schemes" in m for m in messages("monitor { ops vaddr }\n"))
+
+
+def test_the_no_schemes_warning_has_a_location(tmp_path):
+    """Every warning carries file:line:col: an empty file's at its start, one with only
+    a monitor block at that block."""
+    from typer.testing import CliRunner
+    from damos_lang.cli import app
+    for text, at in (("# nothing yet\n", "1:1"), ("\n\nmonitor {\n    sample 5ms\n}\n", "3:1")):
+        f = tmp_path / "f.damos"
+        f.write_text(text)
+        r = CliRunner().invoke(app, ["check", str(f)])
+        assert r.exit_code == 0, r.output
+        assert f"{f}:{at}: warning: the file has no schemes" in r.output + (r.stderr or ""), \
+            r.output
