@@ -292,6 +292,19 @@ def report_wss(record: str = typer.Argument(..., metavar="RECORD",
         typer.echo(f"wrote {output}", err=True)
 
 
+@report_app.command("stats")
+def report_stats(record: str = typer.Argument(..., metavar="RECORD",
+                                              help="damos run --record file or tracefs text"),
+                 as_json: bool = typer.Option(False, "--json",
+                                              help="Print JSON (every aggregation)."),
+                 time_range: Optional[str] = _REPORT_TIME):
+    """What each scheme tried and applied over time, its effective quota, and
+    the tuned sampling interval (a 7.x kernel trace's DAMOS events, or a record)."""
+    from .report import stats
+    rec, _, tr = _report_load(record, None, time_range)
+    typer.echo((stats.to_json if as_json else stats.text)(rec, None, tr), nl=False)
+
+
 @report_app.command("compare")
 def report_compare(record_a: str = typer.Argument(..., metavar="A",
                                                   help="a record or trace (e.g. kernel DAMON's)"),

@@ -213,6 +213,7 @@ def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 
     ax.set_xlabel("time (s)")
     colours = ["#ff3b30", "#ff9500", "#ff2d95", "#00c7be"]
     handles = []
+    exact = any(agg.acted for agg in rec.aggregations)
     if deltas:
         sax = fig.add_axes([0.14, 0.91 - strip_h, 0.70, strip_h - 0.01], sharex=ax)
         aggr = (rec.aggr_us or 0) / 1e6
@@ -227,9 +228,7 @@ def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 
                     continue
                 xs.append(t - aggr / 2)
                 hs.append(nbytes / (1 << 20))
-                for s, e, acc, age in clip(agg.regions(), addr_range):
-                    if not matches_pattern(scheme, (s, e, acc, age)):
-                        continue
+                for s, e, acc, age in where_acted(agg, idx, scheme, addr_range):
                     o = g.offset_of(s)
                     if o is None:
                         continue
@@ -237,16 +236,22 @@ def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 
                                            fill=False, edgecolor=colour, lw=0.6))
             sax.bar(xs, hs, width=max(aggr, (t1 - t0) / 1000), color=colour)
             handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor=colour,
-                                     label=f"{rec.scheme_label(idx)} applied: regions in its "
-                                           "pattern then"))
+                                     label=f"{rec.scheme_label(idx)} applied: "
+                                           + ("the regions it acted on" if exact else
+                                              "regions in its pattern then")))
         sax.set_ylabel("MiB\napplied", fontsize=7)
         sax.tick_params(labelbottom=False, labelsize=7)
         sax.set_title(_title(rec), fontsize=9)
         sax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
-        fig.text(0.14, 0.015, "The record has per-scheme stats, not per-region actions: the bars are "
-                 "the bytes applied per aggregation (sz_applied growth); the outlines, the regions\n"
-                 "in the scheme's access pattern in those aggregations (a quota may have limited "
-                 "the action to some of them).", fontsize=7)
+        if exact:
+            fig.text(0.14, 0.015, "The bars are the bytes applied per aggregation (sz_applied "
+                     "growth); the outlines, the regions the kernel's damos_before_apply event "
+                     "named.", fontsize=7)
+        else:
+            fig.text(0.14, 0.015, "The record has per-scheme stats, not per-region actions: the "
+                     "bars are the bytes applied per aggregation (sz_applied growth); the "
+                     "outlines, the regions\nin the scheme's access pattern in those aggregations "
+                     "(a quota may have limited the action to some of them).", fontsize=7)
     else:
         ax.set_title(_title(rec), fontsize=9)
     fig.canvas.draw()
@@ -256,6 +261,16 @@ def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 
     fig.savefig(output, dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return Layout(box, w, h, t0, t1, g)
+
+
+def where_acted(agg, idx: int, scheme: dict, addr_range=None):
+    """The regions scheme ``idx`` acted on in ``agg``: exactly, when the
+    record names them (a trace's damos_before_apply), else those in its
+    access pattern (the candidates: a quota may have cut the action short)."""
+    acted = [(a.start, a.end, a.nr_accesses, a.age) for a in agg.acted if a.scheme == idx]
+    if agg.acted:
+        return clip(acted, addr_range)
+    return [r for r in clip(agg.regions(), addr_range) if matches_pattern(scheme, r)]
 
 
 def _title(rec: Record) -> str:

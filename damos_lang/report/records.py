@@ -3,8 +3,9 @@
 
 A record is a list of aggregations; each has its time (µs), and per target
 the regions as ``(start, end, nr_accesses, age)`` tuples and the resident
-bytes (None when unknown); plus the cumulative per-scheme stats (empty for a
-kernel trace, which has none)."""
+bytes (None when unknown); plus the cumulative per-scheme stats (a kernel
+trace has them from 7.0's damos_stat_after_apply_interval event) and, from
+a trace, the regions each scheme acted on and the tuned sampling interval."""
 from __future__ import annotations
 
 import json
@@ -27,6 +28,21 @@ class TargetSnapshot:
     id: int
     regions: List[RegionT]
     resident_bytes: Optional[int] = None
+    # per region, each data-attribute probe's hits (a 7.2+ trace's
+    # damon_region_aggregated), None when the record has none
+    probe_hits: Optional[List[Optional[Tuple[int, ...]]]] = None
+
+
+@dataclass(frozen=True)
+class Acted:
+    """A region a scheme was about to act on (a trace's damos_before_apply)."""
+    context: int
+    scheme: int
+    target: int                               # the target's index in its context
+    start: int
+    end: int
+    nr_accesses: int
+    age: int
 
 
 @dataclass
@@ -35,6 +51,7 @@ class Aggregation:
     index: int                                # 1-based
     targets: List[TargetSnapshot]
     stats: List[dict] = field(default_factory=list)   # cumulative, per scheme
+    acted: List[Acted] = field(default_factory=list)  # regions schemes acted on (traces)
 
     def regions(self) -> List[RegionT]:
         return [r for t in self.targets for r in t.regions]
@@ -55,6 +72,10 @@ class Record:
     # record of a real process, the trace clock for a kernel trace; None when
     # unknown (simulated time)
     origin_s: Optional[float] = None
+    # (time_us, sample_us) each time the intervals_goal tuner set the sampling
+    # interval (a trace's damon_monitor_intervals_tune)
+    tuned: List[Tuple[int, int]] = field(default_factory=list)
+    events: List[str] = field(default_factory=list)   # a trace's DAMON events read
 
     @property
     def max_nr_accesses(self) -> int:
@@ -67,7 +88,9 @@ class Record:
     def scheme_label(self, i: int) -> str:
         s = self.schemes[i] if i < len(self.schemes) else {}
         name = s.get("name")
-        action = s.get("action", "?")
+        action = s.get("action")
+        if action is None:              # a kernel trace names no actions
+            return f"scheme {i}"
         return f"scheme {i} ({name}: {action})" if name else f"scheme {i} ({action})"
 
 
