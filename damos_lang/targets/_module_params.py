@@ -1,7 +1,8 @@
 """DAMON_RECLAIM and DAMON_LRU_SORT: what both modules' parameter compilers share.
 
 Each module runs one fixed shape of scheme on physical memory
-(``mm/damon/reclaim.c``, ``lru_sort.c``, Linux 6.12) and exposes its knobs
+(``mm/damon/reclaim.c``, ``lru_sort.c``; Linux 6.12, plus the parameters
+``SINCE`` names) and exposes its knobs
 under ``/sys/module/<module>/parameters``.  The ``reclaim`` and ``lru-sort``
 targets give the parameters that make the module run exactly the program's
 scheme(s), or a DamosError naming the part the module cannot express;
@@ -23,14 +24,44 @@ def cannot_express(module: str, what: str, loc=None, hint: str = "") -> DamosErr
                       loc)
 
 
-def shared_params(module: str, unit) -> list[tuple[str, str]]:
+# parameters newer than 6.12, with the first Linux each module has them in
+# (mm/damon/reclaim.c, lru_sort.c; seen in Debian's 7.2 and 7.3)
+SINCE = {(RECLAIM, "autotune_monitoring_intervals"): (7, 2),
+         (LRU_SORT, "autotune_monitoring_intervals"): (7, 0),
+         (LRU_SORT, "active_mem_bp"): (7, 0),
+         (LRU_SORT, "filter_young_pages"): (7, 0)}
+# autotune_monitoring_intervals=Y: both modules set these attributes and goal
+AUTOTUNE_SAMPLE_US, AUTOTUNE_AGGR_US = 5000, 100_000
+AUTOTUNE_GOAL = dict(access_bp=40, aggrs=3, min_sample_us=5000, max_sample_us=10_000_000)
+
+
+def needs(module: str, name: str, options, what: str, loc=None) -> None:
+    """Refuse ``what`` when --kernel names a Linux older than ``name``."""
+    since = SINCE[(module, name)]
+    kernel = getattr(options, "kernel", None)
+    if kernel is not None and tuple(kernel) < since:
+        raise cannot_express(module, what, loc,
+                             f"its {name} parameter is first in Linux {since[0]}.{since[1]} "
+                             f"(--kernel {kernel[0]}.{kernel[1]})")
+
+
+def shared_params(module: str, unit, options=None) -> list[tuple[str, str]]:
     """Monitoring attributes and the region: what both modules share."""
     ctx, prog = unit.context, unit.program
     if ctx.ops != "paddr":
         raise cannot_express(module, f"ops {ctx.ops}", ctx.loc,
                   "it monitors physical memory; write 'monitor { ops paddr }'")
+    autotune = []
     if ctx.intervals_goal is not None:
-        raise cannot_express(module, "intervals_goal (interval auto-tuning)", ctx.loc)
+        g, iv = ctx.intervals_goal, ctx.intervals
+        own = all(getattr(g, k) == v for k, v in AUTOTUNE_GOAL.items())
+        if not own or iv.sample_us != AUTOTUNE_SAMPLE_US or iv.aggr_us != AUTOTUNE_AGGR_US:
+            raise cannot_express(module, "that intervals_goal", ctx.loc,
+                                 "it auto-tunes only toward its own goal: 'sample 5ms; aggr 100ms; "
+                                 "intervals_goal { access 0.4%; aggrs 3; sample 5ms..10s }'")
+        needs(module, "autotune_monitoring_intervals", options,
+              "intervals_goal (interval auto-tuning)", ctx.loc)
+        autotune = [("autotune_monitoring_intervals", "Y")]
     if prog.monitor is not None and prog.monitor.update is not None:
         raise cannot_express(module, "an update interval", prog.monitor.loc,
                   "it does not use one on physical memory; leave 'update' out")
@@ -41,6 +72,7 @@ def shared_params(module: str, unit) -> list[tuple[str, str]]:
     start, end = regions[0] if regions else (0, 0)
     iv = ctx.intervals
     return [("sample_interval", str(iv.sample_us)), ("aggr_interval", str(iv.aggr_us)),
+            *autotune,
             ("min_nr_regions", str(ctx.nr_regions_min)),
             ("max_nr_regions", str(ctx.nr_regions_max)),
             ("monitor_region_start", str(start)), ("monitor_region_end", str(end))]

@@ -11,11 +11,11 @@ MODULE = RECLAIM
 PAGEOUT = next(n for n, a in catalog.ACTIONS.items() if a.c_enum == "DAMOS_PAGEOUT")
 
 
-def params(unit) -> list[tuple[str, str]]:
+def params(unit, options=None) -> list[tuple[str, str]]:
     """DAMON_RECLAIM's parameters for the unit (enabled last)."""
     m = RECLAIM
     ctx = unit.context
-    out = shared_params(m, unit)
+    out = shared_params(m, unit, options)
     if len(ctx.schemes) != 1:
         raise cannot_express(m, f"{len(ctx.schemes)} schemes", ctx.loc, "it runs exactly one")
     s = ctx.schemes[0]
@@ -65,4 +65,4 @@ def params(unit) -> list[tuple[str, str]]:
 
 
 def compile(unit, options) -> str:
-    return compile_target(unit, MODULE, NAME.replace("-", "_"), params(unit))
+    return compile_target(unit, MODULE, NAME.replace("-", "_"), params(unit, options))
