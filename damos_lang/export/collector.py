@@ -111,8 +111,8 @@ class DamosCollector(Collector):
             return
         f.add(M.STAT_BANDWIDTH, (), st.bandwidth)
         if len(st.idle_ms) == 101:
-            for q in M.QUANTILES:
-                f.add(M.STAT_IDLE, (f"{q / 100:g}",), st.idle_ms[q] / 1000)
+            for q in M.PERCENTILES:
+                f.add(M.STAT_IDLE, (q,), st.idle_ms[q] / 1000)
         if st.aggr_us:
             f.add(M.STAT_AGGR, (), st.aggr_us / 1e6)
 

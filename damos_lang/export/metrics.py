@@ -14,10 +14,10 @@ CONTEXT = ("kdamond", "context")
 SCHEME = ("kdamond", "context", "scheme", "action", "name")
 RUN = ("session",)
 RUN_SCHEME = ("session", "scheme", "action", "name")
-QUANTILE = ("quantile",)
+PERCENTILE = ("percentile",)  # not "quantile": that label belongs to summaries
 
 # DAMON_STAT's idle-time percentiles exported (of its 101): a bounded set
-QUANTILES = (0, 1, 5, 10, 25, 50, 75, 90, 95, 99, 100)
+PERCENTILES = (0, 1, 5, 10, 25, 50, 75, 90, 95, 99, 100)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ STAT_ENABLED = _m("damos_damon_stat_enabled", GAUGE, (),
 STAT_BANDWIDTH = _m("damos_damon_stat_estimated_memory_bandwidth_bytes_per_second", GAUGE, (),
                     "DAMON_STAT's estimated memory bandwidth (bytes per second)",
                     "bytes_per_second")
-STAT_IDLE = _m("damos_damon_stat_memory_idle_seconds", GAUGE, QUANTILE,
+STAT_IDLE = _m("damos_damon_stat_memory_idle_seconds", GAUGE, PERCENTILE,
                "Per-byte idle time percentiles of the system's memory; negative: how "
                "long it has been accessed (6.18+)", "seconds")
 STAT_AGGR = _m("damos_damon_stat_aggregation_interval_seconds", GAUGE, (),
@@ -133,6 +133,6 @@ PER_RUN_SCHEME = tuple(r for _, r, _ in SCHEME_COUNTERS)
 def max_series(kdamonds: int, schemes: int, runs: int = 0, run_schemes: int = 0) -> int:
     """The most series one node shows: ``kdamonds`` kdamonds of ``schemes``
     schemes each, ``runs`` damos run sessions of ``run_schemes`` schemes."""
-    return (len(PER_NODE) + len(QUANTILES) + kdamonds * len(PER_KDAMOND)
+    return (len(PER_NODE) + len(PERCENTILES) + kdamonds * len(PER_KDAMOND)
             + kdamonds * schemes * len(PER_SCHEME)
             + runs * len(PER_RUN) + runs * run_schemes * len(PER_RUN_SCHEME))
