@@ -21,7 +21,7 @@ from damos_lang.sysfs import root as RT
 from damos_lang.sysfs.standin import StandIn
 from prometheus_client import generate_latest
 
-from .helpers import NAMED, PID, PRCL, apply_file, families, modules, samples, tree
+from .helpers import NAMED, PRCL, apply_file, families, modules, samples, tree
 
 MiB = 1 << 20
 
