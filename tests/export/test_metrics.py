@@ -328,3 +328,17 @@ def test_the_series_count_is_the_documented_bound(tmp_path, nk):
     assert len(v) == M.max_series(nk, 8)
     # and the documented figure for one node of 1 kdamond x 8 schemes
     assert M.max_series(1, 8) == 5 + 11 + 5 + 8 * 8
+
+
+def test_docs_list_every_metric_and_the_computed_cardinality():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs/metrics.md").read_text()
+    for m in M.ALL:
+        assert f"| `{m.sample_name}` | {m.type} |" in doc, m.name
+    for what, n in (("DAMON_STAT only (Debian 7.x at boot)", 16),
+                    ("1 kdamond x 1 scheme (prcl)", M.max_series(1, 1)),
+                    ("1 kdamond x 8 schemes", M.max_series(1, 8)),
+                    ("16 kdamonds x 8 schemes", M.max_series(16, 8)),
+                    ("1 x 8, and one damos run session of 8 schemes", M.max_series(1, 8, 1, 8))):
+        assert f"| {what} | {n:,} |" in doc, (what, n)
+    assert M.max_series(0, 0) == 16
