@@ -117,7 +117,10 @@ class DamosCollector(Collector):
             f.add(M.STAT_AGGR, (), st.aggr_us / 1e6)
 
     def _run(self, f: Families, path: str) -> None:
-        r = run_record.read(path)
+        try:
+            r = run_record.read(path)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            r = None                 # not a damos run record (a header of another shape)
         if r is None:
             return
         s = (r.session,)

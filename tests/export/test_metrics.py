@@ -342,3 +342,22 @@ def test_docs_list_every_metric_and_the_computed_cardinality():
                     ("1 x 8, and one damos run session of 8 schemes", M.max_series(1, 8, 1, 8))):
         assert f"| {what} | {n:,} |" in doc, (what, n)
     assert M.max_series(0, 0) == 16
+
+
+def test_a_record_of_another_shape_or_a_file_that_breaks_names_fails_no_scrape(tmp_path, monkeypatch):
+    p = tmp_path / "odd.jsonl"
+    p.write_text('{"type": "header", "schemes": "no list", "attrs": 3}\n'
+                 '{"type": "aggregation", "aggregation": "x"}\n')
+    from damos_lang.export import names
+    monkeypatch.setattr("damos_lang.pipeline.compile_path",
+                        lambda path: (_ for _ in ()).throw(RecursionError("deep")))
+    names._CACHE.clear()
+    root = tree(tmp_path)
+    named = tmp_path / "named.damos"
+    named.write_text(NAMED)
+    apply_file(root, str(named))
+    v = samples(scrape(root, records=[str(p)]))
+    assert not [k for k in v if k[0].startswith("damos_run_")]
+    lab = [dict(k[1]) for k in v if k[0] == "damos_scheme_tried_regions_total"]
+    assert [x["name"] for x in lab] == ["", ""]
+    names._CACHE.clear()
