@@ -216,6 +216,33 @@ def stop(kdamond: Optional[int] = typer.Argument(None, metavar="[ID]"),
     _exit(body(sysfs_root, kdamond, module_root))
 
 
+@app.command()
+def export(listen: Optional[str] = typer.Option(
+               None, "--listen", metavar="ADDR:PORT",
+               help="Serve the metrics over HTTP here (default 127.0.0.1:10142)."),
+           textfile: Optional[str] = typer.Option(
+               None, "--textfile", metavar="DIR",
+               help="Write DIR/damos.prom for node_exporter's textfile collector "
+                    "(atomically), once or with --loop."),
+           loop: bool = typer.Option(False, "--loop", help="--textfile: rewrite it every "
+                                                           "--interval seconds."),
+           interval: float = typer.Option(15.0, "--interval", metavar="S",
+                                          help="--loop period in seconds."),
+           run_record: List[str] = typer.Option([], "--run-record", metavar="FILE",
+                                                help="Also a 'damos run --record' session "
+                                                     "(repeatable)."),
+           no_refresh: bool = typer.Option(False, "--no-refresh",
+                                           help="Never write update_* state commands; read "
+                                                "the stats as the kernel last showed them."),
+           sysfs_root: Optional[str] = _SYSFS_ROOT,
+           module_root: Optional[str] = _MODULE_ROOT):
+    """DAMON's kdamonds, schemes, DAMON_STAT and damos run sessions as Prometheus
+    metrics, read afresh at each scrape (docs/metrics.md)."""
+    from .export.command import export as body
+    _exit(body(listen, textfile, loop, interval, run_record, sysfs_root, module_root,
+               not no_refresh))
+
+
 report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                          help="Pictures and tables from a 'damos run --record' file or a kernel "
                               "damon_aggregated trace (docs/report.md).")

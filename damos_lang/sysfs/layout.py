@@ -360,6 +360,7 @@ def _join(base: str, rel: str) -> str:
 
 TRIED_REGIONS = next(f for f in SCHEME.files if f.child is TRIED_REGION)
 AVAIL_OPERATIONS = next(f for f in CONTEXT.files if f.kind == LIST)
+REFRESH_MS = KDAMOND.file("refresh_ms")
 
 
 def tried_regions_dir(scheme_dir: str) -> str:
