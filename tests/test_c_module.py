@@ -66,6 +66,48 @@ def headers_61():
 
 
 @pytest.fixture(scope="session")
+def headers_73():
+    """Debian's linux-headers of the rig's stock 7.3 kernel, unpacked under the
+    cache by .ci/c-module-setup.sh (keyed by ABI and package version)."""
+    found = sorted(CACHE.glob("headers/7.3.*/root/usr/src/linux-headers-7.3.*-amd64"))
+    found = [f for f in found if (f.parent.parent.parent.parent / ".complete").is_file()]
+    if not found or shutil.which("make") is None:
+        _missing(f"no Debian linux-headers-7.3 under {CACHE}/headers")
+    return str(found[-1])
+
+
+# The 7.3 headers are Debian 13's, built by gcc 14 with an objtool linked
+# against glibc 2.38+; this host (Debian 12) has gcc 12 and glibc 2.36.  So the
+# object build maps gcc 14's -fmin-function-alignment=N to the older
+# -falign-functions=N (what gcc < 14 used for the same alignment), skips objtool
+# (it validates the object, it does not compile it) and names the kernel's
+# pahole version (pahole runs only when linking BTF into a .ko, which an
+# object-only build never does): the C is compiled with every other flag of
+# the 7.3 kernel and -Werror.
+GCC14_WRAPPER = """#!/bin/sh
+for a; do
+  shift
+  case $a in
+    -fmin-function-alignment=*) set -- "$@" "-falign-functions=${a#*=}" ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+exec gcc "$@"
+"""
+
+
+def build_objects_73(kdir: str, modules: list[dict[str, str]]) -> None:
+    config = Path(kdir, "include", "config", "auto.conf").read_text()
+    pahole = re.search(r"^CONFIG_PAHOLE_VERSION=(\d+)$", config, re.M)
+    with tempfile.TemporaryDirectory(prefix="damos-cc14-") as d:
+        cc = Path(d, "gcc")
+        cc.write_text(GCC14_WRAPPER)
+        cc.chmod(0o755)
+        args = (f"CC={cc}", f"HOSTCC=gcc") + ((f"PAHOLE_VERSION={pahole.group(1)}",) if pahole else ())
+        build_objects(kdir, modules, make_args=args, kbuild_head="OBJECT_FILES_NON_STANDARD := y\n")
+
+
+@pytest.fixture(scope="session")
 def checkpatch():
     found = sorted(CACHE.glob("checkpatch/*/scripts/checkpatch.pl"))
     if not found or shutil.which("perl") is None:
@@ -87,7 +129,8 @@ def c_file(files: dict[str, str]) -> tuple[str, str]:
     return path, text
 
 
-def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = "") -> None:
+def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = "",
+                  make_args: tuple[str, ...] = (), kbuild_head: str = "") -> None:
     """Compile every module's .c as an external-module object (no modpost: nothing
     in DAMON is exported) with the kernel's flags plus -Werror."""
     with tempfile.TemporaryDirectory(prefix="damos-cmod-") as d:
@@ -97,9 +140,9 @@ def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = 
             name = f"m{i}_{os.path.basename(path)[:-2]}"
             Path(d, name + ".c").write_text(text)
             objs.append(name + ".o")
-        Path(d, "Kbuild").write_text("".join(f"obj-m += {o}\n" for o in objs))
+        Path(d, "Kbuild").write_text(kbuild_head + "".join(f"obj-m += {o}\n" for o in objs))
         p = subprocess.run(["make", "-s", "-C", kdir, f"M={d}", "-j2",
-                            f"KCFLAGS=-Werror {extra_cflags}".strip(), *objs],
+                            f"KCFLAGS=-Werror {extra_cflags}".strip(), *make_args, *objs],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            stdin=subprocess.DEVNULL)
         out = "\n".join(line for line in p.stdout.splitlines()
@@ -151,6 +194,23 @@ def test_examples_compile_against_debian_612_headers(headers_612):
     paths = expressible((6, 12))
     assert {p.name for p in paths} >= {"prcl.damos", "ethp.damos", "reclaim.damos"}
     build_objects(headers_612, [emit_path(p, (6, 12)) for p in paths])
+
+
+def test_examples_compile_against_debian_73_headers(headers_73):
+    paths = expressible((7, 3))
+    assert {p.name for p in paths} >= {"prcl.damos", "ethp.damos", "reclaim.damos"}
+    # the headers are the API this family emits for
+    assert c_module.detect(str(Path(headers_73).with_name(
+        Path(headers_73).name.replace("-amd64", "-common")))) == (7, 3)
+    build_objects_73(headers_73, [emit_path(p, (7, 3)) for p in paths])
+
+
+def test_every_feature_compiles_against_debian_73_headers(headers_73):
+    build_objects_73(headers_73, [emit(ALL_FEATURES, "all.damos", (7, 3)), _paddr_default((7, 3))])
+
+
+def test_generated_programs_compile_against_73(headers_73):
+    build_objects_73(headers_73, _generated((7, 3), 30))
 
 
 def test_examples_compile_against_debian_61_headers(headers_61):
@@ -243,6 +303,17 @@ def test_generated_programs_compile_against_61(headers_61):
 
 
 # -- the emitted module ------------------------------------------------------------
+
+def _paddr_default(v) -> dict[str, str]:
+    """A paddr module without regions: the C API's default region (the biggest
+    System RAM, all System RAM from 7.2).  pipeline.validate asks the file for
+    regions, so they are dropped after it."""
+    from dataclasses import replace
+    unit = pipeline.unit_from_text("monitor { ops paddr }\ntarget region 1M..1G\n"
+                                   "4K max 0 0 5s max pageout\n", "paddr_default.damos")
+    unit = replace(unit, context=replace(unit.context, targets=()))
+    return c_module.compile(unit, Options(kernel=v))
+
 
 PRCL = (ROOT / "examples" / "prcl.damos").read_text()
 
@@ -341,15 +412,9 @@ def test_api_families_emit_their_own_calls():
     assert "damon_new_scheme(&pattern, DAMOS_PAGEOUT, 0, &quota, &wmarks);" in c[(6, 7)]
     assert "NUMA_NO_NODE" in c[(6, 12)] and "callback.after_aggregation" in c[(6, 14)]
     assert "damon_call(" in c[(6, 17)] and "callback" not in c[(6, 17)]
-    # paddr without regions (the C API defaults to the biggest System RAM;
-    # pipeline.validate asks the file for regions, so drop them after it)
-    from dataclasses import replace
-    unit = pipeline.unit_from_text("monitor { ops paddr }\ntarget region 1M..1G\n"
-                                   "4K max 0 0 5s max pageout\n", "p.damos")
-    unit = replace(unit, context=replace(unit.context, targets=()))
 
     def paddr(v):
-        return c_file(c_module.compile(unit, Options(kernel=v)))[1]
+        return c_file(_paddr_default(v))[1]
     assert "damon_set_region_biggest_system_ram_default(target, &start, &end);" in paddr((6, 12))
     assert "ctx->min_region_sz" in paddr((7, 0))
     assert "damon_set_region_system_rams_default(" in paddr((7, 2))
