@@ -91,7 +91,7 @@ headers73() {
   common=linux-headers-${abi%-amd64}-common
   ( cd "$tmp" && rig_apt apt-get -q download "linux-headers-$abi=$ver" "$common=$ver" "$kb=$ver" >&2 ) ||
     { rm -rf "$tmp"; log "cannot download the 7.3 headers"; return 1; }
-  for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$tmp/root"; done
+  for d in "$tmp"/*.deb; do dpkg-deb -x "$d" "$tmp/root" || { rm -rf "$tmp"; return 1; }; done
   rm -f "$tmp"/*.deb
   mk=$tmp/root/usr/src/linux-headers-$abi/Makefile
   sed -i "s|/usr/src/|$dir/root/usr/src/|g" "$mk"
