@@ -79,7 +79,8 @@ def compile(unit, options=None) -> dict[str, str]:
     if not ctx.schemes:
         raise DamosError("the file has no schemes; a c-module needs at least one", ctx.loc)
     emitter = emitter_for(version)
-    family = vstr(emitter.first) + (f"-{vstr(emitter.last)}" if emitter.last else "+")
+    family = vstr(emitter.first) + ("+" if emitter.last is None else "" if emitter.last == emitter.first
+                                     else f"-{vstr(emitter.last)}")
     note = f"the Linux {family} C API"
     if tree:
         note += f" (detected in {os.path.join(tree, 'include/linux/damon.h')})"
