@@ -207,7 +207,8 @@ def test_examples_compile_against_debian_73_headers(headers_73):
 
 
 def test_every_feature_compiles_against_debian_73_headers(headers_73):
-    build_objects_73(headers_73, [emit(ALL_FEATURES, "all.damos", (7, 3)), _paddr_default((7, 3))])
+    build_objects_73(headers_73, [emit(ALL_FEATURES, "all.damos", (7, 3)), _paddr_default((7, 3)),
+                                  _with_context_settings((7, 3), addr_unit=4096, pause=True)])
 
 
 def test_generated_programs_compile_against_73(headers_73):
@@ -401,7 +402,9 @@ def test_every_feature_in_the_newest_api():
 
 
 def test_every_feature_passes_checkpatch(checkpatch):
-    run_checkpatch(checkpatch, [emit(ALL_FEATURES, "all.damos", (7, 3))])
+    run_checkpatch(checkpatch, [emit(ALL_FEATURES, "all.damos", (7, 3)),
+                                _with_context_settings((7, 3), addr_unit=4096, pause=True),
+                                _with_context_settings((6, 18), addr_unit=4096)])
 
 
 def test_api_families_emit_their_own_calls():
@@ -454,22 +457,25 @@ def test_families_cover_each_api_change():
     assert "= damon_stop(" not in c and "\tdamon_stop(&ctx, 1);\n" in c
 
 
+def _with_context_settings(v, **settings) -> dict[str, str]:
+    """prcl for Linux ``v`` from a context that carries ``addr_unit``/``pause``
+    (not in the model yet: a Context subclass with those fields)."""
+    from dataclasses import fields, make_dataclass, replace
+    from damos_lang.model import Context
+
+    unit = pipeline.unit_from_text(PRCL, "prcl.damos", interface=catalog.C_API, kernel=(7, 3))
+    ext = make_dataclass("Ext", [("addr_unit", int, None), ("pause", bool, False)],
+                         bases=(Context,), frozen=True)
+    ctx = ext(**{f.name: getattr(unit.context, f.name) for f in fields(Context)}, **settings)
+    return c_module.compile(replace(unit, context=ctx), Options(kernel=v))
+
+
 def test_context_settings_hook():
     """addr_unit (6.18) and pause (7.2) are not in the model yet: the families
     store them from a context that carries them, in the template's
     context_settings block, and refuse them where the API lacks them."""
-    from dataclasses import fields, make_dataclass
-    from damos_lang.model import Context
-
-    unit = pipeline.unit_from_text(PRCL, "prcl.damos", interface=catalog.C_API, kernel=(7, 3))
-    Ext = make_dataclass("Ext", [("addr_unit", int, None), ("pause", bool, False)],
-                         bases=(Context,), frozen=True)
-    base_ctx = unit.context
-
     def with_(**kw):
-        from dataclasses import replace
-        ctx = Ext(**{f.name: getattr(base_ctx, f.name) for f in fields(Context)}, **kw)
-        return c_file(c_module.compile(replace(unit, context=ctx), Options(kernel=v)))[1]
+        return c_file(_with_context_settings(v, **kw))[1]
 
     v = (7, 3)
     c = with_(addr_unit=4096, pause=True)
