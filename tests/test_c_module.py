@@ -104,7 +104,7 @@ def build_objects_73(kdir: str, modules: list[dict[str, str]]) -> None:
         cc = Path(d, "gcc")
         cc.write_text(GCC14_WRAPPER)
         cc.chmod(0o755)
-        args = (f"CC={cc}", f"HOSTCC=gcc") + ((f"PAHOLE_VERSION={pahole.group(1)}",) if pahole else ())
+        args = (f"CC={cc}", "HOSTCC=gcc") + ((f"PAHOLE_VERSION={pahole.group(1)}",) if pahole else ())
         build_objects(kdir, modules, make_args=args, kbuild_head="OBJECT_FILES_NON_STANDARD := y\n")
 
 
