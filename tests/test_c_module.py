@@ -38,7 +38,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.damos"))
 CACHE = Path(os.environ.get("DAMOS_RIG_CACHE") or Path.home() / ".cache" / "damos-lang")
 # Debian's 6.1 kernel is built without DAMON: declare what an in-tree build has
 DAMON_ON = "-DCONFIG_DAMON=1 -DCONFIG_DAMON_VADDR=1 -DCONFIG_DAMON_PADDR=1"
-VERSIONS = [(5, 16), (5, 18), (6, 1), (6, 7), (6, 12), (6, 14), (6, 17), (7, 0), (7, 2), (7, 3)]
+VERSIONS = [(5, 16), (5, 18), (6, 1), (6, 7), (6, 12), (6, 14), (6, 17), (6, 18), (7, 0), (7, 1),
+            (7, 2), (7, 3)]
 
 
 def _missing(what: str):
@@ -66,6 +67,48 @@ def headers_61():
 
 
 @pytest.fixture(scope="session")
+def headers_73():
+    """Debian's linux-headers of the rig's stock 7.3 kernel, unpacked under the
+    cache by .ci/c-module-setup.sh (keyed by ABI and package version)."""
+    found = sorted(CACHE.glob("headers/7.3.*/root/usr/src/linux-headers-7.3.*-amd64"))
+    found = [f for f in found if (f.parent.parent.parent.parent / ".complete").is_file()]
+    if not found or shutil.which("make") is None:
+        _missing(f"no Debian linux-headers-7.3 under {CACHE}/headers")
+    return str(found[-1])
+
+
+# The 7.3 headers are Debian 13's, built by gcc 14 with an objtool linked
+# against glibc 2.38+; this host (Debian 12) has gcc 12 and glibc 2.36.  So the
+# object build maps gcc 14's -fmin-function-alignment=N to the older
+# -falign-functions=N (what gcc < 14 used for the same alignment), skips objtool
+# (it validates the object, it does not compile it) and names the kernel's
+# pahole version (pahole runs only when linking BTF into a .ko, which an
+# object-only build never does): the C is compiled with every other flag of
+# the 7.3 kernel and -Werror.
+GCC14_WRAPPER = """#!/bin/sh
+for a; do
+  shift
+  case $a in
+    -fmin-function-alignment=*) set -- "$@" "-falign-functions=${a#*=}" ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+exec gcc "$@"
+"""
+
+
+def build_objects_73(kdir: str, modules: list[dict[str, str]]) -> None:
+    config = Path(kdir, "include", "config", "auto.conf").read_text()
+    pahole = re.search(r"^CONFIG_PAHOLE_VERSION=(\d+)$", config, re.M)
+    with tempfile.TemporaryDirectory(prefix="damos-cc14-") as d:
+        cc = Path(d, "gcc")
+        cc.write_text(GCC14_WRAPPER)
+        cc.chmod(0o755)
+        args = (f"CC={cc}", "HOSTCC=gcc") + ((f"PAHOLE_VERSION={pahole.group(1)}",) if pahole else ())
+        build_objects(kdir, modules, make_args=args, kbuild_head="OBJECT_FILES_NON_STANDARD := y\n")
+
+
+@pytest.fixture(scope="session")
 def checkpatch():
     found = sorted(CACHE.glob("checkpatch/*/scripts/checkpatch.pl"))
     if not found or shutil.which("perl") is None:
@@ -87,7 +130,8 @@ def c_file(files: dict[str, str]) -> tuple[str, str]:
     return path, text
 
 
-def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = "") -> None:
+def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = "",
+                  make_args: tuple[str, ...] = (), kbuild_head: str = "") -> None:
     """Compile every module's .c as an external-module object (no modpost: nothing
     in DAMON is exported) with the kernel's flags plus -Werror."""
     with tempfile.TemporaryDirectory(prefix="damos-cmod-") as d:
@@ -97,9 +141,9 @@ def build_objects(kdir: str, modules: list[dict[str, str]], extra_cflags: str = 
             name = f"m{i}_{os.path.basename(path)[:-2]}"
             Path(d, name + ".c").write_text(text)
             objs.append(name + ".o")
-        Path(d, "Kbuild").write_text("".join(f"obj-m += {o}\n" for o in objs))
+        Path(d, "Kbuild").write_text(kbuild_head + "".join(f"obj-m += {o}\n" for o in objs))
         p = subprocess.run(["make", "-s", "-C", kdir, f"M={d}", "-j2",
-                            f"KCFLAGS=-Werror {extra_cflags}".strip(), *objs],
+                            f"KCFLAGS=-Werror {extra_cflags}".strip(), *make_args, *objs],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            stdin=subprocess.DEVNULL)
         out = "\n".join(line for line in p.stdout.splitlines()
@@ -151,6 +195,24 @@ def test_examples_compile_against_debian_612_headers(headers_612):
     paths = expressible((6, 12))
     assert {p.name for p in paths} >= {"prcl.damos", "ethp.damos", "reclaim.damos"}
     build_objects(headers_612, [emit_path(p, (6, 12)) for p in paths])
+
+
+def test_examples_compile_against_debian_73_headers(headers_73):
+    paths = expressible((7, 3))
+    assert {p.name for p in paths} >= {"prcl.damos", "ethp.damos", "reclaim.damos"}
+    # the headers are the API this family emits for
+    assert c_module.detect(str(Path(headers_73).with_name(
+        Path(headers_73).name.replace("-amd64", "-common")))) == (7, 3)
+    build_objects_73(headers_73, [emit_path(p, (7, 3)) for p in paths])
+
+
+def test_every_feature_compiles_against_debian_73_headers(headers_73):
+    build_objects_73(headers_73, [emit(ALL_FEATURES, "all.damos", (7, 3)), _paddr_default((7, 3)),
+                                  _with_context_settings((7, 3), addr_unit=4096, pause=True)])
+
+
+def test_generated_programs_compile_against_73(headers_73):
+    build_objects_73(headers_73, _generated((7, 3), 30))
 
 
 def test_examples_compile_against_debian_61_headers(headers_61):
@@ -244,6 +306,17 @@ def test_generated_programs_compile_against_61(headers_61):
 
 # -- the emitted module ------------------------------------------------------------
 
+def _paddr_default(v) -> dict[str, str]:
+    """A paddr module without regions: the C API's default region (the biggest
+    System RAM, all System RAM from 7.2).  pipeline.validate asks the file for
+    regions, so they are dropped after it."""
+    from dataclasses import replace
+    unit = pipeline.unit_from_text("monitor { ops paddr }\ntarget region 1M..1G\n"
+                                   "4K max 0 0 5s max pageout\n", "paddr_default.damos")
+    unit = replace(unit, context=replace(unit.context, targets=()))
+    return c_module.compile(unit, Options(kernel=v))
+
+
 PRCL = (ROOT / "examples" / "prcl.damos").read_text()
 
 
@@ -329,7 +402,9 @@ def test_every_feature_in_the_newest_api():
 
 
 def test_every_feature_passes_checkpatch(checkpatch):
-    run_checkpatch(checkpatch, [emit(ALL_FEATURES, "all.damos", (7, 3))])
+    run_checkpatch(checkpatch, [emit(ALL_FEATURES, "all.damos", (7, 3)),
+                                _with_context_settings((7, 3), addr_unit=4096, pause=True),
+                                _with_context_settings((6, 18), addr_unit=4096)])
 
 
 def test_api_families_emit_their_own_calls():
@@ -341,23 +416,81 @@ def test_api_families_emit_their_own_calls():
     assert "damon_new_scheme(&pattern, DAMOS_PAGEOUT, 0, &quota, &wmarks);" in c[(6, 7)]
     assert "NUMA_NO_NODE" in c[(6, 12)] and "callback.after_aggregation" in c[(6, 14)]
     assert "damon_call(" in c[(6, 17)] and "callback" not in c[(6, 17)]
-    # paddr without regions (the C API defaults to the biggest System RAM;
-    # pipeline.validate asks the file for regions, so drop them after it)
-    from dataclasses import replace
-    unit = pipeline.unit_from_text("monitor { ops paddr }\ntarget region 1M..1G\n"
-                                   "4K max 0 0 5s max pageout\n", "p.damos")
-    unit = replace(unit, context=replace(unit.context, targets=()))
 
     def paddr(v):
-        return c_file(c_module.compile(unit, Options(kernel=v)))[1]
+        return c_file(_paddr_default(v))[1]
     assert "damon_set_region_biggest_system_ram_default(target, &start, &end);" in paddr((6, 12))
-    assert "ctx->min_region_sz" in paddr((7, 0))
-    assert "damon_set_region_system_rams_default(" in paddr((7, 2))
+    assert "damon_set_region_biggest_system_ram_default(target, &start, &end);" in paddr((6, 17))
+    assert ("damon_set_region_biggest_system_ram_default(target, &start, &end, "
+            "ctx->min_sz_region);") in paddr((6, 19))
+    assert ("damon_set_region_biggest_system_ram_default(target, &start, &end, "
+            "ctx->min_region_sz);") in paddr((7, 0))
+    assert ("damon_set_region_biggest_system_ram_default(target, &start, &end, ctx->addr_unit,\n"
+            "\t\t\t\t\t\t\t  ctx->min_region_sz);") in paddr((7, 1))
+    for v in ((7, 2), (7, 3)):
+        assert ("damon_set_region_system_rams_default(target, &start, &end, ctx->addr_unit,\n"
+                "\t\t\t\t\t\t   ctx->min_region_sz);") in paddr(v)
+        assert "biggest" not in paddr(v)
     with pytest.raises(DamosError, match="needs Linux 6.1"):
         paddr((6, 0))
     fv = "monitor { ops fvaddr }\ntarget pid 1 region 0x1000..0x2000\n4K max 0 0 5s max stat\n"
-    assert "DAMON_MIN_REGION_SZ" in c_file(emit(fv, "f.damos", (7, 0)))[1]
+    regions = {v: c_file(emit(fv, "f.damos", v))[1] for v in ((6, 17), (6, 18), (6, 19), (7, 0), (7, 3))}
+    assert "damon_set_regions(target, ranges, ARRAY_SIZE(ranges));" in regions[(6, 17)]
+    for v in ((6, 18), (6, 19)):
+        assert "damon_set_regions(target, ranges, ARRAY_SIZE(ranges), ctx->min_sz_region);" in regions[v]
+    for v in ((7, 0), (7, 3)):
+        assert "damon_set_regions(target, ranges, ARRAY_SIZE(ranges), ctx->min_region_sz);" in regions[v]
     assert "damon_set_regions(target, ranges, ARRAY_SIZE(ranges));" in c_file(emit(fv, "f.damos"))[1]
+
+
+def test_families_cover_each_api_change():
+    # one family per API change; 7.3 changed nothing the module calls
+    firsts = {v: c_module.emitter_for(v).first for v in
+              ((6, 17), (6, 18), (6, 19), (7, 0), (7, 1), (7, 2), (7, 3), (9, 9))}
+    assert firsts == {(6, 17): (6, 17), (6, 18): (6, 18), (6, 19): (6, 18), (7, 0): (7, 0),
+                      (7, 1): (7, 1), (7, 2): (7, 2), (7, 3): (7, 2), (9, 9): (7, 2)}
+    c = c_file(emit(PRCL, kernel=(7, 3)))[1]
+    assert " * Generated by damos-lang for the Linux 7.2+ C API (--kernel 7.3).\n" in c
+    assert (" * Generated by damos-lang for the Linux 7.0 C API (--kernel 7.0).\n"
+            in c_file(emit(PRCL, kernel=(7, 0)))[1])
+    # damon_stop() is void from 7.3: the module calls it as a statement on every API
+    assert "= damon_stop(" not in c and "\tdamon_stop(&ctx, 1);\n" in c
+
+
+def _with_context_settings(v, **settings) -> dict[str, str]:
+    """prcl for Linux ``v`` from a context that carries ``addr_unit``/``pause``
+    (not in the model yet: a Context subclass with those fields)."""
+    from dataclasses import fields, make_dataclass, replace
+    from damos_lang.model import Context
+
+    unit = pipeline.unit_from_text(PRCL, "prcl.damos", interface=catalog.C_API, kernel=(7, 3))
+    ext = make_dataclass("Ext", [("addr_unit", int, None), ("pause", bool, False)],
+                         bases=(Context,), frozen=True)
+    ctx = ext(**{f.name: getattr(unit.context, f.name) for f in fields(Context)}, **settings)
+    return c_module.compile(replace(unit, context=ctx), Options(kernel=v))
+
+
+def test_context_settings_hook():
+    """addr_unit (6.18) and pause (7.2) are not in the model yet: the families
+    store them from a context that carries them, in the template's
+    context_settings block, and refuse them where the API lacks them."""
+    def with_(**kw):
+        return c_file(_with_context_settings(v, **kw))[1]
+
+    v = (7, 3)
+    c = with_(addr_unit=4096, pause=True)
+    tail = "\terr = damon_set_attrs(ctx, &attrs);\n\tif (err)\n\t\tgoto out;\n"
+    assert (tail + "\tctx->addr_unit = 4096;\n"
+            "\tctx->min_region_sz = max(DAMON_MIN_REGION_SZ / 4096, 1UL);\n"
+            "\tctx->pause = true;\n") in c
+    assert "ctx->addr_unit =" not in with_(addr_unit=1) and "pause" not in with_()
+    v = (6, 18)
+    assert "\tctx->min_sz_region = max(DAMON_MIN_REGION / 4096, 1UL);\n" in with_(addr_unit=4096)
+    with pytest.raises(DamosError, match="pause needs Linux 7.2"):
+        with_(pause=True)
+    v = (6, 17)
+    with pytest.raises(DamosError, match="addr_unit needs Linux 6.18"):
+        with_(addr_unit=2)
 
 
 @pytest.mark.parametrize("text,kernel,words", [
@@ -436,6 +569,59 @@ def test_detect_markers(tmp_path):
     c = c_file(files)[1]
     assert " * Generated by damos-lang for the Linux 6.14-6.16 C API (detected in\n" in c
     assert "after_aggregation" in c
+
+
+# Declarations as include/linux/damon.h has them (layout kept: the detector
+# collapses whitespace and drops comments).  6.17 and 6.18 from upstream
+# (the 6.18 lines from the min_sz_region patch), 7.2 and 7.3 from Debian's
+# linux-headers-7.2.13+deb14-common and 7.3.4+deb13-common.
+H_617 = """struct damos_quota {
+};
+struct damos_filter *damos_new_filter(enum damos_filter_type type,
+		bool matching, bool allow);
+struct damos_migrate_dests {
+};
+int damon_set_regions(struct damon_target *t, struct damon_addr_range *ranges,
+		unsigned int nr_ranges);
+int damon_stop(struct damon_ctx **ctxs, int nr_ctxs);
+"""
+H_618 = H_617.replace("\t\tunsigned int nr_ranges);", "\t\tunsigned int nr_ranges, unsigned long min_sz_region);") + """
+struct damon_ctx {
+	struct damon_operations ops;
+	unsigned long addr_unit;
+	unsigned long min_sz_region;
+};
+"""
+H_70 = (H_618.replace("min_sz_region", "min_region_sz")
+        + "struct damos {\n\tunsigned long max_nr_snapshots;\n};\n")
+H_71 = H_70 + "enum damos_quota_goal_tuner {\n\tDAMOS_QUOTA_GOAL_TUNER_CONSIST,\n};\n"
+H_72 = (H_71.replace("\tunsigned long min_region_sz;\n", "\tunsigned long min_region_sz;\n\tbool pause;\n")
+        + "struct damos_quota {\n\tunsigned int fail_charge_num;\n};\n"
+        "int damon_set_region_system_rams_default(struct damon_target *t,\n"
+        "\t\t\t\tunsigned long *start, unsigned long *end,\n"
+        "\t\t\t\tunsigned long addr_unit, unsigned long min_region_sz);\n")
+# 7.3 made ops private (it moved below addr_unit) and damon_stop() void
+H_73 = (H_72.replace("int damon_stop(", "void damon_stop(")
+        .replace("\tstruct damon_operations ops;\n", "")
+        .replace("\tbool pause;\n", "\tbool pause;\n/* private: */\n\t/* ops */\n"
+                 "\tstruct damon_operations ops;\n"))
+
+
+@pytest.mark.parametrize("body,version", [
+    (H_617, (6, 17)), (H_618, (6, 18)), (H_70, (7, 0)), (H_71, (7, 1)), (H_72, (7, 2)), (H_73, (7, 3)),
+    # 6.19.y took the 7.0 rename (a dependency of a 7.0 fix): its region calls are 7.0's
+    (H_618.replace("min_sz_region", "min_region_sz"), (7, 0)),
+], ids=["6.17", "6.18", "7.0", "7.1", "7.2", "7.3", "6.19.y-rename"])
+def test_detect_markers_past_617(tmp_path, body, version):
+    h = tmp_path / "include" / "linux"
+    h.mkdir(parents=True)
+    (h / "damon.h").write_text(body)
+    assert detect(str(tmp_path)) == version
+    # --kernel-tree picks the family of the detected version
+    files = c_module.compile(pipeline.unit_from_text(PRCL, "prcl.damos"),
+                             Options(kernel_tree=str(tmp_path)))
+    fam = c_module.emitter_for(version)
+    assert f"Linux {base.vstr(fam.first)}" in c_file(files)[1]
 
 
 # -- --install -------------------------------------------------------------------------

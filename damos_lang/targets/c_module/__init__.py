@@ -22,7 +22,8 @@ to the tree's top (``NAME`` below is ``damos_<stem of the scheme file>``):
 :func:`install` puts them into a tree (see :mod:`.install`).
 
 The C API changed shape several times; one module per API family emits the
-calls that family has (``v5_16`` .. ``v6_17``, over :mod:`.base`).
+calls that family has (``v5_16`` .. ``v7_2``, over :mod:`.base`; 7.3
+changed nothing the module calls and is ``v7_2``'s).
 ``--kernel X.Y`` picks the family, ``--kernel-tree DIR`` detects it from
 ``DIR/include/linux/damon.h`` (:mod:`.detect`); without either the newest
 API is used.  A feature the chosen API lacks is an error naming the first
@@ -35,7 +36,7 @@ import os
 from ... import catalog
 from ...errors import DamosError
 from .. import TargetOption
-from . import v5_16, v6_1, v6_7, v6_11, v6_14, v6_17
+from . import v5_16, v6_1, v6_7, v6_11, v6_14, v6_17, v6_18, v7_0, v7_1, v7_2
 from .base import Emitter, module_name, vstr
 from .detect import detect
 from .install import install
@@ -43,7 +44,8 @@ from .install import install
 NAME = "c-module"
 INTERFACE = catalog.C_API
 FAMILIES: tuple[type[Emitter], ...] = (v5_16.Family, v6_1.Family, v6_7.Family, v6_11.Family,
-                                       v6_14.Family, v6_17.Family)
+                                       v6_14.Family, v6_17.Family, v6_18.Family, v7_0.Family,
+                                       v7_1.Family, v7_2.Family)
 #: the API emitted when neither --kernel nor --kernel-tree is given
 NEWEST: tuple[int, int] = (7, 3)
 OPTIONS = (
@@ -77,7 +79,8 @@ def compile(unit, options=None) -> dict[str, str]:
     if not ctx.schemes:
         raise DamosError("the file has no schemes; a c-module needs at least one", ctx.loc)
     emitter = emitter_for(version)
-    family = vstr(emitter.first) + (f"-{vstr(emitter.last)}" if emitter.last else "+")
+    family = vstr(emitter.first) + ("+" if emitter.last is None else "" if emitter.last == emitter.first
+                                     else f"-{vstr(emitter.last)}")
     note = f"the Linux {family} C API"
     if tree:
         note += f" (detected in {os.path.join(tree, 'include/linux/damon.h')})"

@@ -1,6 +1,6 @@
 """The shared C emitter: everything every in-kernel DAMON API family has in common.
 
-A family module (``v5_16.py`` .. ``v6_17.py``) subclasses :class:`Emitter`
+A family module (``v5_16.py`` .. ``v7_2.py``) subclasses :class:`Emitter`
 and overrides only what its API does differently: the calls that create the
 context's attributes, a scheme and a filter, where the access pattern lives,
 and how the periodic work is hooked (``after_aggregation`` callback up to
@@ -32,6 +32,8 @@ SINCE: dict[str, Version] = {
     "fvaddr": (5, 18),                 # damon_select_ops(), DAMON_OPS_FVADDR
     "paddr default region": (6, 1),    # damon_set_region_biggest_system_ram_default()
     "migrate on vaddr": (6, 17),       # vaddr's migrate_{hot,cold} implementation
+    "ctx addr_unit": (6, 18),          # damon_ctx->addr_unit (and ->min_sz_region)
+    "ctx pause": (7, 2),               # damon_ctx->pause
     **{name: s.c_api for name, s in catalog.SETTINGS.items()},
 }
 
@@ -123,6 +125,12 @@ def module_name(source_name: str | None) -> str:
     return "damos_" + stem[:40].rstrip("_")
 
 
+def context_setting(ctx, name: str):
+    """``ctx.<name>`` if the model carries that context setting, else None: the
+    hook for ``addr_unit`` and ``pause``, which the model does not have yet."""
+    return getattr(ctx, name, None)
+
+
 # -- what the template gets ---------------------------------------------------
 
 def wrap(head: str, args: list[str], tail: str = ";", indent: int = 1) -> str:
@@ -204,8 +212,17 @@ class Emitter:
                           "paddr without target regions (the biggest System RAM default)", loc)
             else:
                 raise DamosError(f"{ctx.ops} operations need target regions", loc)
+        self.check_context(ctx)
         for s in ctx.schemes:
             self.check_scheme(ctx, s)
+
+    def check_context(self, ctx: Context) -> None:
+        """The context members that :meth:`context_settings` stores."""
+        unit = context_setting(ctx, "addr_unit")
+        if unit is not None and unit != 1:
+            self.need(SINCE["ctx addr_unit"], "addr_unit", ctx.loc)
+        if context_setting(ctx, "pause"):
+            self.need(SINCE["ctx pause"], "pause", ctx.loc)
 
     def check_scheme(self, ctx: Context, s: Scheme) -> None:
         loc = s.action_loc or s.loc
@@ -277,6 +294,13 @@ class Emitter:
 
     def attrs_call(self) -> str:
         return "damon_set_attrs(ctx, &attrs)"
+
+    def context_settings(self, ctx: Context) -> list[str]:
+        """Plain stores into the new ``ctx`` after its attributes: the
+        ``context_settings`` block of the template, for the context members
+        the model may carry (``addr_unit`` from 6.18, ``pause`` from 7.2; see
+        :func:`context_setting`).  None before 6.18."""
+        return []
 
     def aggr_interval(self, c: str) -> str:
         """C expression: the aggregation interval (us) of context ``c``."""
@@ -444,7 +468,7 @@ class Emitter:
             ops=ops, kconfig=ops.kconfig,
             takes_pid=ops.takes_pid, pid=pid or 0,
             regions=[(c_addr(a), c_addr(b)) for a, b in (target.regions if target else ())],
-            attrs=self.set_attrs(ctx), schemes=schemes, includes=self.includes(ctx),
+            attrs=self.set_attrs(ctx), ctx_settings=self.context_settings(ctx), schemes=schemes, includes=self.includes(ctx),
             nr_goals=sum(len(s.quota.goals) for s in ctx.schemes if s.quota),
             nr_filters=sum(len(s.filters) for s in ctx.schemes),
             min_age_us=[c_ulong(min(ULONG_MAX, s.pattern.age_min * aggr)) for s in ctx.schemes],

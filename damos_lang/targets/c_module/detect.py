@@ -29,9 +29,20 @@ MARKERS: tuple[tuple[Version, str], ...] = (
     ((6, 15), r"struct damon_intervals_goal \{"),
     ((6, 16), r"DAMOS_FILTER_TYPE_HUGEPAGE_SIZE"),
     ((6, 17), r"struct damos_migrate_dests \{"),
+    # 6.18: the context's addr_unit and minimum region size, and the 4-argument
+    # damon_set_regions() (min_sz_region until 7.0 renamed it min_region_sz)
+    ((6, 18), r"int damon_set_regions\(struct damon_target \*t, struct damon_addr_range \*ranges, "
+              r"unsigned int nr_ranges, unsigned long min_(sz_region|region_sz)\);"),
+    ((6, 18), r"struct damon_operations ops; unsigned long addr_unit;"),
     ((7, 0), r"max_nr_snapshots"),
+    # (6.19.y stable took this rename in March 2026: such a tree reads as 7.0)
+    ((7, 0), r"unsigned long addr_unit; unsigned long min_region_sz;"),
     ((7, 1), r"damos_quota_goal_tuner"),
     ((7, 2), r"fail_charge_num"),
+    ((7, 2), r"int damon_set_region_system_rams_default\("),
+    ((7, 2), r"unsigned long min_region_sz; bool pause;"),
+    # 7.3: damon_stop() cannot fail
+    ((7, 3), r"void damon_stop\(struct damon_ctx \*\*ctxs, int nr_ctxs\);"),
 )
 # 6.17 dropped struct damon_callback: a tree that still has it is 6.16 or older
 NO_CALLBACK = ((6, 17), r"struct damon_callback \{")

@@ -1,10 +1,9 @@
-"""Linux 6.17 and 7.x: ``struct damon_callback`` is gone; the periodic work is
-a ``damon_call()`` with ``repeat``.  The vaddr operations put the target's
-pid when the context is destroyed (``cleanup_target``).  Later additions
-handled here: weighted migration destinations (6.17), ``max_nr_snapshots``
-and the ``min_region_sz`` argument of ``damon_set_regions()`` (7.0), the
-quota goal tuner (7.1), ``fail_charge`` and
-``damon_set_region_system_rams_default()`` (7.2)."""
+"""Linux 6.17: ``struct damon_callback`` is gone; the periodic work is a
+``damon_call()`` with ``repeat``.  The vaddr operations put the target's pid
+when the context is destroyed (``cleanup_target``).  Weighted migration
+destinations (6.17) and the scheme members later families add plain stores
+for (``max_nr_snapshots``, 7.0) are emitted here; the region calls change
+from 6.18 on (``v6_18`` .. ``v7_2``)."""
 from __future__ import annotations
 
 from .base import Emitter, c_ulong
@@ -13,23 +12,9 @@ from .v6_14 import Family as F614
 
 class Family(F614):
     first = (6, 17)
-    last = None
+    last = (6, 17)
     periodic = "damon_call"
     ops_put_pid = True
-
-    def set_regions(self, nr):
-        if self.version >= (7, 0):
-            return f"damon_set_regions(target, ranges, {nr}, DAMON_MIN_REGION_SZ)"
-        return super().set_regions(nr)
-
-    def default_region(self):
-        if self.version >= (7, 2):
-            return ("damon_set_region_system_rams_default(target, &start, &end,\n"
-                    "\t\t\t\t\t\t   ctx->addr_unit, ctx->min_region_sz)")
-        if self.version >= (7, 0):
-            return ("damon_set_region_biggest_system_ram_default(target, &start, &end,\n"
-                    "\t\t\t\t\t\t\t  ctx->min_region_sz)")
-        return super().default_region()
 
     def scheme_after(self, s):
         out = Emitter.scheme_after(self, s)
