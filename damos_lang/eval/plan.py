@@ -5,7 +5,7 @@ scheme's action replaced by ``stat``: DAMON's cost alone) and ``scheme``
 (the file as written).  They alternate -- baseline, monitor, scheme,
 baseline, ... -- ``repeat`` times, so that a drift of the machine over the
 eval hits every arm alike.  Between runs, with ``drop_caches``, the page
-cache is dropped and swap emptied (``swapoff -a; swapon -a``), as root only.
+cache is dropped and swap emptied (each swap off and on again), as root only.
 
 Dilation: under emulation the program runs N times slower while DAMON's
 intervals are wall-clock, so :func:`dilate` multiplies every DAMON time of
@@ -134,17 +134,19 @@ def order(repeat: int, arms=ARMS) -> List[Step]:
     return [Step(a, i) for i in range(repeat) for a in arms]
 
 
-def _swap_exists() -> bool:
+def swaps() -> List[str]:
+    """The active swap devices and files (/proc/swaps)."""
     try:
         with open("/proc/swaps") as f:
-            return len(f.read().splitlines()) > 1
+            return [line.split()[0] for line in f.read().splitlines()[1:] if line.strip()]
     except OSError:
-        return False
+        return []
 
 
 def settle(drop_caches: bool) -> str | None:
-    """Between runs: drop the page cache and empty swap.  Returns why it was
-    skipped (None when it was done)."""
+    """Between runs: drop the page cache and empty swap (each active swap off
+    and on again by name: ``swapon -a`` would only know fstab's, not a zram
+    set up by hand).  Returns why it was skipped (None when it was done)."""
     if not drop_caches:
         return "page cache not dropped and swap not emptied between runs (no --drop-caches)"
     if os.geteuid() != 0:
@@ -152,11 +154,11 @@ def settle(drop_caches: bool) -> str | None:
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
-    if _swap_exists():
-        r = subprocess.run(["swapoff", "-a"], capture_output=True, text=True)
-        r2 = subprocess.run(["swapon", "-a"], capture_output=True, text=True)
+    for dev in swaps():
+        r = subprocess.run(["swapoff", dev], capture_output=True, text=True)
+        r2 = subprocess.run(["swapon", dev], capture_output=True, text=True)
         if r.returncode or r2.returncode:
-            return "swap could not be emptied: " + (r.stderr or r2.stderr).strip()
+            return f"swap {dev} could not be emptied: " + (r.stderr or r2.stderr).strip()
     return None
 
 
@@ -186,6 +188,8 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
             if why and why != skipped:
                 notes.append(why)
                 skipped = why
+            elif k == 1 and why is None:
+                notes.append("page cache dropped and swap emptied between runs")
             if view:
                 view.update(step, k, len(steps), runs)
             engine = engines.get(step.arm)
