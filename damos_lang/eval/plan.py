@@ -209,6 +209,8 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
                 stopped = str(e)
             except DamosError as e:
                 stopped = f"{step.arm} run {step.index + 1}: {e.diagnostic.message}"
+            except KeyboardInterrupt:
+                stopped = f"interrupted in the {step.arm} arm, run {step.index + 1}"
             finally:
                 gated.kill()
                 if engine is not None:

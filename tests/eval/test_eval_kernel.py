@@ -200,3 +200,22 @@ def test_no_free_kdamond_is_refused_before_anything_runs(tree, tmp_path):
     r = _cli(PRCL, "--sysfs-root", root, "--", "touch", str(marker))
     assert r.returncode == 2 and "no free kdamond" in r.stderr
     assert not marker.exists()
+
+
+def test_ctrl_c_stops_damon_and_keeps_the_runs_done(tree, tmp_path, monkeypatch, capsys):
+    from damos_lang.eval import runner
+    root, _ = tree
+    real = runner.measure
+
+    def interrupted(gated, arm, index, *a, **kw):
+        if arm == "scheme":
+            raise KeyboardInterrupt
+        return real(gated, arm, index, *a, **kw)
+    monkeypatch.setattr(runner, "measure", interrupted)
+    out = tmp_path / "e.json"
+    rc = eval_file(PRCL, ["sleep", "0.05"], repeat=2, sysfs_root=root, json_out=str(out),
+                   quiet=True)
+    assert rc == 1
+    assert "interrupted in the scheme arm, run 1" in capsys.readouterr().err
+    assert json.loads(out.read_text())["order"] == ["baseline#1", "monitor#1"]
+    nothing_applied(root)
