@@ -238,13 +238,21 @@ def eval_(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or 
           stop_damon_stat: bool = typer.Option(
               False, "--stop-damon-stat",
               help="If DAMON_STAT runs, stop it for the eval (started again after)."),
+          vary: Optional[List[str]] = typer.Option(
+              None, "--vary", metavar="SETTING=V1,V2,...",
+              help="A scheme arm per value (age, size, quota.size, quota.time, quota.reset; "
+                   "give it twice for two at a time): memory saved against runtime lost."),
+          png: Optional[str] = typer.Option(
+              None, "-o", "--output", metavar="PNG",
+              help="RSS over time per arm; with --vary the trade-off with its Pareto front."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines.")):
     """Run a workload without DAMON, with monitoring only and with FILE's schemes,
     alternating, and print what the schemes save and cost (docs/eval.md)."""
     from .eval.command import eval_file
     _exit(eval_file(file, command or [], repeat=repeat, via=via, json_out=json_out,
                     sysfs_root=sysfs_root, module_root=module_root, drop_caches=drop_caches,
-                    dilate=dilate, stop_damon_stat=stop_damon_stat, quiet=quiet))
+                    dilate=dilate, stop_damon_stat=stop_damon_stat, quiet=quiet,
+                    vary=vary, png=png))
 
 
 report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,

@@ -11,8 +11,14 @@ from typing import List, Optional
 from . import stats
 from .runner import METRICS, Run
 
-# (arm, reference) pairs reported as changes
-CHANGES = (("scheme", "baseline"), ("scheme", "monitor"), ("monitor", "baseline"))
+REFERENCES = ("baseline", "monitor")
+
+
+def change_pairs(arms) -> list:
+    """(arm, reference) pairs reported as changes: every scheme arm against
+    baseline and against monitoring alone, then monitoring against baseline."""
+    pairs = [(a, r) for a in arms if a not in REFERENCES for r in REFERENCES]
+    return pairs + [("monitor", "baseline")]
 
 
 def summaries(runs: List[Run]) -> dict:
@@ -30,7 +36,7 @@ def summaries(runs: List[Run]) -> dict:
 def changes(summ: dict) -> dict:
     """"arm_vs_ref" -> metric -> Change (None when either side lacks it)."""
     out = {}
-    for arm, ref in CHANGES:
+    for arm, ref in change_pairs(list(summ)):
         if arm in summ and ref in summ:
             out[f"{arm}_vs_{ref}"] = {
                 m: (stats.change(summ[arm][m], summ[ref][m])
@@ -91,11 +97,41 @@ def _change(c: Optional[stats.Change]) -> str:
     return text
 
 
-def table(result, width: int = 170) -> str:
-    """The terminal table (plain text; rich draws it)."""
+SHORT = {"wall_s": "wall s", "cpu_s": "user+sys s", "rss_mean_mib": "RSS mean MiB",
+         "rss_peak_mib": "RSS peak MiB", "sysmem_mean_mib": "sysmem MiB",
+         "swap_mean_mib": "swap MiB", "major_faults": "majflt", "damon_cpu_s": "DAMON CPU s"}
+
+
+def _render(t, width: int) -> str:
     from rich.console import Console
+    buf = io.StringIO()
+    Console(file=buf, width=width, force_terminal=False, color_system=None).print(t)
+    return buf.getvalue()
+
+
+def arms_table(result, width: int = 170) -> str:
+    """One row per arm, one column per metric (mean ± spread): for --vary,
+    whose arms are too many for a column each; the changes are its trade-off
+    table's."""
     from rich.table import Table
     summ = summaries(result.runs)
+    t = Table()
+    t.add_column("arm", no_wrap=True)
+    t.add_column("n", justify="right")
+    for m in METRICS:
+        t.add_column(SHORT[m], justify="right", no_wrap=True)
+    for a, ms in summ.items():
+        n = max((s.n for s in ms.values() if s is not None), default=0)
+        t.add_row(a, str(n), *(_cell(ms[m], METRICS[m][0]) for m in METRICS))
+    return _render(t, width)
+
+
+def table(result, width: int = 170) -> str:
+    """The terminal table (plain text; rich draws it)."""
+    from rich.table import Table
+    summ = summaries(result.runs)
+    if len(summ) > 3:
+        return arms_table(result, width)
     ch = changes(summ)
     arms = list(summ)
     t = Table(title=None, show_lines=False)
@@ -110,10 +146,29 @@ def table(result, width: int = 170) -> str:
         row += [_cell(summ[a][m], unit) for a in arms]
         row += [_change(ch[k][m]) for k in ch]
         t.add_row(*row)
-    buf = io.StringIO()
-    Console(file=buf, width=width, force_terminal=False, color_system=None).print(t)
-    out = buf.getvalue()
+    out = _render(t, width)
     if ch:
         out += ("~: the change is inside the run-to-run spread (|Δmean| <= the two spreads); "
                 "more repeats or a longer run may tell\n")
     return out
+
+
+def rss_plot(result, path: str, title: str) -> None:
+    """RSS over time: the first run of each arm."""
+    from ..report.plot import pyplot
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    seen = set()
+    for r in result.runs:
+        if r.arm in seen or not r.samples:
+            continue
+        seen.add(r.arm)
+        ax.plot([s[0] for s in r.samples], [s[1] for s in r.samples], label=r.arm)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("workload RSS (MiB)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

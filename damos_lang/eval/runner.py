@@ -1,13 +1,14 @@
 """One workload run of ``damos eval``, measured.
 
-The workload is forked and held at a gate (a pipe it reads before it execs)
+The workload is spawned and held at a gate (a pipe it reads before it execs)
 so that DAMON can be pointed at its pid before it runs a single instruction
 of its own; the clock starts when the gate opens.  What is measured:
 
 * wall time (gate open to exit) and user+sys time of the workload and of the
   children it waited for (``wait4``'s rusage), and its major faults;
 * the workload's RSS over time: VmRSS of it and of its descendants
-  (/proc/PID/task/*/children), sampled every :data:`SAMPLE_S`; mean and peak;
+  (/proc/PID/task/*/children), sampled every :data:`SAMPLE_S`; mean, and peak
+  (with their VmHWM, the high-water mark since exec);
 * system memory in use (MemTotal - MemAvailable) and swap in use
   (SwapTotal - SwapFree) from /proc/meminfo, at the same samples;
 * DAMON's own CPU time: whatever the engine's ``damon_cpu()`` returns, read at
@@ -92,9 +93,22 @@ def descendants(pid: int) -> List[int]:
     return out
 
 
-def rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` and its descendants (kB; 0 for a process gone)."""
-    return sum(_kib_field(f"/proc/{p}/status", "VmRSS") or 0 for p in descendants(pid))
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of ``pid`` and its descendants, summed (kB; 0 for a
+    process gone).  VmHWM is the high-water mark of each one's memory since
+    its exec, so the peak of a run is not missed between two samples."""
+    rss = hwm = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("VmHWM:"):
+                        hwm += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return rss, hwm
 
 
 def meminfo() -> dict:
@@ -138,30 +152,27 @@ def _exe(pid: int) -> Optional[bytes]:
         return None
 
 
+# the gate: a small shell that waits for a line on fd 3, then execs the
+# workload (a fork of this Python would leave its RSS in rusage's maxrss)
+GATE = 'read _ <&3; exec 3<&-; exec "$@"'
+
+
 class Gated:
-    """A forked workload waiting at its gate; :meth:`open` lets it exec."""
+    """A workload waiting at its gate; :meth:`open` lets it exec."""
 
     def __init__(self, argv: List[str]):
         r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:    # the child: only read and exec (the parent may have threads)
-            try:
-                os.close(w)
-                os.read(r, 1)
-                os.close(r)
-                os.execvp(argv[0], argv)
-            except BaseException as e:  # noqa: BLE001 - report and leave without cleanup
-                try:
-                    os.write(2, f"damos eval: cannot run {argv[0]}: {e}\n".encode())
-                finally:
-                    os._exit(127)
-        os.close(r)
+        try:
+            pid = os.posix_spawn("/bin/sh", ["sh", "-c", GATE, "sh", *argv], os.environ,
+                                 file_actions=[(os.POSIX_SPAWN_DUP2, r, 3)])
+        finally:
+            os.close(r)
         self.pid, self._gate, self.argv = pid, w, argv
         self.started = None
 
     def open(self) -> None:
         self.started = time.monotonic()
-        os.write(self._gate, b"g")
+        os.write(self._gate, b"g\n")
         os.close(self._gate)
         self._gate = None
 
@@ -192,13 +203,15 @@ def measure(gated: Gated, arm: str, index: int,
     :class:`WorkloadFailed` (after the measurement)."""
     samples: list[tuple] = []
     cpu = [damon_cpu()]
+    hwm = [0]
     done = threading.Event()
     pid = gated.pid
 
     def sampler():
         t0 = gated.started
         while not done.is_set():
-            rss = rss_kib(pid)
+            rss, h = rss_kib(pid)
+            hwm[0] = max(hwm[0], h)
             used, swap = system_kib()
             c = damon_cpu()
             if c is not None:
@@ -212,10 +225,10 @@ def measure(gated: Gated, arm: str, index: int,
 
     before = _exe(pid)
     gated.open()
+    deadline = time.monotonic() + 5      # the gate's shell is not the workload
+    while _exe(pid) == before and time.monotonic() < deadline:
+        time.sleep(0.002)
     if after_open is not None:
-        deadline = time.monotonic() + 5
-        while _exe(pid) == before and time.monotonic() < deadline:
-            time.sleep(0.005)
         after_open(pid)
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
@@ -238,6 +251,7 @@ def measure(gated: Gated, arm: str, index: int,
     swap = [s[3] for s in samples] or [system_kib()[1] / 1024]
     return Run(arm=arm, index=index, wall_s=wall, cpu_s=ru.ru_utime + ru.ru_stime,
                rss_mean_mib=sum(rss) / len(rss),
-               rss_peak_mib=max(max(rss), ru.ru_maxrss / 1024),
+               # not rusage's maxrss: it keeps the spawning process's mark across exec
+               rss_peak_mib=max(max(rss), hwm[0] / 1024),
                sysmem_mean_mib=sum(used) / len(used), swap_mean_mib=sum(swap) / len(swap),
                major_faults=ru.ru_majflt, damon_cpu_s=cpu[0], status=code, samples=samples)
