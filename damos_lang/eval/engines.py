@@ -196,14 +196,19 @@ class RunEngine(Engine):
         if p is None:
             return None
         try:
-            if p.poll() is None:
+            # wait4 (not Popen.poll, which would reap it first): its rusage is the CPU
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid == 0:               # still running (its target may outlive the run)
                 p.send_signal(signal.SIGINT)
-            try:
-                _, status, ru = os.wait4(p.pid, 0)
-                p.returncode = os.waitstatus_to_exitcode(status)
-                self.cpu = ru.ru_utime + ru.ru_stime
-            except ChildProcessError:
-                pass
+                pid, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            self.cpu = ru.ru_utime + ru.ru_stime
+            err = p.stderr.read().decode(errors="replace").strip() if p.stderr else ""
+            if p.returncode not in (0, -signal.SIGINT, 130) and err:
+                self.cpu = None
+                raise DamosError(f"damos run failed ({p.returncode}): {err.splitlines()[-1]}")
+        except ChildProcessError:
+            pass
         finally:
             if self.tmp:
                 os.unlink(self.tmp)

@@ -214,7 +214,11 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
             finally:
                 gated.kill()
                 if engine is not None:
-                    final = engine.stop()
+                    try:
+                        final = engine.stop()
+                    except DamosError as e:
+                        stopped = stopped or (f"{step.arm} run {step.index + 1}: "
+                                              f"{e.diagnostic.message}")
             if stopped:
                 break
             if final is not None:
