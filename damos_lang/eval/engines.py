@@ -7,8 +7,9 @@ happened (the plan calls :meth:`Engine.stop` in a ``finally``).
   CPU is the kdamond thread's utime+stime.  A running DAMON_STAT is stopped
   for the whole eval and started again at its end.
 * ``run``: the user-space engine, ``damos run --pid PID`` as a child process
-  (the unit handed over as damo JSON); DAMON's CPU is that process's
-  user+sys time.  It needs page_idle.
+  (the unit handed over as damo JSON), imported before the gate opens and
+  monitoring from the workload's exec; DAMON's CPU is that process's
+  user+sys time from then.  It needs page_idle.
 * ``reclaim``: DAMON_RECLAIM's parameters (:mod:`damos_lang.targets.reclaim`)
   written with :func:`damos_lang.live.modules.write_params`; it watches all
   physical memory, not the pid; DAMON's CPU is its kdamond's.
@@ -71,6 +72,10 @@ class Engine:
     def finish(self) -> list[str]:
         """After the last run (also after a failure); notes for the output."""
         return []
+
+    def run_note(self) -> Optional[str]:
+        """What the engine said of the run just stopped (None: nothing)."""
+        return None
 
     def left_applied(self) -> list[str]:
         """What of ours still runs (for the tests: must be empty after an eval)."""
@@ -151,17 +156,36 @@ class KernelEngine(Engine):
                 if owners.owns(fs, k) or k.state == "on"]
 
 
+# the user-space engine's process: imports first (seconds under emulation),
+# says "ready", and starts monitoring the pid at "go" (once the workload has
+# exec'd: damos run stops when its target execs)
+_WARM = """\
+import sys
+from damos_lang.run.command import run_file
+import damos_lang.run.session, damos_lang.monitor
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+if sys.stdin.readline().strip() != "go":
+    sys.exit(0)
+sys.exit(run_file(sys.argv[1], pid=int(sys.argv[2]), sim=None, command=[], duration=None,
+                  dry_run=False, record=None, realtime=False, seed=0, quiet=True))
+"""
+READY_TIMEOUT_S = 300
+
+
 class RunEngine(Engine):
-    """``damos run`` in a child process, started once the workload has exec'd
-    (``damos run`` stops when its target execs)."""
+    """``damos run --pid`` in a child process, its imports done before the
+    workload's gate opens; it monitors from the workload's exec on.  Its CPU
+    is counted from then (the imports are not DAMON's work)."""
     via = "run"
-    after_exec = True
 
     def __init__(self, page_idle: str = PAGE_IDLE):
         self.page_idle = page_idle
         self.proc: subprocess.Popen | None = None
         self.cpu = None
+        self.cpu0 = 0.0
         self.tmp = None
+        self.summary = None
 
     def prepare(self) -> list[str]:
         if not os.path.exists(self.page_idle):
@@ -172,6 +196,7 @@ class RunEngine(Engine):
         return []
 
     def start(self, unit, pid: int) -> None:
+        import select
         from ..targets import damo_json
         from ..targets import Options
         text = damo_json.compile(_target(unit, pid), Options())
@@ -179,17 +204,29 @@ class RunEngine(Engine):
         with os.fdopen(fd, "w") as f:
             f.write(text)
         env = dict(os.environ)
-        env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__)))))
-        self.proc = subprocess.Popen([sys.executable, "-m", "damos_lang", "run", self.tmp,
-                                      "--pid", str(pid), "--quiet"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        self.cpu = None
+        pkg = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = pkg + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.cpu, self.summary = None, None
+        self.proc = subprocess.Popen([sys.executable, "-c", _WARM, self.tmp, str(pid)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        ready, _, _ = select.select([self.proc.stdout], [], [], READY_TIMEOUT_S)
+        line = self.proc.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
+            self.stop()
+            raise DamosError("damos run did not start (no 'ready' in "
+                             f"{READY_TIMEOUT_S} s)")
+        self.cpu0 = proc_cpu_s(self.proc.pid) or 0.0
+
+    def go(self, pid: int) -> None:
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
 
     def damon_cpu(self) -> Optional[float]:
         if self.proc is None:
             return self.cpu
-        return proc_cpu_s(self.proc.pid)
+        c = proc_cpu_s(self.proc.pid)
+        return None if c is None else max(0.0, c - self.cpu0)
 
     def stop(self) -> Optional[float]:
         p, self.proc = self.proc, None
@@ -202,18 +239,29 @@ class RunEngine(Engine):
                 p.send_signal(signal.SIGINT)
                 pid, status, ru = os.wait4(p.pid, 0)
             p.returncode = os.waitstatus_to_exitcode(status)
-            self.cpu = ru.ru_utime + ru.ru_stime
-            err = p.stderr.read().decode(errors="replace").strip() if p.stderr else ""
+            self.cpu = max(0.0, ru.ru_utime + ru.ru_stime - self.cpu0)
+            lines = p.stdout.read().decode(errors="replace").splitlines()
+            # damos run's summary: why it stopped, aggregations, what it applied
+            self.summary = " / ".join(x.strip() for x in lines if x.strip()) or None
+            err = p.stderr.read().decode(errors="replace").strip()
             if p.returncode not in (0, -signal.SIGINT, 130) and err:
                 self.cpu = None
                 raise DamosError(f"damos run failed ({p.returncode}): {err.splitlines()[-1]}")
         except ChildProcessError:
             pass
         finally:
+            for f in (p.stdin, p.stdout, p.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
             if self.tmp:
                 os.unlink(self.tmp)
                 self.tmp = None
         return self.cpu
+
+    def run_note(self) -> Optional[str]:
+        return self.summary
 
     def left_applied(self) -> list[str]:
         return ["damos run"] if self.proc is not None else []

@@ -194,17 +194,16 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
                 view.update(step, k, len(steps), runs)
             engine = engines.get(step.arm)
             unit = units.get(step.arm)
-            late = engine is not None and getattr(engine, "after_exec", False)
+            go = getattr(engine, "go", None)
             gated = runner.Gated(argv)
             run = final = None
             try:
-                if engine is not None and not late:
+                if engine is not None:
                     engine.start(unit, gated.pid)
                 run = runner.measure(
                     gated, step.arm, step.index,
                     engine.damon_cpu if engine is not None else (lambda: 0.0),
-                    after_open=(lambda pid: engine.start(unit, pid)) if late else None,
-                    sample_s=sample_s)
+                    after_open=go, sample_s=sample_s)
             except runner.WorkloadFailed as e:
                 stopped = str(e)
             except DamosError as e:
@@ -219,6 +218,9 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
                     except DamosError as e:
                         stopped = stopped or (f"{step.arm} run {step.index + 1}: "
                                               f"{e.diagnostic.message}")
+                    said = engine.run_note()
+                    if said:
+                        notes.append(f"{step.arm} run {step.index + 1}: {said}")
             if stopped:
                 break
             if final is not None:

@@ -243,3 +243,52 @@ def test_a_gated_workload_does_not_run_before_its_gate(tmp_path):
     g = runner.Gated([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
     with pytest.raises(runner.WorkloadFailed, match="killed by signal 9"):
         runner.measure(g, "baseline", 0)
+
+
+FAKE_DAMOS_RUN = """\
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)     # it finishes, as damos run does
+t = time.process_time()
+while time.process_time() - t < 0.3:     # the 'imports': not DAMON's work
+    pass
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+if sys.stdin.readline().strip() != "go":
+    sys.exit(0)
+t = time.process_time()
+while time.process_time() - t < 0.4:     # the monitoring
+    pass
+print("damos run: stopped: the target exited")
+print("  monitored 1.0 s, 10 aggregations")
+"""
+
+
+def test_the_run_engine_starts_warm_and_counts_its_cpu_from_go(monkeypatch, tmp_path):
+    """The user-space engine's process imports before the gate opens (a
+    stand-in script here: the host has no page_idle), monitors from 'go', and
+    its CPU before 'go' is not counted; its summary becomes a note."""
+    monkeypatch.setattr(E, "_WARM", FAKE_DAMOS_RUN)
+    monkeypatch.setattr(E.RunEngine, "prepare", lambda self: [])
+    e = E.RunEngine()
+    u = unit()
+    res = P.execute({"monitor": P.monitoring_only(u), "scheme": u},
+                    ["sleep", "0.2"], {"monitor": e, "scheme": e}, repeat=1)
+    assert res.stopped is None
+    cpu = {r.arm: r.damon_cpu_s for r in res.runs}
+    assert cpu["baseline"] == 0
+    for arm in ("monitor", "scheme"):
+        assert 0.3 <= cpu[arm] < 0.65, cpu          # the 0.4 s after go, not the 0.3 before
+    assert any(n.startswith("scheme run 1: damos run: stopped: the target exited") for n in res.notes)
+    assert e.left_applied() == []
+
+
+def test_a_failing_run_engine_stops_the_eval(monkeypatch):
+    monkeypatch.setattr(E, "_WARM", "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+                                    "sys.stderr.write('damos run: error: no page_idle\\n')\nsys.exit(2)\n")
+    monkeypatch.setattr(E.RunEngine, "prepare", lambda self: [])
+    e = E.RunEngine()
+    u = unit()
+    res = P.execute({"monitor": P.monitoring_only(u), "scheme": u},
+                    ["sleep", "0.3"], {"monitor": e, "scheme": e}, repeat=2)
+    assert res.stopped == "monitor run 1: damos run failed (2): damos run: error: no page_idle"
+    assert [r.arm for r in res.runs] == ["baseline"]
+    assert e.left_applied() == []
