@@ -4,9 +4,9 @@ DAMON_STAT runs from boot), one boot (jobs/stock73-eval.sh).
 A python3 workload allocates 200 MiB and keeps touching 16 MiB of it; the
 file is prcl with a 500 ms age, dilated x2 (so 1 s, and every interval
 doubled), zram swap, --repeat 2, page cache dropped and swap emptied
-between runs.  Asserted: the arms alternate; the scheme arm's mean RSS is
-well below the baseline's (the cold part is paged out) while monitoring
-alone leaves it as it is; DAMON CPU (the kdamond thread's) is > 0 in every
+between runs.  Asserted: the arms alternate; the scheme arm's RSS, once the
+200 MiB are written, is well below the baseline's (the cold part is paged
+out) while monitoring alone leaves it as it is; DAMON CPU (the kdamond thread's) is > 0 in every
 monitored run and 0 in baseline; the dilation is in the output; afterwards
 nothing is applied (no kdamond, DAMON_STAT running again) and the zram swap
 is still there (emptied, not removed)."""
@@ -42,7 +42,7 @@ def vm_env(dilate: int, passes: int) -> dict:
 @pytest.fixture(scope="module")
 def ev(kernel_rig, stock73_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("stock73-eval")
-    r = kernel_rig.run_vm(stock73_kernel, kernel_rig.job("stock73-eval.sh"), timeout=300,
+    r = kernel_rig.run_vm(stock73_kernel, kernel_rig.job("stock73-eval.sh"), timeout=600,
                           files=vm_files(), env={**vm_env(2, 400), "REPEAT": "2"}, out=out)
     assert r.rc == 0, r.describe()
     res = kernel_rig.parse_kv(r.text("result.txt"))
@@ -61,15 +61,28 @@ def test_the_arms_alternate_and_every_run_is_measured(ev):
     assert doc["machine"]["kernel"].startswith("7.3")
 
 
-def test_prcl_lowers_the_mean_rss_and_monitoring_alone_does_not(ev):
+def _settled_rss(doc, arm) -> float:
+    """An arm's mean RSS over the second half of each run: the 200 MiB are
+    written by then (under TCG on a busy host the writing alone takes
+    seconds, and its ramp moves the whole-run means by 10-20 %)."""
+    means = []
+    for r in doc["runs"]:
+        if r["arm"] == arm:
+            tail = [v for t, v in r["rss_series"] if t > r["wall_s"] / 2]
+            means.append(sum(tail) / len(tail))
+    return sum(means) / len(means)
+
+
+def test_prcl_lowers_the_rss_and_monitoring_alone_does_not(ev):
     _, doc, _, _ = ev
-    arms = doc["arms"]
-    base, mon, scheme = (arms[a]["rss_mean_mib"]["mean"] for a in ("baseline", "monitor", "scheme"))
+    base, mon, scheme = (_settled_rss(doc, a) for a in ("baseline", "monitor", "scheme"))
+    assert base > 0.9 * WL_MIB, base
     assert scheme < 0.8 * base, (base, mon, scheme)
     assert mon > 0.9 * base, (base, mon, scheme)
+    arms = doc["arms"]
+    assert arms["scheme"]["rss_mean_mib"]["mean"] < arms["baseline"]["rss_mean_mib"]["mean"]
     # the paged-out part went to the zram swap
     assert arms["scheme"]["swap_mean_mib"]["mean"] > arms["baseline"]["swap_mean_mib"]["mean"]
-    assert doc["changes"]["scheme_vs_baseline"]["rss_mean_mib"]["percent"] < -20
 
 
 def test_damon_cpu_is_measured_for_the_monitored_arms_only(ev):
