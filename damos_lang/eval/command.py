@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import sys
 import time
 from typing import List, Optional
 
 from .. import catalog
-from ..console import EXIT_BAD_INPUT, EXIT_FAILED, err, fail, out
+from ..console import EXIT_FAILED, err, fail, out
 from ..errors import DamosError
 from ..pipeline import text_of, unit_or_exit
 from . import engines as E

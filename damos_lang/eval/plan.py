@@ -18,9 +18,8 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, List, Optional
+from typing import List, Optional
 
-from .. import model
 from ..errors import DamosError
 from . import runner
 
