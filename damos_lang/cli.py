@@ -243,6 +243,45 @@ def export(listen: Optional[str] = typer.Option(
                not no_refresh))
 
 
+@app.command("eval")
+def eval_(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
+          command: Optional[List[str]] = typer.Argument(
+              None, metavar="-- CMD [ARGS...]", help="The workload, run once per arm and repeat."),
+          repeat: int = typer.Option(3, "--repeat", metavar="N", help="Runs of each arm."),
+          via: str = typer.Option("kernel", "--via", metavar="ENGINE",
+                                  help="kernel (damos apply's path), run (damos run, user "
+                                       "space) or reclaim (DAMON_RECLAIM)."),
+          json_out: Optional[str] = typer.Option(None, "--json", metavar="OUT",
+                                                 help="Write every run and summary as JSON."),
+          sysfs_root: Optional[str] = _SYSFS_ROOT,
+          module_root: Optional[str] = _MODULE_ROOT,
+          drop_caches: bool = typer.Option(
+              False, "--drop-caches/--no-drop-caches",
+              help="Between runs drop the page cache and empty swap (root only)."),
+          dilate: str = typer.Option(
+              "off", "--dilate", metavar="auto|N|off",
+              help="Multiply every DAMON time of the file by N (auto: by the slowdown a "
+                   "calibration loop measures), for emulated machines."),
+          stop_damon_stat: bool = typer.Option(
+              False, "--stop-damon-stat",
+              help="If DAMON_STAT runs, stop it for the eval (started again after)."),
+          vary: Optional[List[str]] = typer.Option(
+              None, "--vary", metavar="SETTING=V1,V2,...",
+              help="A scheme arm per value (age, size, quota.size, quota.time, quota.reset; "
+                   "give it twice for two at a time): memory saved against runtime lost."),
+          png: Optional[str] = typer.Option(
+              None, "-o", "--output", metavar="PNG",
+              help="RSS over time per arm; with --vary the trade-off with its Pareto front."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines.")):
+    """Run a workload without DAMON, with monitoring only and with FILE's schemes,
+    alternating, and print what the schemes save and cost (docs/eval.md)."""
+    from .eval.command import eval_file
+    _exit(eval_file(file, command or [], repeat=repeat, via=via, json_out=json_out,
+                    sysfs_root=sysfs_root, module_root=module_root, drop_caches=drop_caches,
+                    dilate=dilate, stop_damon_stat=stop_damon_stat, quiet=quiet,
+                    vary=vary, png=png))
+
+
 report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                          help="Pictures and tables from a 'damos run --record' file or a kernel "
                               "damon_aggregated trace (docs/report.md).")
@@ -367,8 +406,8 @@ def report_compare(record_a: str = typer.Argument(..., metavar="A",
 def main() -> None:
     # A compiler command is short-lived and builds one large acyclic tree: the
     # cyclic collector only re-scans it (over half the time of checking a big
-    # file).  'damos run' runs for long, so it keeps the collector.
-    if "run" not in sys.argv[1:2]:
+    # file).  'damos run' and 'damos eval' run for long, so they keep the collector.
+    if sys.argv[1:2] not in (["run"], ["eval"]):
         import gc
         gc.disable()
     try:
