@@ -400,12 +400,14 @@ def _interval(s: Setting, what: str) -> Value:
 
 def _monitor(st: Statement) -> Monitor:
     errs = _Errors()
-    s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
-                  "monitor", errs)
+    s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal")
+                  + _CONTEXT_KEYS, "monitor", errs)
     ops = sample = aggr = update = nr_regions = nr_regions_loc = goal = None
+    before = len(errs)
     with errs:
         ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] \
             if (x := s.one("ops")) else None
+    ops_known = len(errs) == before     # a bad 'ops' is its own error: addr_unit waits for it
     with errs:
         sample = _interval(x, "sampling interval") if (x := s.one("sample")) else None
     with errs:
@@ -423,8 +425,9 @@ def _monitor(st: Statement) -> Monitor:
     with errs:
         if (x := s.one("intervals_goal")):
             goal = _intervals_goal(x)
+    ctx = _context_settings(s, ops, ops_known, errs)
     errs.done()
-    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc)
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc, **ctx)
 
 
 def _intervals_goal(x: Setting) -> IntervalsGoal:
@@ -448,6 +451,32 @@ def _intervals_goal(x: Setting) -> IntervalsGoal:
         max_sample = read_time(_values(got["max_sample"], 1)[0], "max sample")
     errs.done()
     return IntervalsGoal(access, aggrs, min_sample, max_sample, x.loc)
+
+
+# -- the context's and kdamond's own settings (7.2 pause, 6.18 addr_unit, 6.17 refresh) --
+_CONTEXT_KEYS = ("pause", "addr_unit", "refresh")
+
+
+def _context_settings(s: _Settings, ops, ops_known: bool, errs: _Errors) -> dict:
+    """pause, addr_unit and refresh of a monitor block, each read on its own."""
+    out = {}
+    with errs:
+        if (x := s.one("pause")):
+            out["pause"] = read_word(_values(x, 1)[0], ("yes", "no"), "pause value")[0] == "yes"
+            out["pause_loc"] = x.loc
+    with errs:
+        if (x := s.one("addr_unit")):
+            v = read_size(_values(x, 1)[0], "addr_unit", allow_kw=False)
+            if exact_bytes(v) < 1:
+                raise error_at(v, "addr_unit must be at least 1 (the kernel refuses 0)")
+            if ops_known and (ops or catalog.DEFAULT_OPS) != "paddr":
+                raise DamosError("addr_unit applies to physical memory only: write 'ops paddr'",
+                                 x.key_loc)
+            out["addr_unit"] = v
+    with errs:
+        if (x := s.one("refresh")):
+            out["refresh"] = read_time(_values(x, 1)[0], "refresh interval", allow_kw=False)
+    return out
 
 
 def _target(st: Statement) -> Target:

@@ -156,7 +156,7 @@ class StandIn(SysfsFs):
         else:
             signed = row.kind == L.SIGNED
             try:
-                n = kstrtoul(text, signed=signed, bits=32 if signed else 64)
+                n = kstrtoul(text, signed=signed, bits=32 if signed else row.parse_bits)
             except ValueError as e:
                 raise _err(errno.EINVAL if row.einval else e.args[0], rel) from None
             if row.nonzero and n == 0:
