@@ -277,3 +277,67 @@ def test_collapse_grows_anon_huge_pages(acts_run, run):
     assert got["before"] == "0", ctx
     # collapse makes huge pages of the 32 MiB mapping (at least 8 of its 15+ aligned 2M)
     assert int(got["after"]) >= 16 << 10, ctx
+
+
+# -- boot 3: the context and kdamond settings (jobs/stock73-ctx.sh) -------------
+
+AGGR_S = 0.02       # the job's files: aggr 20ms
+
+
+@pytest.fixture(scope="module")
+def ctx_run(kernel_rig, stock73_kernel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stock73-ctx")
+    r = kernel_rig.run_vm(stock73_kernel, kernel_rig.job("stock73-ctx.sh"), timeout=300,
+                          out=out)
+    assert r.rc == 0, r.describe()
+    res = kernel_rig.parse_kv(r.text("result.txt"))
+    errs = "\n".join(f"{n}: {(r.out / f'{n}.err').read_text()}"
+                     for n in ("apply", "resume", "refresh", "drop", "readd", "stop")
+                     if (r.out / f"{n}.err").exists())
+    return res, f"{res}\n{errs}\n{r.describe()}"
+
+
+def _lag(res, key, since, planned):
+    return float(res[f"T.{key}"]) - float(res[f"T.{since}"]) - planned
+
+
+def test_pause_stops_the_kdamond_and_update_without_it_resumes(ctx_run):
+    res, ctx = ctx_run
+    assert res["apply.rc"] == "0" and res["apply.state"] == "on", ctx
+    assert res["apply.pause"] == "Y", ctx
+    # paused from the start: no aggregation applies the stat scheme, nr_tried stays
+    assert res["paused1"] == res["paused2"], ctx
+    # damos update of the same file without 'pause yes' writes pause N back
+    assert res["resume.rc"] == "0" and res["resume.pause"] == "N", ctx
+    assert int(res["paused2"]) < int(res["resumed1"]) < int(res["resumed2"]), ctx
+
+
+def test_stats_stay_without_a_command_and_move_with_refresh_ms(ctx_run):
+    res, ctx = ctx_run
+    # without refresh_ms the files show the last update_schemes_stats
+    assert res["nocmd"] == res["resumed2"], ctx
+    assert res["refresh.rc"] == "0" and res["refresh.refresh_ms"] == "100", ctx
+    r1, r2, r3 = (int(res[f"refreshed{i}"]) for i in (1, 2, 3))
+    assert int(res["nocmd"]) <= r1 < r2 < r3, ctx
+    # the next file has no refresh: the update writes refresh_ms 0 back
+    assert res["drop.refresh_ms"] == "0", ctx
+
+
+def test_update_dropping_a_middle_target_keeps_the_others_monitoring_state(ctx_run):
+    res, ctx = ctx_run
+    p1, p2, p3 = res["pids"].split()
+    assert res["drop.rc"] == "0", ctx
+    # the kernel dropped P2; the files were written again as it now is
+    assert res["drop.nr_targets"] == "2" and res["drop.pids"].split() == [p1, p3], ctx
+    assert res["drop.obsolete"].split() == ["N", "N"], ctx
+    before, after = int(res["before.min_age"]), int(res["after.min_age"])
+    assert before >= 25, ctx         # the three idle targets have aged ~3 s by then
+    # every region left is one of P1's or P3's, still as old as before
+    assert after >= before, ctx
+    # the control, the same drop without obsolete_target: P2 takes over P3's regions
+    # and the next regions update replaces them by P2's own, at age 0
+    assert res["readd.rc"] == "0", ctx
+    young = _lag(res, "cafter", "ccommit", 0) / AGGR_S + 5
+    assert int(res["cbefore.min_age"]) >= 25, ctx
+    assert int(res["cafter.min_age"]) <= young < int(res["cbefore.min_age"]), ctx
+    assert res["stop.rc"] == "0", ctx
