@@ -297,7 +297,7 @@ SETTINGS: dict[str, Setting] = {x.name: x for x in (
     Setting(GOAL_TUNER, (7, 1)),
     Setting(FAIL_CHARGE, (7, 2)),
     Setting(PAUSE, (7, 2), userspace_why_not="damos run has no kdamond to pause"),
-    Setting(ADDR_UNIT, (7, 0)),
+    Setting(ADDR_UNIT, (6, 18)),         # ctx->addr_unit (6.18)
     Setting(REFRESH_MS, (6, 17)),          # a sysfs file; the C API has no such thing
 )}
 # settings the c-module target does not emit (features.py refuses them there)

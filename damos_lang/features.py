@@ -43,11 +43,11 @@ def _generic(ctx: Context):
     if ctx.intervals_goal is not None:
         yield catalog.INTERVALS_GOAL, ctx.loc
     if ctx.pause:
-        yield catalog.PAUSE, ctx.loc
+        yield catalog.PAUSE, ctx.loc_of("pause")
     if ctx.addr_unit != 1:
-        yield catalog.ADDR_UNIT, ctx.loc
+        yield catalog.ADDR_UNIT, ctx.loc_of("addr_unit")
     if ctx.refresh_ms:
-        yield catalog.REFRESH_MS, ctx.loc
+        yield catalog.REFRESH_MS, ctx.loc_of("refresh")
     for s in ctx.schemes:
         if s.apply_interval_us:
             yield catalog.APPLY_INTERVAL, s.loc_of("apply_interval")

@@ -10,7 +10,8 @@ from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_ME
 from .legacy import lower_legacy_line
 from .parser import (Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes,
                      parse_nodes_recovering)
-from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS
+from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
+                    UINT_MAX, ULONG_MAX, exact_number)
 from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
                      read_size, read_time, read_word, single_value)
 
@@ -467,16 +468,40 @@ def _context_settings(s: _Settings, ops, ops_known: bool, errs: _Errors) -> dict
     with errs:
         if (x := s.one("addr_unit")):
             v = read_size(_values(x, 1)[0], "addr_unit", allow_kw=False)
-            if exact_bytes(v) < 1:
+            num, den = exact_number(v.number)
+            n = num * SIZE_UNITS.get(v.unit or "B", 1)
+            if n < den:
                 raise error_at(v, "addr_unit must be at least 1 (the kernel refuses 0)")
+            if n % den:
+                raise error_at(v, "addr_unit must be a whole number of bytes")
+            if n // den > ULONG_MAX:
+                raise error_at(v, f"addr_unit must be at most {ULONG_MAX} bytes (ERANGE)")
             if ops_known and (ops or catalog.DEFAULT_OPS) != "paddr":
                 raise DamosError("addr_unit applies to physical memory only: write 'ops paddr'",
                                  x.key_loc)
             out["addr_unit"] = v
     with errs:
         if (x := s.one("refresh")):
-            out["refresh"] = read_time(_values(x, 1)[0], "refresh interval", allow_kw=False)
+            out["refresh"] = _refresh(read_time(_values(x, 1)[0], "refresh interval",
+                                                allow_kw=False))
     return out
+
+
+def _refresh(v: Value) -> Value:
+    """``refresh``: whole milliseconds from 1 ms to UINT_MAX ms (the kernel's u32
+    refresh_ms, where 0 turns refreshing off and more is ERANGE)."""
+    num, den = exact_number(v.number)
+    ns = num * TIME_UNITS_NS[v.unit]
+    if ns < 1_000_000 * den:
+        raise error_at(v, "refresh must be at least 1ms (the kernel's refresh_ms is in ms; "
+                       "0 turns refreshing off: leave 'refresh' out for that)")
+    if ns % (1_000_000 * den):
+        raise error_at(v, "refresh must be a whole number of milliseconds (the kernel's "
+                       "refresh_ms)", hint=f"for example {ns // (1_000_000 * den)}ms")
+    if ns // (1_000_000 * den) > UINT_MAX:
+        raise error_at(v, f"refresh must be at most {UINT_MAX}ms (the kernel keeps a u32; "
+                       "more is ERANGE)")
+    return v
 
 
 def _target(st: Statement) -> Target:
