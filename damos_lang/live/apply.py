@@ -346,7 +346,8 @@ def update(unit, options=None, *, root: str | None = None, index: int | None = N
     warnings = []
     moved = handovers(old, staged if staged is not None else ctx.targets)
     if moved and catalog.OPS[ctx.ops].takes_pid and old.ops == ctx.ops:
-        why = ("this kernel has no obsolete_target (first in Linux 6.19), so "
+        row = L.TARGET.file("obsolete")
+        why = (f"this kernel has no {row.path} (first in Linux {vstr(row.since)}), so "
                if not has_obsolete else "")
         warnings.append(f"{why}the commit matches targets by position: "
                         + "; ".join(moved) + " ('damos stop' then 'damos apply' starts "
