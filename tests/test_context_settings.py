@@ -414,3 +414,24 @@ def test_status_writes_update_schemes_stats_otherwise(tmp_path):
     cmds = [v for p, v in writes if p == "kdamonds/0/state"]
     assert L.UPDATE_SCHEMES_STATS in cmds
     assert kds[0]["refresh_ms"] == 0
+
+
+# -- regions in address units ---------------------------------------------------------
+
+def paddr_regions(unit, *regions) -> str:
+    words = " ".join(f"region {a}..{b}" for a, b in regions)
+    setting = f"    addr_unit {unit}\n" if unit else ""
+    return (f"monitor {{\n    ops paddr\n{setting}}}\n\ntarget {words}\n\n"
+            "scheme {\n    action stat\n}\n")
+
+
+def test_regions_may_share_a_page_only_as_the_kernel_s_least_region_allows():
+    # bytes: two regions in one 4 KiB page are refused (the kernel widens them to pages)
+    with pytest.raises(DamosError, match="share a 4 KiB page"):
+        unit_from_text(paddr_regions(None, (0, 2048), (2048, 8192)))
+    # addr_unit 4K: a unit is a page (min_region_sz = max(4096 / 4096, 1) = 1)
+    unit_from_text(paddr_regions("4K", (0, 1), (1, 5)))
+    # addr_unit 2K: a page is two units
+    with pytest.raises(DamosError, match=r"share a 2-unit page \(addr_unit 2048\)"):
+        unit_from_text(paddr_regions("2K", (0, 3), (3, 8)))
+    unit_from_text(paddr_regions("2K", (0, 2), (2, 8)))
