@@ -52,6 +52,9 @@ GOAL_NID = "goal nid"
 GOAL_PATH = "goal path"
 GOAL_TUNER = "goal_tuner"
 FAIL_CHARGE = "fail_charge"
+PAUSE = "pause"                      # the context's pause file (7.2)
+ADDR_UNIT = "addr_unit"              # the context's address unit, paddr only (6.18)
+REFRESH_MS = "refresh_ms"            # the kdamond refreshes its stats files itself (6.17)
 COMMIT = "commit"                    # online parameter updates (the 'commit' state command)
 
 VADDR_OPS = frozenset({"vaddr", "fvaddr"})
@@ -293,7 +296,12 @@ SETTINGS: dict[str, Setting] = {x.name: x for x in (
     Setting(GOAL_PATH, (6, 19)),
     Setting(GOAL_TUNER, (7, 1)),
     Setting(FAIL_CHARGE, (7, 2)),
+    Setting(PAUSE, (7, 2), userspace_why_not="damos run has no kdamond to pause"),
+    Setting(ADDR_UNIT, (6, 18)),         # ctx->addr_unit (6.18)
+    Setting(REFRESH_MS, (6, 17)),          # a sysfs file; the C API has no such thing
 )}
+# settings the c-module target does not emit (features.py refuses them there)
+NOT_IN_C_MODULE = frozenset({PAUSE, ADDR_UNIT, REFRESH_MS})
 
 
 def vstr(v: Version) -> str:

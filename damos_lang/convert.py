@@ -296,7 +296,8 @@ def to_context(program: Program, notes: list | None = None,
                          intervals_goal=goal, targets=targets,
                          schemes=tuple(conv.scheme_at(i, s)
                                        for i, s in enumerate(program.schemes)),
-                         loc=m.loc if m else None, locs=_monitor_locs(m))
+                         loc=m.loc if m else None, locs=_monitor_locs(m),
+                         **_context_settings(m))
 
 
 def _monitor_locs(m) -> dict:
@@ -304,10 +305,27 @@ def _monitor_locs(m) -> dict:
         return {}
     g = m.intervals_goal
     locs = _locs(sample=m.sample, aggr=m.aggr, intervals_goal=g,
-                 min_sample=g and g.min_sample, max_sample=g and g.max_sample)
+                 min_sample=g and g.min_sample, max_sample=g and g.max_sample,
+                 addr_unit=m.addr_unit, refresh=m.refresh)
     if m.nr_regions_loc is not None:
         locs["nr_regions"] = m.nr_regions_loc
+    if m.pause_loc is not None:
+        locs["pause"] = m.pause_loc
     return locs
+
+
+def _context_settings(m) -> dict:
+    """pause, addr_unit (bytes) and refresh_ms of a monitor block, in kernel units."""
+    if m is None:
+        return {}
+    out = {}
+    if m.pause:
+        out["pause"] = True
+    if m.addr_unit is not None:
+        out["addr_unit"] = max(1, size_bytes(m.addr_unit))
+    if m.refresh is not None:
+        out["refresh_ms"] = min(UINT_MAX, time_ms(m.refresh))
+    return out
 
 
 @dataclass(frozen=True)

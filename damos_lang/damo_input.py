@@ -22,6 +22,7 @@ gives line:col.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 import re
 from decimal import Decimal
@@ -32,7 +33,7 @@ from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_ME
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Program,
                  Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .convert import intervals_of, percent_of, size_bytes, time_ms, time_us
-from .units import AGGR_INTERVALS, SAMPLES, SIZE_UNITS, TIME_UNITS_NS, ULONG_MAX, \
+from .units import AGGR_INTERVALS, SAMPLES, SIZE_UNITS, TIME_UNITS_NS, UINT_MAX, ULONG_MAX, \
     canonical_number
 
 # damo's goal metrics whose values are bp ("10 %" allowed); others are plain
@@ -582,11 +583,27 @@ def _monitor(c, path, ops) -> Monitor:
         r = _obj(c["nr_regions"], rp, "nr_regions")
         nr_regions = (_int(_req(r, "min", rp), f"{rp}.min", "min nr_regions"),
                       _int(_req(r, "max", rp), f"{rp}.max", "max nr_regions"))
-    return Monitor(ops, sample, aggr, update, nr_regions, goal)
+    ctx_kw = {}
+    if c.get("addr_unit") is not None:
+        ap = f"{path}.addr_unit"
+        unit = _val(read_size, c["addr_unit"], ap)
+        n = _val(size_bytes, unit, ap)
+        if n != 1:     # damo's default is 1: the same as leaving it out
+            if n < 1:
+                raise _err(ap, "addr_unit must be at least 1 (the kernel refuses 0)")
+            if ops != "paddr":
+                raise _err(ap, "addr_unit applies to physical memory only (ops paddr)")
+            ctx_kw["addr_unit"] = unit
+    if c.get("pause") is not None and _bool(c["pause"], f"{path}.pause"):
+        ctx_kw["pause"] = True
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, **ctx_kw)
 
 
 def _target(t, path) -> Target:
     t = _obj(t, path, "target")
+    if t.get("obsolete") is not None and _bool(t["obsolete"], f"{path}.obsolete"):
+        raise _err(f"{path}.obsolete", "an obsolete target is one to drop: leave it out of "
+                   "the file ('damos update' stages the drop of a running target itself)")
     pid = _req(t, "pid", path)
     if pid is not None:
         pid = _int(pid, f"{path}.pid", "pid", minimum=1)
@@ -652,4 +669,27 @@ def parse_damo_json(text: str, errors: list | None = None) -> Program:
     ctxs = _list(_req(kd, "contexts", "kdamonds[0]"), "kdamonds[0].contexts", "contexts")
     if len(ctxs) != 1:
         raise _err("kdamonds[0].contexts", f"expected one context, got {len(ctxs)}")
-    return _context(ctxs[0], "kdamonds[0].contexts[0]", errors)
+    program = _context(ctxs[0], "kdamonds[0].contexts[0]", errors)
+    try:
+        refresh = _refresh_ms(kd)
+    except DamosError as e:
+        if errors is None:
+            raise
+        errors.append(e)
+        refresh = None
+    if refresh is not None:
+        program = replace(program, monitor=replace(program.monitor or Monitor(),
+                                                   refresh=refresh))
+    return program
+
+
+def _refresh_ms(kd) -> Value | None:
+    """The kdamond's refresh_ms (damo's Kdamond key, a number is ms), or None for
+    none (0, damo's default)."""
+    if kd.get("refresh_ms") is None:
+        return None
+    rp = "kdamonds[0].refresh_ms"
+    ms = _val(lambda x: time_ms(read_time(x, "ms")), kd["refresh_ms"], rp)
+    if ms > UINT_MAX:
+        raise _err(rp, f"refresh_ms must be at most {UINT_MAX} (the kernel keeps a u32)")
+    return Value(str(ms), "ms") if ms else None

@@ -123,6 +123,15 @@ def explain(unit) -> str:
         head.append(f"Intervals auto-tuned toward {g.access_bp} bp of observed accesses per "
                     f"{g.aggrs} aggregations, sampling between {human_us(g.min_sample_us)} and "
                     f"{human_us(g.max_sample_us)}.")
+    if ctx.pause:
+        head.append("Paused: the kdamond starts (or is committed) paused and neither monitors "
+                    "nor applies schemes until a 'damos update' without 'pause yes'.")
+    if ctx.addr_unit != 1:
+        head.append(f"Address unit: {ctx.addr_unit} bytes (addr_unit): region addresses are "
+                    f"in units of {human_bytes(ctx.addr_unit)} of physical memory.")
+    if ctx.refresh_ms:
+        head.append(f"Stats refresh: the kernel refreshes the stats files every "
+                    f"{human_us(ctx.refresh_ms * 1000)} itself (refresh_ms {ctx.refresh_ms}).")
     for t in ctx.targets:
         if t.pid is not None:
             head.append(f"Target: process {t.pid}.")

@@ -42,6 +42,12 @@ def _generic(ctx: Context):
     """(feature key, loc) of every versioned, interface-neutral feature."""
     if ctx.intervals_goal is not None:
         yield catalog.INTERVALS_GOAL, ctx.loc
+    if ctx.pause:
+        yield catalog.PAUSE, ctx.loc_of("pause")
+    if ctx.addr_unit != 1:
+        yield catalog.ADDR_UNIT, ctx.loc_of("addr_unit")
+    if ctx.refresh_ms:
+        yield catalog.REFRESH_MS, ctx.loc_of("refresh")
     for s in ctx.schemes:
         if s.apply_interval_us:
             yield catalog.APPLY_INTERVAL, s.loc_of("apply_interval")
@@ -110,6 +116,9 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
         setting = catalog.SETTINGS[name]
         if interface == DEBUGFS and not setting.in_debugfs:
             out.append(Feature(name, None, loc, "debugfs schemes lines cannot carry it"))
+        elif interface == C_API and name in catalog.NOT_IN_C_MODULE:
+            out.append(Feature(name, None, loc, "the c-module target does not set it; use "
+                               "the sysfs target"))
         else:
             out.append(Feature(name, setting_since(name, interface), loc, key=name))
     for s in ctx.schemes:

@@ -253,6 +253,12 @@ def _monitor_body(m: Monitor):
         if m.intervals_goal is not None:
             _block(out, depth, key + ("intervals_goal",), "intervals_goal",
                    _igoal_body(m.intervals_goal))
+        if m.pause is not None:
+            _setting(out, depth, key + ("pause",), f"pause {'yes' if m.pause else 'no'}")
+        if m.addr_unit is not None:
+            _setting(out, depth, key + ("addr_unit",), f"addr_unit {_v(m.addr_unit)}")
+        if m.refresh is not None:
+            _setting(out, depth, key + ("refresh",), f"refresh {_v(m.refresh)}")
     return body
 
 

@@ -183,6 +183,10 @@ class Monitor:
     intervals_goal: IntervalsGoal | None = None
     loc: Loc | None = _loc()
     nr_regions_loc: Loc | None = _loc()
+    pause: bool | None = None          # ``pause yes``: start (or commit) paused (7.2)
+    addr_unit: Value | None = None     # ``addr_unit 4K``: bytes per address unit, paddr (6.18)
+    refresh: Value | None = None       # ``refresh 1s``: the kdamond refreshes its stats (6.17)
+    pause_loc: Loc | None = _loc()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_ME
 from .legacy import lower_legacy_line
 from .parser import (Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes,
                      parse_nodes_recovering)
-from .units import AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS
+from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
+                    UINT_MAX, ULONG_MAX, exact_number)
 from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
                      read_size, read_time, read_word, single_value)
 
@@ -400,12 +401,14 @@ def _interval(s: Setting, what: str) -> Value:
 
 def _monitor(st: Statement) -> Monitor:
     errs = _Errors()
-    s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
-                  "monitor", errs)
+    s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal")
+                  + _CONTEXT_KEYS, "monitor", errs)
     ops = sample = aggr = update = nr_regions = nr_regions_loc = goal = None
+    before = len(errs)
     with errs:
         ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] \
             if (x := s.one("ops")) else None
+    ops_known = len(errs) == before     # a bad 'ops' is its own error: addr_unit waits for it
     with errs:
         sample = _interval(x, "sampling interval") if (x := s.one("sample")) else None
     with errs:
@@ -423,8 +426,9 @@ def _monitor(st: Statement) -> Monitor:
     with errs:
         if (x := s.one("intervals_goal")):
             goal = _intervals_goal(x)
+    ctx = _context_settings(s, ops, ops_known, errs)
     errs.done()
-    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc)
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc, **ctx)
 
 
 def _intervals_goal(x: Setting) -> IntervalsGoal:
@@ -448,6 +452,56 @@ def _intervals_goal(x: Setting) -> IntervalsGoal:
         max_sample = read_time(_values(got["max_sample"], 1)[0], "max sample")
     errs.done()
     return IntervalsGoal(access, aggrs, min_sample, max_sample, x.loc)
+
+
+# -- the context's and kdamond's own settings (7.2 pause, 6.18 addr_unit, 6.17 refresh) --
+_CONTEXT_KEYS = ("pause", "addr_unit", "refresh")
+
+
+def _context_settings(s: _Settings, ops, ops_known: bool, errs: _Errors) -> dict:
+    """pause, addr_unit and refresh of a monitor block, each read on its own."""
+    out = {}
+    with errs:
+        if (x := s.one("pause")):
+            out["pause"] = read_word(_values(x, 1)[0], ("yes", "no"), "pause value")[0] == "yes"
+            out["pause_loc"] = x.loc
+    with errs:
+        if (x := s.one("addr_unit")):
+            v = read_size(_values(x, 1)[0], "addr_unit", allow_kw=False)
+            num, den = exact_number(v.number)
+            n = num * SIZE_UNITS.get(v.unit or "B", 1)
+            if n < den:
+                raise error_at(v, "addr_unit must be at least 1 (the kernel refuses 0)")
+            if n % den:
+                raise error_at(v, "addr_unit must be a whole number of bytes")
+            if n // den > ULONG_MAX:
+                raise error_at(v, f"addr_unit must be at most {ULONG_MAX} bytes (ERANGE)")
+            if ops_known and (ops or catalog.DEFAULT_OPS) != "paddr":
+                raise DamosError("addr_unit applies to physical memory only: write 'ops paddr'",
+                                 x.key_loc)
+            out["addr_unit"] = v
+    with errs:
+        if (x := s.one("refresh")):
+            out["refresh"] = _refresh(read_time(_values(x, 1)[0], "refresh interval",
+                                                allow_kw=False))
+    return out
+
+
+def _refresh(v: Value) -> Value:
+    """``refresh``: whole milliseconds from 1 ms to UINT_MAX ms (the kernel's u32
+    refresh_ms, where 0 turns refreshing off and more is ERANGE)."""
+    num, den = exact_number(v.number)
+    ns = num * TIME_UNITS_NS[v.unit]
+    if ns < 1_000_000 * den:
+        raise error_at(v, "refresh must be at least 1ms (the kernel's refresh_ms is in ms; "
+                       "0 turns refreshing off: leave 'refresh' out for that)")
+    if ns % (1_000_000 * den):
+        raise error_at(v, "refresh must be a whole number of milliseconds (the kernel's "
+                       "refresh_ms)", hint=f"for example {ns // (1_000_000 * den)}ms")
+    if ns // (1_000_000 * den) > UINT_MAX:
+        raise error_at(v, f"refresh must be at most {UINT_MAX}ms (the kernel keeps a u32; "
+                       "more is ERANGE)")
+    return v
 
 
 def _target(st: Statement) -> Target:

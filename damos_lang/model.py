@@ -217,6 +217,9 @@ class Target:
     pid: int | None = cint()
     regions: tuple[tuple[int, int], ...] = ()
     loc: Loc | None = source_loc()
+    # staged for removal from the running list at the next commit (6.19's
+    # obsolete file): only ``damos update`` sets it, never a source file
+    obsolete: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,5 +234,13 @@ class Context:
     targets: tuple[Target, ...] = ()
     schemes: tuple[Scheme, ...] = ()
     loc: Loc | None = source_loc()
+    pause: bool = False                  # the kdamond's loop does nothing while set (7.2)
+    addr_unit: int = ulong(1)            # bytes per core address unit, paddr only (6.18)
+    # the kdamond's own: it refreshes its stats files every refresh_ms (0: never; 6.17);
+    # damos-lang runs one context per kdamond, so the context carries it
+    refresh_ms: int = uint(0)
     # where each monitoring setting was written ("sample", "nr_regions", ...), for messages
     locs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def loc_of(self, setting: str) -> Loc | None:
+        return self.locs.get(setting) or self.loc

@@ -69,7 +69,10 @@ def to_program(ctx: model.Context) -> Program:
         ig = IntervalsGoal(_n(g.access_bp, "bp"), g.aggrs, _us(g.min_sample_us),
                            _us(g.max_sample_us))
     mon = Monitor(ctx.ops, _us(iv.sample_us), _us(iv.aggr_us), _us(iv.update_us),
-                  (ctx.nr_regions_min, ctx.nr_regions_max), ig)
+                  (ctx.nr_regions_min, ctx.nr_regions_max), ig,
+                  pause=True if ctx.pause else None,
+                  addr_unit=_n(ctx.addr_unit) if ctx.addr_unit != 1 else None,
+                  refresh=_ms(ctx.refresh_ms) if ctx.refresh_ms else None)
     targets = tuple(Target(t.pid, tuple(AddrRange(Value(hex(s)), Value(hex(e)))
                                         for s, e in t.regions))
                     for t in ctx.targets if t.pid is not None or t.regions)

@@ -113,13 +113,17 @@ def _validate_regions(ctx: model.Context) -> None:
     groups = ([[(r, t.loc, i) for i, t in enumerate(ctx.targets) for r in t.regions]]
               if not ops.takes_pid else
               [[(r, t.loc, i) for r in t.regions] for i, t in enumerate(ctx.targets)])
+    # paddr with addr_unit (6.18): regions are in units, and the kernel's least region
+    # is a page's worth of them (min_region_sz = max(PAGE / addr_unit, 1))
+    page = max(PAGE // ctx.addr_unit, 1) if ctx.ops == "paddr" else PAGE
+    unit = "4 KiB page" if page == PAGE else f"{page}-unit page (addr_unit {ctx.addr_unit})"
     for group in groups:
         group.sort(key=lambda x: x[0])
         for (a, _, _), (b, loc, i) in zip(group, group[1:]):
             if a[1] > b[0]:
                 why = "overlap"
-            elif -(-a[1] // PAGE) * PAGE > b[0] // PAGE * PAGE:
-                why = "share a 4 KiB page (the kernel widens each region to whole pages)"
+            elif page > 1 and -(-a[1] // page) * page > b[0] // page * page:
+                why = f"share a {unit} (the kernel widens each region to whole pages)"
             else:
                 continue
             raise _refuse(f"regions {a[0]:#x}..{a[1]:#x} and {b[0]:#x}..{b[1]:#x} {why}: the "

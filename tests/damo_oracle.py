@@ -102,9 +102,12 @@ def skeleton(root, kdamonds):
     mkfile(j(root, "kdamonds", "nr_kdamonds"), "%d" % len(kdamonds))
     for ki, kd in enumerate(kdamonds):
         kdir = j(root, "kdamonds", "%d" % ki)
+        mkfile(j(kdir, "refresh_ms"), "0")          # 6.17; damo writes it where it exists
         mkfile(j(kdir, "contexts", "nr_contexts"), "%d" % len(kd.contexts))
         for ci, ctx in enumerate(kd.contexts):
             c = j(kdir, "contexts", "%d" % ci)
+            mkfile(j(c, "addr_unit"), "1")           # 6.18
+            mkfile(j(c, "pause"), "N")               # 7.2
             os.makedirs(j(c, "monitoring_attrs", "intervals"), exist_ok=True)
             os.makedirs(j(c, "monitoring_attrs", "nr_regions"), exist_ok=True)
             if ctx.intervals.intervals_goal != _damon.DamonIntervalsGoal():

@@ -27,7 +27,7 @@ from .. import catalog, model
 from ..catalog import vstr
 from ..errors import DamosError
 from ..sysfs import layout as L
-from ..sysfs.plan import Write, plan, plan_for
+from ..sysfs.plan import Write, plan, plan_for, targets_plan
 from ..sysfs.probe import command_feature, feature_of_path, missing_features, probe
 from ..sysfs.read import kdamonds, normalize, nr_schemes, read_context, read_stats
 from ..sysfs.root import tree
@@ -233,6 +233,9 @@ def apply(unit, options=None, *, root: str | None = None, module_root: str | Non
     if missing:
         raise DamosError("this kernel cannot run the file: " + "; ".join(missing))
     slot, create = choose_slot(fs)
+    if not create:
+        # a free slot keeps its kdamond's own files (refresh_ms) from before
+        options = _Known(options, probe(fs).release)
     writes = plan_for(unit, options, kdamond=slot, create=create)
     if stat_runs:
         exclusive.stop_damon_stat(module_root, sleep)
@@ -332,18 +335,111 @@ def update(unit, options=None, *, root: str | None = None, index: int | None = N
     if missing:
         raise DamosError("this kernel cannot run the file: " + "; ".join(missing))
     old = read_context(fs, cb)
+    # the running kdamond's files are written over, not created fresh: a setting the
+    # new file leaves at its default (pause, addr_unit, refresh_ms) is written back to
+    # it wherever this kernel has the file
+    options = _Known(options, pr.release)
+    has_obsolete = _has_obsolete_target(fs, cb)
+    staged = staged_targets(old, ctx, has_obsolete, getattr(fs, "pid_alive", _proc_alive))
+    if staged is not None:
+        unit = replace(unit, context=replace(ctx, targets=staged))
+    warnings = []
+    moved = handovers(old, staged if staged is not None else ctx.targets)
+    if moved and catalog.OPS[ctx.ops].takes_pid and old.ops == ctx.ops:
+        row = L.TARGET.file("obsolete")
+        why = (f"this kernel has no {row.path} (first in Linux {vstr(row.since)}), so "
+               if not has_obsolete else "")
+        warnings.append(f"{why}the commit matches targets by position: "
+                        + "; ".join(moved) + " ('damos stop' then 'damos apply' starts "
+                        "them all afresh)")
     writes = plan_for(unit, options, kdamond=k.index, create=False, final=L.COMMIT)
     tx = Transaction(fs, sleep)
     try:
         tx.run(writes)
     except DamosError:
         # put the files back as the running kdamond has them (it kept running)
-        Transaction(fs, sleep).run(plan(old, kdamond=k.index, create=False, final=None))
+        Transaction(fs, sleep).run(plan(old, options, kdamond=k.index, create=False,
+                                        final=None))
         raise
+    if staged is not None:
+        # the kernel dropped the obsolete targets; its files still list them
+        Transaction(fs, sleep).run(targets_plan(ctx, k.index))
     pid = kdamonds(fs)[k.index].pid
     info.update(ops=ctx.ops, source=unit.source_name, targets=[t.pid for t in ctx.targets])
     owners.record(k.index, info)
-    return {"index": k.index, "kdamond_pid": pid}
+    return {"index": k.index, "kdamond_pid": pid, "warnings": warnings}
+
+
+class _Known:
+    """``options`` with the running kernel's release as its ``kernel``."""
+
+    def __init__(self, options, release):
+        self._options = options
+        self.kernel = getattr(options, "kernel", None) or release
+
+    def __getattr__(self, name):
+        return getattr(self._options, name)
+
+
+def _has_obsolete_target(fs, cb: str) -> bool:
+    """Whether this kernel's target directories have the obsolete file (6.19)."""
+    row = L.CONTEXT.file("targets")
+    return fs.exists(f"{cb}/{row.dir}/0/{L.TARGET.file('obsolete').path}")
+
+
+def _proc_alive(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}")
+
+
+def staged_targets(old: model.Context, new: model.Context, has_obsolete: bool,
+                   alive=_proc_alive) -> tuple[model.Target, ...] | None:
+    """The targets to commit so that the running targets the new file keeps keep
+    their monitoring state, or None when plain targets do.
+
+    The kernel commits targets by index (damon_commit_targets): the n-th new
+    target takes over the n-th running one's regions.  Dropping a target from the
+    middle of the list would hand each later target its predecessor's regions.
+    With the obsolete target file (6.19), the dropped ones are staged in their places
+    marked obsolete, which makes the commit remove them and match the others to
+    themselves; targets the file adds come after.  Used when the new targets are
+    running ones in their running order (by pid), followed by new ones, and at
+    least one running target is dropped and one kept.
+
+    The kernel looks up every staged target's pid before it commits (EINVAL for a
+    pid that no longer exists), and removes an obsolete target's running match by
+    its place alone: a dropped target whose process has exited (``alive`` says
+    not) is staged with a kept target's pid instead, which the commit never uses."""
+    if not has_obsolete or not catalog.OPS[new.ops].takes_pid or old.ops != new.ops:
+        return None
+    old_pids = [t.pid for t in old.targets]
+    new_pids = [t.pid for t in new.targets]
+    kept = [p for p in new_pids if p in old_pids]
+    if len(set(new_pids)) != len(new_pids) or len(set(old_pids)) != len(old_pids):
+        return None
+    if not kept or new_pids[:len(kept)] != kept or len(kept) == len(old_pids):
+        return None           # nothing kept, reordered, or nothing dropped
+    if [p for p in old_pids if p in kept] != kept:
+        return None
+    by_pid = {t.pid: t for t in new.targets}
+    stand_in = kept[0]
+    staged = [by_pid[t.pid] if t.pid in by_pid else
+              replace(t, obsolete=True, pid=t.pid if alive(t.pid) else stand_in)
+              for t in old.targets]
+    return tuple(staged) + tuple(new.targets[len(kept):])
+
+
+def handovers(old: model.Context, committed) -> list[str]:
+    """What a commit of ``committed`` targets hands over by position: for each
+    running target whose place a different pid takes, "pid NEW takes over pid
+    OLD's monitoring state" (obsolete staged targets hand nothing over)."""
+    if not catalog.OPS[old.ops].takes_pid:
+        return []
+    out = []
+    for o, c in zip(old.targets, committed):
+        if not c.obsolete and c.pid != o.pid:
+            out.append(f"pid {c.pid} takes over pid {o.pid}'s monitoring state "
+                       "(regions, ages)")
+    return out
 
 
 def stop(*, root: str | None = None, index: int | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import catalog
-from ..console import EXIT_FAILED, body, fail, out
+from ..console import EXIT_FAILED, body, err, fail, out
 from ..errors import DamosError
 from ..pipeline import text_of, unit_or_exit
 from ..sysfs.modules import LABEL, module_root_for
@@ -144,6 +144,8 @@ def update(file: str, pid=None, sysfs_root=None, kdamond=None) -> int:
         res = update_unit(unit, root=sysfs_root, index=kdamond)
     except DamosError as e:
         _die(e, "damos update", unit)
+    for w in res.get("warnings", ()):
+        err(f"damos update: warning: {w}")
     out(f"damos update: committed {unit.source_name} to kdamond {res['index']} "
         f"(pid {res['kdamond_pid']}, still running)")
 

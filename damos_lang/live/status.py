@@ -34,13 +34,15 @@ def snapshot(root: str | None = None, *, refresh: bool = True, regions: bool = F
     for k in kdamonds(fs):
         owned = owners.owns(fs, k)
         if refresh and owned and k.state == L.ON:
-            for cmd in _refresh_commands(fs, k.index, regions):
+            for cmd in _refresh_commands(fs, k.index, regions, k.refresh_ms):
                 try:
                     fs.write(L.state_path(k.index), cmd)
                 except OSError:
                     pass
         entry = {"index": k.index, "state": k.state, "pid": k.pid, "owned": owned,
-                 "refreshed": bool(refresh and owned and k.state == L.ON),
+                 "refreshed": bool(refresh and owned and k.state == L.ON)
+                 or bool(k.refresh_ms and k.state == L.ON),
+                 "refresh_ms": k.refresh_ms,
                  "origin": (owners.get(k.index) or {}).get("source") if owned else None,
                  "context": None, "source": None, "schemes": []}
         if k.nr_contexts == 1:
@@ -57,14 +59,19 @@ def snapshot(root: str | None = None, *, refresh: bool = True, regions: bool = F
     return out
 
 
-def _refresh_commands(fs, k: int, regions: bool) -> tuple:
+def _refresh_commands(fs, k: int, regions: bool, refresh_ms: int = 0) -> tuple:
     """The state commands that make a kdamond's files show what it holds now:
     the counters, the effective quotas where the kernel has them (6.9), and
-    the tried regions when asked."""
-    cmds = [L.UPDATE_SCHEMES_STATS]
-    sb = L.scheme_dir(k, 0)
-    if fs.exists(L.path_of(sb, L.SCHEME, "effective_bytes")):
-        cmds.append(L.UPDATE_EFFECTIVE_QUOTAS)
+    the tried regions when asked.  A kdamond with ``refresh_ms`` (6.17)
+    refreshes its counters and effective quotas itself every refresh_ms, so
+    those commands are not written (only the tried regions, which it does not
+    refresh)."""
+    cmds = []
+    if not refresh_ms:
+        cmds.append(L.UPDATE_SCHEMES_STATS)
+        sb = L.scheme_dir(k, 0)
+        if fs.exists(L.path_of(sb, L.SCHEME, "effective_bytes")):
+            cmds.append(L.UPDATE_EFFECTIVE_QUOTAS)
     if regions:
         cmds.append(L.UPDATE_TRIED_REGIONS)
     return tuple(cmds)
@@ -131,6 +138,8 @@ def render(kds: list, stat=None) -> str:
             out.append("")
             continue
         note = "" if e["refreshed"] else " (as last refreshed by its owner)"
+        if e.get("refresh_ms") and e["state"] == "on":
+            note += f" (refreshed by the kernel every {e['refresh_ms']} ms)"
         for i, s in enumerate(e["schemes"]):
             out.append("# " + stats_line(i, s["action"], SchemeStats(**s["stats"])) + note)
             for r in s.get(L.TRIED_REGIONS.name, []):

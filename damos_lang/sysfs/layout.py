@@ -47,6 +47,10 @@ ALWAYS = "always"
 IF_SET = "if set"                  # the field is not None (None reads back from the default)
 IF_NONZERO = "if nonzero"          # the field (or ``when_field``) is not 0 / not empty
 IF_TRUE_OR_KNOWN = "if true or known"   # true, or the target kernel is known to have the file
+# not the row's default; or the plan writes over an existing kdamond's files and the
+# target kernel is known to have the file (so that an update puts back a default the
+# running kdamond was given before)
+IF_CHANGED_OR_KNOWN = "if not default or known"
 NEVER = "never"                    # not written by the plan (read-only, or not in the language)
 
 # -- keyword vocabularies --------------------------------------------------------------
@@ -127,6 +131,7 @@ class File:
     scope: str = ANY_SCOPE             # COUNT of filters: the filter types its children take
     arg: catalog.FilterArg | None = None   # a filter argument file: the argument it carries
     kernel_bits: int = 64              # bits the kernel keeps of it (nr_accesses, age: 32)
+    parse_bits: int = 64               # bits its parser takes (kstrtouint: 32, ERANGE above)
     einval: bool = False               # every parse failure is -EINVAL (not -ERANGE)
     nonzero: bool = False              # the kernel refuses 0
 
@@ -179,7 +184,9 @@ REGION = Entity("region", "region {i} ", (
 
 TARGET = Entity("target", "target {i} ", (
     File("pid_target", SIGNED, field="pid", write=IF_SET, what="pid", einval=True),
-    File("obsolete_target", BOOL, "N", since=(6, 19), write=NEVER),
+    # written only by 'damos update', for a running target the new file drops
+    File("obsolete_target", BOOL, "N", since=(6, 19), field="obsolete", write=IF_NONZERO,
+         what="obsolete_target"),
     File("regions/nr_regions", COUNT, child=REGION, field="regions", write=IF_NONZERO,
          what="number of regions", retry=True),
 ))
@@ -299,8 +306,10 @@ _GOAL = f"{_MA}/intervals/intervals_goal"
 CONTEXT = Entity("context", "", (
     File("avail_operations", LIST, "vaddr\nfvaddr\npaddr", since=(5, 19), mode=RO),
     File("operations", KEYWORD, "vaddr", field="ops", vocab=OPERATIONS, what="operations set"),
-    File("addr_unit", NUMBER, "1", since=(6, 18), write=NEVER, nonzero=True),
-    File("pause", BOOL, "N", since=(7, 2), write=NEVER),
+    File("addr_unit", NUMBER, "1", since=(6, 18), field="addr_unit",
+         write=IF_CHANGED_OR_KNOWN, feature=catalog.ADDR_UNIT, nonzero=True),
+    File("pause", BOOL, "N", since=(7, 2), field="pause", write=IF_CHANGED_OR_KNOWN,
+         feature=catalog.PAUSE),
     File(f"{_MA}/intervals/sample_us", NUMBER, "5000", field="intervals.sample_us",
          what="sampling interval (us)"),
     File(f"{_MA}/intervals/aggr_us", NUMBER, "100000", field="intervals.aggr_us",
@@ -323,7 +332,9 @@ KDAMOND = Entity("kdamond", "", (
     # the plan writes its command last, after everything below it
     File("state", COMMAND, "off", field="state", write=NEVER, retry=True),
     File("pid", SIGNED, "-1", mode=RO, field="pid"),
-    File("refresh_ms", NUMBER, since=(6, 17), write=NEVER),
+    # the plan writes it from the context's field (one context per kdamond)
+    File("refresh_ms", NUMBER, since=(6, 17), field="refresh_ms", write=IF_CHANGED_OR_KNOWN,
+         feature=catalog.REFRESH_MS, parse_bits=32),
     File("contexts/nr_contexts", COUNT, child=CONTEXT, field="contexts",
          what="number of contexts", retry=True),
 ))

@@ -95,8 +95,9 @@ def _value_text(row: L.File, value, what: str) -> str:
 
 
 class _Writer:
-    def __init__(self, kernel):
+    def __init__(self, kernel, over: bool = False):
         self.kernel = tuple(kernel) if kernel is not None else None
+        self.over = over          # writing over an existing kdamond's files
         self.out: list[Write] = []
 
     def w(self, path: str, value: str, what: str) -> None:
@@ -115,6 +116,9 @@ class _Writer:
             return bool(probe) and probe is not _MISSING
         if rule == L.IF_TRUE_OR_KNOWN:
             return bool(value) or (self.kernel is not None and self.kernel >= row.since)
+        if rule == L.IF_CHANGED_OR_KNOWN:
+            return (_value_text(row, value, row.label) != row.default
+                    or (self.over and self.kernel is not None and self.kernel >= row.since))
         raise ValueError(rule)
 
     def entity(self, entity: L.Entity, record, base: str, what: str, arg=None) -> None:
@@ -123,18 +127,22 @@ class _Writer:
         for row in entity.files:
             if row.arg is not None and row.arg is not arg:
                 continue
-            value = _get(record, row.field) if row.field else _MISSING
-            if not self._wanted(row, record, value):
-                continue
-            label = what + row.label
-            path = f"{base}/{row.path}" if base else row.path
-            if row.kind == L.COUNT:
-                self.w(path, num(len(value)), label)
-                for i, child in enumerate(value):
-                    self.child(row, child, f"{base}/{row.dir}/{i}" if base else
-                               f"{row.dir}/{i}", what + row.child.prefix.format(i=i))
-            else:
-                self.w(path, _value_text(row, value, label), label)
+            self.row(row, record, base, what)
+
+    def row(self, row: L.File, record, base: str, what: str) -> None:
+        """The writes of one ``row`` (a COUNT row: with its children)."""
+        value = _get(record, row.field) if row.field else _MISSING
+        if not self._wanted(row, record, value):
+            return
+        label = what + row.label
+        path = f"{base}/{row.path}" if base else row.path
+        if row.kind == L.COUNT:
+            self.w(path, num(len(value)), label)
+            for i, child in enumerate(value):
+                self.child(row, child, f"{base}/{row.dir}/{i}" if base else
+                           f"{row.dir}/{i}", what + row.child.prefix.format(i=i))
+        else:
+            self.w(path, _value_text(row, value, label), label)
 
     def child(self, row: L.File, record, base: str, what: str) -> None:
         arg = catalog.FILTER_TYPES[record.type].arg if row.child is L.FILTER else None
@@ -161,7 +169,8 @@ def _targets(ctx: Context, pid_from_caller: bool) -> tuple[model.Target, ...]:
         if t.pid is None:
             raise DamosError(f"target {i} has no pid; {ctx.ops} monitors a process: "
                              "write 'target pid N'", t.loc or ctx.loc)
-        out.append(model.Target(t.pid, t.regions if ops.needs_regions else ()))
+        out.append(model.Target(t.pid, t.regions if ops.needs_regions else (),
+                                obsolete=t.obsolete))
     return tuple(out)
 
 
@@ -200,18 +209,30 @@ def plan(ctx: model.Context, options=None, *, numbers: list[LegacyNumbers] | Non
         numbers = [LegacyNumbers.of(s) for s in ctx.schemes]
     view = replace(ctx, targets=_targets(ctx, pid_from_caller),
                    schemes=tuple(with_numbers(s, n) for s, n in zip(ctx.schemes, numbers)))
-    wr = _Writer(getattr(options, "kernel", None))
+    wr = _Writer(getattr(options, "kernel", None), over=not create)
     kb = L.kdamond_dir(kdamond)
     if create:
         wr.w(L.NR_KDAMONDS, "1", L.ADMIN.file("kdamonds").label)
     if create or final == L.ON:
         wr.w(L.nr_contexts_path(kdamond), "1", L.KDAMOND.file("contexts").label)
     wr.entity(L.CONTEXT, view, L.context_dir(kdamond), "")
+    # the kdamond's own setting, carried by its one context
+    wr.row(L.KDAMOND.file("refresh_ms"), view, kb, "")
     if final == L.ON:
         wr.w(L.state_path(kdamond), final, f"start kdamond {kdamond}")
     elif final is not None:
         wr.w(L.state_path(kdamond), final, f"{final} to kdamond {kdamond}")
-    del kb
+    return wr.out
+
+
+def targets_plan(ctx: model.Context, kdamond: int = 0) -> list[Write]:
+    """The writes that set kdamond ``kdamond``'s target files to ``ctx``'s
+    targets (``nr_targets`` and each target), and nothing else: after a commit
+    with obsolete targets the kernel has dropped them, but its files still show
+    them (sysfs.md, a target's obsolete file), so they are written again as they now are."""
+    wr = _Writer(None)
+    wr.row(L.CONTEXT.file("targets"), replace(ctx, targets=_targets(ctx, False)),
+           L.context_dir(kdamond), "")
     return wr.out
 
 

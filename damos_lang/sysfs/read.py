@@ -27,6 +27,7 @@ class Kdamond:
     state: str
     pid: int
     nr_contexts: int
+    refresh_ms: int = 0          # the kernel refreshes the stats files itself (6.17)
 
     @property
     def path(self) -> str:
@@ -155,7 +156,8 @@ def kdamonds(fs) -> list[Kdamond]:
         kb = L.kdamond_dir(k)
         out.append(Kdamond(k, fs.read_or(L.state_path(k), "?"),
                            int(fs.read_or(L.path_of(kb, L.KDAMOND, "pid"), "-1")),
-                           int(fs.read_or(L.nr_contexts_path(k), "0"))))
+                           int(fs.read_or(L.nr_contexts_path(k), "0")),
+                           read_row(fs, kb, L.KDAMOND.file("refresh_ms"))))
     return out
 
 
@@ -182,11 +184,15 @@ def read_context(fs, cb: str) -> model.Context:
     ops = d["ops"]
     goal = model.IntervalsGoal(**d["intervals_goal"])
     targets = tuple(model.Target(t["pid"] if catalog.OPS[ops].takes_pid else None,
-                                 tuple(t.get("regions", [])))
+                                 tuple(t.get("regions", [])), obsolete=t["obsolete"])
                     for t in d.get("targets", []))
     schemes = tuple(d.get("schemes", []))
+    # the kdamond's refresh_ms rides on its (one) context
+    kb = cb.rsplit("/" + L.KDAMOND.file("contexts").dir + "/", 1)[0]
+    refresh = read_row(fs, kb, L.KDAMOND.file("refresh_ms")) if kb != cb else 0
     return model.Context(ops, model.Intervals(**d["intervals"]), d["nr_regions_min"],
-                         d["nr_regions_max"], goal if goal.aggrs else None, targets, schemes)
+                         d["nr_regions_max"], goal if goal.aggrs else None, targets, schemes,
+                         pause=d["pause"], addr_unit=d["addr_unit"], refresh_ms=refresh)
 
 
 def read_ops(fs, cb: str) -> str | None:
@@ -256,7 +262,7 @@ def normalize(ctx: model.Context, kernel=None) -> model.Context:
     ops = catalog.OPS[ctx.ops]
     # vaddr replaces initial regions with its own (the plan writes none)
     targets = tuple(model.Target(t.pid if ops.takes_pid else None,
-                                 t.regions if ops.needs_regions else ())
+                                 t.regions if ops.needs_regions else (), obsolete=t.obsolete)
                     for t in ctx.targets)
     if not ops.takes_pid:
         regions = tuple(sorted(r for t in ctx.targets for r in t.regions))

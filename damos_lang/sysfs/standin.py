@@ -156,7 +156,7 @@ class StandIn(SysfsFs):
         else:
             signed = row.kind == L.SIGNED
             try:
-                n = kstrtoul(text, signed=signed, bits=32 if signed else 64)
+                n = kstrtoul(text, signed=signed, bits=32 if signed else row.parse_bits)
             except ValueError as e:
                 raise _err(errno.EINVAL if row.einval else e.args[0], rel) from None
             if row.nonzero and n == 0:
@@ -192,6 +192,7 @@ class StandIn(SysfsFs):
             if on:
                 self._put(rel, L.OFF)
                 self._put(L.path_of(kb, L.KDAMOND, "pid"), "-1")
+                self._set_running(k, None)
             return
         if cmd != L.ON and not on:
             raise _err(errno.EINVAL, rel)
@@ -204,12 +205,58 @@ class StandIn(SysfsFs):
             self._validate(rel, cb)
             self._put(rel, L.ON)
             self._put(L.path_of(kb, L.KDAMOND, "pid"), str(4000 + k))
+            self._set_running(k, [{"pid": t.pid, "state_of": t.pid}
+                                  for t in read_context(self, cb).targets])
         elif cmd == L.COMMIT:
             self._validate(rel, cb)
+            self._commit_targets(rel, k, read_context(self, cb).targets)
         elif cmd == L.UPDATE_SCHEMES_STATS:
             self._tick(k)
         elif cmd in (L.UPDATE_TRIED_REGIONS, L.CLEAR_TRIED_REGIONS):
             self._tried(k, cmd == L.UPDATE_TRIED_REGIONS)
+
+    # -- the running kdamond's targets (what the kernel holds, not its files)
+    def _running_path(self, k: int) -> str:
+        return os.path.join(self.root, f".damos-stand-in-running-{k}.json")
+
+    def _set_running(self, k: int, targets: list[dict] | None) -> None:
+        """Record the targets kdamond ``k`` runs (None: it stopped)."""
+        if targets is None:
+            if os.path.exists(self._running_path(k)):
+                os.remove(self._running_path(k))
+            return
+        with open(self._running_path(k), "w") as f:
+            json.dump(targets, f)
+
+    def running_targets(self, k: int = 0) -> list[tuple[int | None, int | None]]:
+        """(pid, state_of) of each target kdamond ``k`` runs: ``state_of`` is the
+        pid whose monitoring state (regions, ages) the target holds -- its own,
+        unless a commit handed it another target's by position."""
+        try:
+            with open(self._running_path(k)) as f:
+                return [(t["pid"], t["state_of"]) for t in json.load(f)]
+        except FileNotFoundError:
+            return []
+
+    def _commit_targets(self, rel: str, k: int, src) -> None:
+        """damon_commit_targets(): the n-th staged target takes over the n-th
+        running one (its pid changes, its monitoring state stays); an obsolete
+        staged target removes the running one in its place (6.19) and is EINVAL
+        where there is none; staged targets past the running ones are new."""
+        dst = [{"pid": p, "state_of": s} for p, s in self.running_targets(k)]
+        out = []
+        for i, d in enumerate(dst):
+            if i < len(src) and not src[i].obsolete:
+                out.append({"pid": src[i].pid, "state_of": d["state_of"]})
+        for t in src[len(dst):]:
+            if t.obsolete:
+                raise _err(errno.EINVAL, rel)
+            out.append({"pid": t.pid, "state_of": t.pid})
+        self._set_running(k, out)
+
+    def pid_alive(self, pid: int) -> bool:
+        """Whether process ``pid`` exists (the stand-in's configured pids)."""
+        return pid in self.pids
 
     def _exclusive_module_runs(self) -> bool:
         if not self.module_root:

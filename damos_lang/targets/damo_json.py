@@ -102,20 +102,29 @@ def context_kvpairs(ctx: Context, numbers: list[LegacyNumbers]) -> dict:
                                                   min_sample_us=g.min_sample_us,
                                                   max_sample_us=g.max_sample_us)
     takes_pid = OPS[ctx.ops].takes_pid
-    return OrderedDict(
-        ops=ctx.ops,
+    out = OrderedDict(ops=ctx.ops)
+    # damo's names and forms (DamonCtx.to_kvpairs): written only when not the default
+    if ctx.addr_unit != 1:
+        out["addr_unit"] = ctx.addr_unit
+    out.update(
         targets=[OrderedDict(pid=t.pid if takes_pid else None,
                              regions=[OrderedDict(start=s, end=e) for s, e in t.regions])
                  for t in ctx.targets],
         intervals=intervals,
-        nr_regions=OrderedDict(min=ctx.nr_regions_min, max=ctx.nr_regions_max),
-        schemes=[scheme_kvpairs(k, n) for k, n in zip(ctx.schemes, numbers)])
+        nr_regions=OrderedDict(min=ctx.nr_regions_min, max=ctx.nr_regions_max))
+    if ctx.pause:
+        out["pause"] = True
+    out["schemes"] = [scheme_kvpairs(k, n) for k, n in zip(ctx.schemes, numbers)]
+    return out
 
 
 def kvpairs(ctx: Context, numbers: list[LegacyNumbers] | None = None) -> dict:
     numbers = numbers or [LegacyNumbers.of(s) for s in ctx.schemes]
-    return OrderedDict(kdamonds=[OrderedDict(state=None, pid=None,
-                                             contexts=[context_kvpairs(ctx, numbers)])])
+    kd = OrderedDict(state=None, pid=None)
+    if ctx.refresh_ms:
+        kd["refresh_ms"] = ctx.refresh_ms      # damo's Kdamond key (a number is ms)
+    kd["contexts"] = [context_kvpairs(ctx, numbers)]
+    return OrderedDict(kdamonds=[kd])
 
 
 def compile(unit, options) -> str:

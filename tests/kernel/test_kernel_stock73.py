@@ -277,3 +277,88 @@ def test_collapse_grows_anon_huge_pages(acts_run, run):
     assert got["before"] == "0", ctx
     # collapse makes huge pages of the 32 MiB mapping (at least 8 of its 15+ aligned 2M)
     assert int(got["after"]) >= 16 << 10, ctx
+
+
+# -- boot 3: the context and kdamond settings (jobs/stock73-ctx.sh) -------------
+
+@pytest.fixture(scope="module")
+def ctx_run(kernel_rig, stock73_kernel, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stock73-ctx")
+    r = kernel_rig.run_vm(stock73_kernel, kernel_rig.job("stock73-ctx.sh"), timeout=600,
+                          out=out)
+    assert r.rc == 0, r.describe()
+    res = kernel_rig.parse_kv(r.text("result.txt"))
+    errs = "\n".join(f"{n}: {(r.out / f'{n}.err').read_text()}"
+                     for n in ("apply", "resume", "refresh", "drop", "readd", "exit", "stop")
+                     if (r.out / f"{n}.err").exists())
+    return res, f"{res}\n{errs}\n{r.describe()}"
+
+
+def test_pause_stops_the_kdamond_and_update_without_it_resumes(ctx_run):
+    res, ctx = ctx_run
+    assert res["apply.rc"] == "0" and res["apply.state"] == "on", ctx
+    assert res["apply.pause"] == "Y", ctx
+    # paused from the start: no aggregation applies the stat scheme, nr_tried stays
+    assert res["paused1"] == res["paused2"], ctx
+    # damos update of the same file without 'pause yes' writes pause N back
+    assert res["resume.rc"] == "0" and res["resume.pause"] == "N", ctx
+    assert int(res["paused2"]) < int(res["resumed1"]) < int(res["resumed2"]), ctx
+
+
+def test_stats_stay_without_a_command_and_move_with_refresh_ms(ctx_run):
+    res, ctx = ctx_run
+    # without refresh_ms the files show the last update_schemes_stats
+    assert res["nocmd"] == res["resumed2"], ctx
+    assert res["refresh.rc"] == "0" and res["refresh.refresh_ms"] == "100", ctx
+    r1, r2, r3 = (int(res[f"refreshed{i}"]) for i in (1, 2, 3))
+    assert int(res["nocmd"]) <= r1 < r2 < r3, ctx
+    # the next file has no refresh: the update writes refresh_ms 0 back
+    assert res["drop.refresh_ms"] == "0", ctx
+
+
+def _ages(res, key):
+    """The age of the tried region holding the middle of each workload's mapping
+    (P1, P2, P3; -1 where no region holds it): each fvaddr target's region is
+    its workload's idle mapping, so a kept target's age only grows."""
+    return [int(res[f"{key}.a{i}"]) for i in (1, 2, 3)]
+
+
+def test_update_dropping_a_middle_target_keeps_the_others_monitoring_state(ctx_run):
+    res, ctx = ctx_run
+    p1, p2, p3 = res["pids"].split()
+    assert res["drop.rc"] == "0", ctx
+    # the kernel dropped P2; the files were written again as it now is
+    assert res["drop.nr_targets"] == "2" and res["drop.pids"].split() == [p1, p3], ctx
+    assert res["drop.obsolete"].split() == ["N", "N"], ctx
+    b1, b2, b3 = _ages(res, "before")
+    a1, a2, a3 = _ages(res, "after")
+    # idle since they started, and monitored since the first apply: old regions
+    assert min(b1, b2, b3) >= 25, ctx
+    # P1 and P3 keep theirs, and age on; P2 is monitored no more
+    assert a1 >= b1 and a3 >= b3 and a2 == -1, ctx
+    # the control, P3 dropped from the middle by hand without obsolete_target: P2
+    # takes over P3's place, the regions are set to P2's range, and P2's mapping
+    # gets a new region -- its own ages are lost.  P1, kept all along, is the clock:
+    # the aggregations the kdamond ran (however far behind schedule) between the two
+    # measurements bound the age of anything created in between
+    assert res["readd.rc"] == "0", ctx
+    c1, c2, c3 = _ages(res, "cbefore")
+    d1, d2, d3 = _ages(res, "cafter")
+    assert d1 >= c1 and d3 == -1, ctx
+    assert c2 >= 5, ctx                  # P2 was re-added 3 s before: it has aged
+    assert 0 <= d2 <= d1 - c1 + 2, ctx   # no older than the commit: new
+    assert d2 < c2, ctx                  # younger than it was: P2's state is gone
+
+
+def test_update_dropping_an_exited_target_converges(ctx_run):
+    res, ctx = ctx_run
+    p1, p2, p3 = res["pids"].split()
+    # the kernel looks up an obsolete target's pid too: staged by hand with the pid
+    # of the exited P1, the commit fails (the kdamond runs on)
+    assert res["hand.commit"] == "failed" and res["hand.state"] == "on", ctx
+    # damos update stages it under a kept target's pid: the commit drops it
+    assert res["exit.rc"] == "0", ctx
+    assert res["exit.nr_targets"] == "1" and res["exit.pids"].split() == [p2], ctx
+    e2, f2 = _ages(res, "ebefore")[1], _ages(res, "eafter")[1]
+    assert f2 >= e2 >= 0, ctx            # P2 kept its monitoring state
+    assert res["stop.rc"] == "0", ctx
