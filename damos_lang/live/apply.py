@@ -347,15 +347,21 @@ def update(unit, options=None, *, root: str | None = None, index: int | None = N
 
 
 def stop(*, root: str | None = None, index: int | None = None,
-         module_root: str | None = None) -> list[dict]:
-    """Stop kdamonds damos-lang started (``index``, or every one); read their
+         module_root: str | None = None, file: str | None = None) -> list[dict]:
+    """Stop kdamonds damos-lang started (``index``, or every one; with
+    ``file``, only those that file started -- none is no error, so that a
+    unit's ExecStop or a configuration engine can stop twice); read their
     last stats first; leave their slots free (no context).  When one of them
     stopped DAMON_STAT and none of damos-lang's kdamonds that did is left, start
     DAMON_STAT again (each result's ``damon_stat`` says what happened)."""
     fs = tree(root)
     check_root(fs)
     owners = Owners(fs)
-    if index is None:
+    if file is not None:
+        path = os.path.realpath(file) if os.path.isfile(file) else None
+        targets = [k for k in kdamonds(fs) if owners.owns(fs, k)
+                   and _is_of(owners.get(k.index) or {}, path, file)]
+    elif index is None:
         targets = [k for k in kdamonds(fs) if owners.owns(fs, k)]
         if not targets:
             raise DamosError("no kdamond started by damos-lang is there")
@@ -418,10 +424,15 @@ UNCHANGED, UPDATED, APPLIED = "unchanged", "updated", "applied"
 
 def _of_file(info: dict, unit) -> bool:
     """Whether the ownership record ``info`` is of the file ``unit`` came from."""
-    path = _source_path(unit)
+    return _is_of(info, _source_path(unit), unit.source_name)
+
+
+def _is_of(info: dict, path: str | None, name: str) -> bool:
+    """Whether ``info`` is of the file at ``path`` (its real path, None when it is
+    not a file) called ``name``: by path when both have one, else by name."""
     if path is not None and info.get("source_path"):
         return info["source_path"] == path
-    return info.get("source") == unit.source_name
+    return info.get("source") == name
 
 
 def _comparable(ctx: model.Context) -> model.Context:
