@@ -401,11 +401,17 @@ def stop(*, root: str | None = None, index: int | None = None,
             except OSError:
                 pass
     if any(d["stopped_damon_stat"] for d in out):
-        still = [k for k in kdamonds(fs) if owners.owns(fs, k)
-                 and (owners.get(k.index) or {}).get("stopped_damon_stat")]
+        # DAMON_STAT is exclusive: it cannot start while any kdamond runs.  A
+        # damos-lang kdamond still running takes over the duty to start it
+        # again (two units on a node: the one stopped last starts it)
+        still = [k for k in kdamonds(fs) if k.state == L.ON]
+        for k in still:
+            info = owners.get(k.index)
+            if owners.owns(fs, k) and info and not info.get("stopped_damon_stat"):
+                owners.record(k.index, {**info, "stopped_damon_stat": True})
         if still:
-            note = ("left stopped: damos-lang's kdamond "
-                    f"{', '.join(str(k.index) for k in still)} still needs it stopped")
+            note = (f"left stopped: kdamond {', '.join(str(k.index) for k in still)} still "
+                    "runs, and DAMON_STAT cannot run beside it")
         elif module_root is None:
             note = "left stopped: no module tree to start it in"
         else:

@@ -51,7 +51,7 @@ OPTIONS = (
                  "(damos run FILE -- CMD ARGS)"),
 )
 
-UNIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_.-]{0,199}\Z")
+UNIT_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,198}[A-Za-z0-9_-])?\Z")
 # what a path in a unit may hold: '%' and '$' are escaped; no white space,
 # quotes, backslashes or ';' (RequiresMountsFor= would need quoting rules of its own)
 PATH = re.compile(r"/[A-Za-z0-9._+@=,:%$/~^#&()\[\]{}!*?<>|-]*\Z")
@@ -64,10 +64,10 @@ ENSURE_SUCCESS = "3 4"
 
 
 def unit_name(options, unit) -> str:
-    name = derived_name(unit, options, "A-Za-z0-9:_.-", lower=False, limit=200)
+    name = derived_name(unit, options, "A-Za-z0-9_.-", lower=False, limit=200)
     if not UNIT_NAME.match(name):
-        raise DamosError(f"--name {name!r}: a unit name takes letters, digits and ':_.-' "
-                         "(at most 200, starting with a letter or digit)")
+        raise DamosError(f"--name {name!r}: a unit name takes letters, digits and '_.-' "
+                         "(at most 200, starting with a letter or digit, not ending with '.')")
     return name
 
 
@@ -158,7 +158,8 @@ class Plan:
         self.path = _path("--deploy-path", options.deploy_path or
                           f"{DEPLOY_DIR}/{self.name}{suffix}")
         self.bin = _path("--damos-bin", options.damos_bin or DEFAULT_BIN)
-        self.every = every_seconds(options.ensure_every) if options.ensure_every else None
+        self.every = every_seconds(options.ensure_every) \
+            if options.ensure_every is not None else None
         self.pid = ["--pid", str(options.pid)] if options.pid is not None else []
         self.stat = ["--stop-damon-stat"] if options.stop_damon_stat else []
         self.source = unit.source_name
@@ -173,7 +174,12 @@ def _header(p: Plan, what: str) -> str:
 
 
 def _requires_mounts(p: Plan) -> str:
-    return p.path.replace("%", "%%")
+    return _text(p.path)
+
+
+def _text(text: str) -> str:
+    """A setting's text where systemd expands specifiers (Description=, paths)."""
+    return text.replace("%", "%%")
 
 
 def apply_unit(p: Plan) -> str:
@@ -184,7 +190,7 @@ def apply_unit(p: Plan) -> str:
             f"# Exit statuses of apply --ensure: 0 unchanged, 3 updated, 4 applied "
             f"(successes), 1 the kernel refused, 2 bad input.{stat}\n"
             "[Unit]\n"
-            f"Description=DAMOS schemes of {p.path} (damos-lang)\n"
+            f"Description=DAMOS schemes of {_text(p.path)} (damos-lang)\n"
             # sysfs is mounted by PID 1 before any unit runs, and DAMON's sysfs
             # interface is built in (CONFIG_DAMON_SYSFS is not a module): a kernel
             # without it skips the unit rather than failing it
@@ -211,7 +217,7 @@ def run_unit(p: Plan) -> str:
         words += ["--", *p.exec]
     return (_header(p, "runs the file in user space with damos run") +
             "[Unit]\n"
-            f"Description=DAMOS schemes of {p.path} in user space (damos run)\n"
+            f"Description=DAMOS schemes of {_text(p.path)} in user space (damos run)\n"
             f"RequiresMountsFor={_requires_mounts(p)}\n"
             "\n[Service]\n"
             "Type=simple\n"
@@ -230,7 +236,7 @@ def run_unit(p: Plan) -> str:
 def ensure_service(p: Plan) -> str:
     return (_header(p, f"re-applies the file for {p.timer}") +
             "[Unit]\n"
-            f"Description=Keep {p.path} applied (damos apply --ensure)\n"
+            f"Description=Keep {_text(p.path)} applied (damos apply --ensure)\n"
             f"After={p.service}\n"
             "ConditionPathIsDirectory=/sys/kernel/mm/damon/admin\n"
             "\n[Service]\n"
@@ -244,7 +250,7 @@ def timer(p: Plan) -> str:
     return (_header(p, f"runs {p.ensure_service} every {p.every}s while {p.service} is "
                        "started") +
             "[Unit]\n"
-            f"Description=Keep {p.path} applied every {p.every}s\n"
+            f"Description=Keep {_text(p.path)} applied every {p.every}s\n"
             # started by the unit (its Wants=), stopped with it: 'systemctl stop'
             # of the unit is never undone by the timer
             f"PartOf={p.service}\n"
