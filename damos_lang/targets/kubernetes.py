@@ -21,7 +21,6 @@ every node at once.  ``-o DIR`` also writes the Containerfile of the image
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from decimal import Decimal
 
@@ -145,6 +144,8 @@ def quantity(flag: str, resource: str, text: str) -> Decimal:
         raise DamosError(f"{flag}: {resource}={text!r} must be more than 0")
     if resource == "cpu" and value < Decimal("0.001"):
         raise DamosError(f"{flag}: cpu={text!r} is below 1m, the smallest the kubelet takes")
+    if resource != "cpu" and value != value.to_integral_value():
+        raise DamosError(f"{flag}: {resource}={text!r} is a fraction of a byte")
     return value
 
 
@@ -281,13 +282,37 @@ def objects(unit, options) -> tuple[str, list[dict]]:
 
 PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*\Z")
 RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
-# what a literal block may hold: printable text, tabs and newlines, no
-# character YAML reads as a line break of its own
-LITERAL = re.compile(r"[\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]*\Z")
+# what a literal block may hold: printable text and newlines, no character
+# YAML reads as a line break of its own, and no tab (Go's YAML, as kubectl
+# kustomize re-emits it, refuses tabs there)
+LITERAL = re.compile(r"[\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]*\Z")
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar in ASCII (JSON's \\ud83d\\ude00 pairs would read
+    back as two surrogates: YAML writes a character past U+FFFF as \\U)."""
+    out = []
+    for c in text:
+        n = ord(c)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif 0x20 <= n < 0x7f:
+            out.append(c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\t":
+            out.append("\\t")
+        elif n < 0x100:
+            out.append(f"\\x{n:02x}")
+        elif n < 0x10000:
+            out.append(f"\\u{n:04x}")
+        else:
+            out.append(f"\\U{n:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def _key(k: str) -> str:
-    return k if PLAIN_KEY.match(k) and k.lower() not in RESERVED else json.dumps(k)
+    return k if PLAIN_KEY.match(k) and k.lower() not in RESERVED else _quoted(k)
 
 
 # a string that reads back as that string, unquoted, in YAML 1.1 and 1.2
@@ -301,7 +326,7 @@ def _scalar(v) -> str:
         return str(v)
     if PLAIN.match(v) and v.lower() not in RESERVED:
         return v
-    return json.dumps(v)
+    return _quoted(v)
 
 
 def _literal(text: str, indent: int) -> list[str] | None:
