@@ -183,12 +183,12 @@ def _text(text: str) -> str:
 
 
 def apply_unit(p: Plan) -> str:
-    stat = (" It stops DAMON_STAT while its kdamond runs and starts it again on stop."
+    stat = ("\n# It stops DAMON_STAT while its kdamond runs and starts it again on stop."
             if p.stat else "")
     wants = f"Wants={p.timer}\n" if p.every else ""
     return (_header(p, "applies the file with damos apply --ensure") +
-            f"# Exit statuses of apply --ensure: 0 unchanged, 3 updated, 4 applied "
-            f"(successes), 1 the kernel refused, 2 bad input.{stat}\n"
+            "# Exit statuses of apply --ensure: 0 unchanged, 3 updated, 4 applied (successes),\n"
+            f"# 1 the kernel refused, 2 bad input.{stat}\n"
             "[Unit]\n"
             f"Description=DAMOS schemes of {_text(p.path)} (damos-lang)\n"
             # sysfs is mounted by PID 1 before any unit runs, and DAMON's sysfs
