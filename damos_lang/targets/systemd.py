@@ -237,6 +237,7 @@ def ensure_service(p: Plan) -> str:
     return (_header(p, f"re-applies the file for {p.timer}") +
             "[Unit]\n"
             f"Description=Keep {_text(p.path)} applied (damos apply --ensure)\n"
+            f"Requisite={p.service}\n"
             f"After={p.service}\n"
             "ConditionPathIsDirectory=/sys/kernel/mm/damon/admin\n"
             "\n[Service]\n"
@@ -251,9 +252,10 @@ def timer(p: Plan) -> str:
                        "started") +
             "[Unit]\n"
             f"Description=Keep {_text(p.path)} applied every {p.every}s\n"
-            # started by the unit (its Wants=), stopped with it: 'systemctl stop'
-            # of the unit is never undone by the timer
-            f"PartOf={p.service}\n"
+            # started by the unit (its Wants=) once it is active, stopped when it
+            # stops or fails: 'systemctl stop' of the unit is never undone by the
+            # timer, and the unit's state is what the timer keeps
+            f"BindsTo={p.service}\n"
             f"After={p.service}\n"
             "\n[Timer]\n"
             f"OnActiveSec={p.every}s\n"

@@ -94,9 +94,10 @@ def test_systemd_analyze_verifies_every_examples_units(example, tmp_path, damos_
     assert "Restart" not in unit           # refused for oneshot before systemd 254
     assert unit["Wants"] == [f"damos-{name}-ensure.timer"]
     timer = X.settings((out / f"damos-{name}-ensure.timer").read_text())
-    assert timer["OnUnitActiveSec"] == ["300s"] and timer["PartOf"] == [f"damos-{name}.service"]
+    assert timer["OnUnitActiveSec"] == ["300s"] and timer["BindsTo"] == [f"damos-{name}.service"]
     again = X.settings((out / f"damos-{name}-ensure.service").read_text())
     assert X.argv(again["ExecStart"][0]) == ensure and again["SuccessExitStatus"] == ["3 4"]
+    assert again["Requisite"] == [f"damos-{name}.service"]     # only while the unit is active
 
 
 def test_verify_catches_what_the_tests_rely_on(tmp_path, damos_bin):
