@@ -145,7 +145,8 @@ class Plan:
                              "one process", unit.context.targets[1].loc)
         if run and not self.exec and not any(t.pid is not None for t in unit.context.targets):
             # damos run with no process simulates a workload: not what a unit is for
-            needs_pid(unit, " or --exec 'CMD ARGS'") if is_pid_target(unit) else None
+            if is_pid_target(unit):
+                needs_pid(unit, " or --exec 'CMD ARGS'")
             raise DamosError("--engine run needs a process: the file's 'target pid N', "
                              "--pid N or --exec 'CMD ARGS'")
         if not run:
@@ -155,9 +156,10 @@ class Plan:
         self.ensure_service = f"damos-{self.name}-ensure.service"
         self.timer = f"damos-{self.name}-ensure.timer"
         suffix = stem(unit)[1]
-        self.path = _path("--deploy-path", options.deploy_path or
-                          f"{DEPLOY_DIR}/{self.name}{suffix}")
-        self.bin = _path("--damos-bin", options.damos_bin or DEFAULT_BIN)
+        self.path = _path("--deploy-path", f"{DEPLOY_DIR}/{self.name}{suffix}"
+                          if options.deploy_path is None else options.deploy_path)
+        self.bin = _path("--damos-bin", DEFAULT_BIN if options.damos_bin is None
+                         else options.damos_bin)
         self.every = every_seconds(options.ensure_every) \
             if options.ensure_every is not None else None
         self.pid = ["--pid", str(options.pid)] if options.pid is not None else []

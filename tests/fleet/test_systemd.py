@@ -234,6 +234,7 @@ BAD = [
     (["--deploy-path", "/etc/../x"], "--deploy-path '/etc/../x': give a normalized absolute"),
     (["--deploy-path", "/etc/my file"], "--deploy-path '/etc/my file': give a normalized"),
     (["--damos-bin", "damos"], "--damos-bin 'damos': give a normalized absolute"),
+    (["--deploy-path", ""], "--deploy-path '': give a normalized absolute"),
     (["--engine", "daemon"], "--engine must be apply or run, not 'daemon'"),
     (["--exec", "/bin/true"], "--exec applies to --engine run"),
     (["--engine", "run", "--exec", ""], "--exec needs a command"),
