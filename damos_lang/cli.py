@@ -209,11 +209,15 @@ def status(sysfs_root: Optional[str] = _SYSFS_ROOT,
 @app.command()
 def stop(kdamond: Optional[int] = typer.Argument(None, metavar="[ID]"),
          sysfs_root: Optional[str] = _SYSFS_ROOT,
-         module_root: Optional[str] = _MODULE_ROOT):
-    """Stop the kdamonds damos apply started (or only ID); start DAMON_STAT again if
-    damos apply --stop-damon-stat stopped it."""
+         module_root: Optional[str] = _MODULE_ROOT,
+         file: Optional[str] = typer.Option(
+             None, "--file", metavar="FILE",
+             help="Only the kdamonds 'damos apply FILE' started (by the file's path); "
+                  "none is not an error (exit 0), so a unit's ExecStop can stop twice.")):
+    """Stop the kdamonds damos apply started (or only ID, or only FILE's); start
+    DAMON_STAT again if damos apply --stop-damon-stat stopped it."""
     from .live.commands import stop as body
-    _exit(body(sysfs_root, kdamond, module_root))
+    _exit(body(sysfs_root, kdamond, module_root, file))
 
 
 @app.command()

@@ -154,6 +154,9 @@ def compile(file: str, target: str, output: str | None = None, kernel: str | Non
             if opts.install:
                 for line in mod.install(result, opts.install):
                     err(line)
+            if not output and not opts.install and hasattr(mod, "on_stdout"):
+                out(mod.on_stdout(result), nl=False)
+                return 0
             if not output and not opts.install:
                 raise DamosError(f"the {target} target writes several files: give -o DIR "
                                  "(or --install TREE)")

@@ -443,15 +443,21 @@ def handovers(old: model.Context, committed) -> list[str]:
 
 
 def stop(*, root: str | None = None, index: int | None = None,
-         module_root: str | None = None) -> list[dict]:
-    """Stop kdamonds damos-lang started (``index``, or every one); read their
+         module_root: str | None = None, file: str | None = None) -> list[dict]:
+    """Stop kdamonds damos-lang started (``index``, or every one; with
+    ``file``, only those that file started -- none is no error, so that a
+    unit's ExecStop or a configuration engine can stop twice); read their
     last stats first; leave their slots free (no context).  When one of them
     stopped DAMON_STAT and none of damos-lang's kdamonds that did is left, start
     DAMON_STAT again (each result's ``damon_stat`` says what happened)."""
     fs = tree(root)
     check_root(fs)
     owners = Owners(fs)
-    if index is None:
+    if file is not None:
+        path = os.path.realpath(file) if os.path.isfile(file) else None
+        targets = [k for k in kdamonds(fs) if owners.owns(fs, k)
+                   and _is_of(owners.get(k.index) or {}, path, file)]
+    elif index is None:
         targets = [k for k in kdamonds(fs) if owners.owns(fs, k)]
         if not targets:
             raise DamosError("no kdamond started by damos-lang is there")
@@ -491,11 +497,17 @@ def stop(*, root: str | None = None, index: int | None = None,
             except OSError:
                 pass
     if any(d["stopped_damon_stat"] for d in out):
-        still = [k for k in kdamonds(fs) if owners.owns(fs, k)
-                 and (owners.get(k.index) or {}).get("stopped_damon_stat")]
+        # DAMON_STAT is exclusive: it cannot start while any kdamond runs.  A
+        # damos-lang kdamond still running takes over the duty to start it
+        # again (two units on a node: the one stopped last starts it)
+        still = [k for k in kdamonds(fs) if k.state == L.ON]
+        for k in still:
+            info = owners.get(k.index)
+            if owners.owns(fs, k) and info and not info.get("stopped_damon_stat"):
+                owners.record(k.index, {**info, "stopped_damon_stat": True})
         if still:
-            note = ("left stopped: damos-lang's kdamond "
-                    f"{', '.join(str(k.index) for k in still)} still needs it stopped")
+            note = (f"left stopped: kdamond {', '.join(str(k.index) for k in still)} still "
+                    "runs, and DAMON_STAT cannot run beside it")
         elif module_root is None:
             note = "left stopped: no module tree to start it in"
         else:
@@ -514,10 +526,15 @@ UNCHANGED, UPDATED, APPLIED = "unchanged", "updated", "applied"
 
 def _of_file(info: dict, unit) -> bool:
     """Whether the ownership record ``info`` is of the file ``unit`` came from."""
-    path = _source_path(unit)
+    return _is_of(info, _source_path(unit), unit.source_name)
+
+
+def _is_of(info: dict, path: str | None, name: str) -> bool:
+    """Whether ``info`` is of the file at ``path`` (its real path, None when it is
+    not a file) called ``name``: by path when both have one, else by name."""
     if path is not None and info.get("source_path"):
         return info["source_path"] == path
-    return info.get("source") == unit.source_name
+    return info.get("source") == name
 
 
 def _comparable(ctx: model.Context) -> model.Context:

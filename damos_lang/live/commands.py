@@ -169,15 +169,19 @@ def status(sysfs_root=None, as_json: bool = False, watch: bool = False, interval
 
 
 @body
-def stop(sysfs_root=None, kdamond=None, module_root=None) -> int:
+def stop(sysfs_root=None, kdamond=None, module_root=None, file=None) -> int:
     from ..sysfs.read import SchemeStats
     from .apply import stop as stop_kdamonds
     from .status import stats_line
+    if file is not None and kdamond is not None:
+        fail(DamosError("give a kdamond ID or --file, not both"), "damos stop")
     try:
-        done = stop_kdamonds(root=sysfs_root, index=kdamond,
+        done = stop_kdamonds(root=sysfs_root, index=kdamond, file=file,
                              module_root=module_root_for(sysfs_root, module_root))
     except DamosError as e:
         _die(e, "damos stop")
+    if file is not None and not done:
+        out(f"damos stop: no kdamond of {file} is there; nothing to stop")
     notes = []
     for d in done:
         out(f"damos stop: kdamond {d['index']} is off")

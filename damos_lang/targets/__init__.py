@@ -4,7 +4,8 @@ the target (``damo-json`` is ``damo_json.py``), that defines ``NAME``,
 ``compile(unit, options)``, which receives a :class:`damos_lang.unit.Unit`
 and returns the output text (or ``{relative path: text}`` for targets that
 write several files, with ``install(files, tree)`` when they can be added to
-a kernel tree).  A target with options of its own declares them in
+a kernel tree, and ``on_stdout(files)`` when one of them can go to standard
+output without -o).  A target with options of its own declares them in
 ``OPTIONS`` (:class:`TargetOption`); ``damos compile`` makes a flag of each,
 and :func:`check_options` refuses one given to a target that does not take
 it.  Adding a target touches nothing else: the registry finds it by its file
@@ -32,6 +33,21 @@ class Options:
     debugfs_file: str | None = None
     kernel_tree: str | None = None
     install: str | None = None
+    # systemd and kubernetes (docs/fleet.md)
+    name: str | None = None
+    stop_damon_stat: bool = False
+    deploy_path: str | None = None
+    damos_bin: str | None = None
+    ensure_every: str | None = None
+    engine: str = "apply"
+    exec_command: str | None = None
+    image: str | None = None
+    namespace: str = "kube-system"
+    node_selector: str | None = None
+    toleration: str | None = None
+    max_unavailable: str = "1"
+    requests: str = "cpu=10m,memory=64Mi"
+    limits: str = "memory=256Mi"
 
 
 @dataclass(frozen=True)
