@@ -17,6 +17,17 @@ cdef uint64_t KPF_THP = 1ULL << 22
 cdef uint64_t MOVED = 1ULL << 63      # idle_check: the PFN changed since prepare
 cdef uint64_t PAGEMAP_GAP_PAGES = 8
 cdef uint64_t MAX_RUN_WORDS = 512
+# kernel crossings (reference.PAGEMAP_READS ...): one per pread/pwrite, in
+# the optional ``counts`` argument of idle_prepare and idle_check
+cdef enum:
+    PAGEMAP_READS = 0
+    BITMAP_WRITES = 1
+    BITMAP_READS = 2
+    KPAGEFLAGS_READS = 3
+
+
+cdef inline uint64_t *counter(uint64_t *counts, int kind) noexcept nogil:
+    return NULL if counts == NULL else counts + kind
 
 
 cdef inline uint64_t mix64(uint64_t z) nogil:
@@ -75,13 +86,17 @@ cdef int cmp_u64(const void *a, const void *b) noexcept nogil:
     return (x > y) - (x < y)
 
 
-cdef int read_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexcept nogil:
-    """count entries from `index` into buf; past EOF reads 0. Returns errno or 0."""
+cdef int read_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf,
+                   uint64_t *ctr) noexcept nogil:
+    """count entries from `index` into buf; past EOF reads 0; each pread
+    counted in *ctr (unless NULL). Returns errno or 0."""
     cdef Py_ssize_t got = 0, r
     cdef char *p = <char *>buf
     cdef uint64_t want = 8 * count
     while got < <Py_ssize_t>want:
         r = pread(fd, p + got, want - got, <long>(8 * index + got))
+        if ctr != NULL:
+            ctr[0] += 1
         if r < 0:
             return errno
         if r == 0:
@@ -92,12 +107,15 @@ cdef int read_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexce
     return 0
 
 
-cdef int write_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexcept nogil:
+cdef int write_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf,
+                    uint64_t *ctr) noexcept nogil:
     cdef Py_ssize_t done = 0, r
     cdef char *p = <char *>buf
     cdef uint64_t want = 8 * count
     while done < <Py_ssize_t>want:
         r = pwrite(fd, p + done, want - done, <long>(8 * index + done))
+        if ctr != NULL:
+            ctr[0] += 1
         if r < 0:
             return errno
         if r == 0:
@@ -109,9 +127,10 @@ cdef int write_u64s(int fd, uint64_t index, uint64_t count, uint64_t *buf) noexc
     return 0
 
 
-cdef int head_pfn(int kfd, uint64_t pfn, uint64_t *out, uint64_t *scratch) noexcept nogil:
+cdef int head_pfn(int kfd, uint64_t pfn, uint64_t *out, uint64_t *scratch,
+                  uint64_t *ctr) noexcept nogil:
     cdef uint64_t flags, base
-    cdef int err = read_u64s(kfd, pfn, 1, &flags)
+    cdef int err = read_u64s(kfd, pfn, 1, &flags, ctr)
     cdef Py_ssize_t back
     out[0] = pfn
     if err:
@@ -121,7 +140,7 @@ cdef int head_pfn(int kfd, uint64_t pfn, uint64_t *out, uint64_t *scratch) noexc
     base = pfn - pfn % 512
     if pfn == base:
         return 0
-    err = read_u64s(kfd, base, pfn - base, scratch)
+    err = read_u64s(kfd, base, pfn - base, scratch, ctr)
     if err:
         return err
     for back in range(<Py_ssize_t>(pfn - base) - 1, -1, -1):
@@ -132,7 +151,7 @@ cdef int head_pfn(int kfd, uint64_t pfn, uint64_t *out, uint64_t *scratch) noexc
 
 
 cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t page_size,
-                 uint64_t *pfns, uint64_t *raw=NULL) noexcept nogil:
+                 uint64_t *pfns, uint64_t *raw, uint64_t *counts) noexcept nogil:
     """As reference._pfns_of; pfns has len(addrs) entries; raw (if not NULL)
     gets the pagemap's PFNs before the THP head lookup. Returns errno or 0."""
     cdef Py_ssize_t n = addrs.shape[0], k, end, m, i
@@ -158,7 +177,8 @@ cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t pa
                 break
             last = page
             end += 1
-        err = read_u64s(pagemap_fd, first, last - first + 1, entries)
+        err = read_u64s(pagemap_fd, first, last - first + 1, entries,
+                        counter(counts, PAGEMAP_READS))
         if err:
             break
         for m in range(k, end):
@@ -175,7 +195,8 @@ cdef int pfns_of(int pagemap_fd, int kfd, const uint64_t[::1] addrs, uint64_t pa
     if not err and kfd >= 0:
         for i in range(n):
             if pfns[i]:
-                err = head_pfn(kfd, pfns[i], &pfns[i], entries)
+                err = head_pfn(kfd, pfns[i], &pfns[i], entries,
+                               counter(counts, KPAGEFLAGS_READS))
                 if err:
                     break
     free(keys)
@@ -233,11 +254,21 @@ cdef check_sortable(const uint64_t[::1] addrs, uint64_t page_size):
             raise ValueError(f"address {addrs[i]:#x} is above the 2**55 the fast path sorts")
 
 
+cdef uint64_t *counts_of(uint64_t[::1] counts) except? NULL:
+    if counts is None:
+        return NULL
+    if counts.shape[0] < 4:
+        raise ValueError("counts needs 4 entries (pagemap, bitmap write, bitmap read, kpageflags)")
+    return &counts[0]
+
+
 def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
-                 uint64_t[::1] pfns_out, uint64_t page_size, uint64_t[::1] raw_out=None):
+                 uint64_t[::1] pfns_out, uint64_t page_size, uint64_t[::1] raw_out=None,
+                 uint64_t[::1] counts=None):
     cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
     check_sortable(addrs, page_size)
     cdef int err = 0
+    cdef uint64_t *cnt = counts_of(counts)
     cdef uint64_t *raw = NULL
     if raw_out is not None:
         if raw_out.shape[0] < n:
@@ -251,7 +282,7 @@ def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_
         free(pfns); free(scratch); free(words); free(masks)
         raise MemoryError()
     with nogil:
-        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns, raw)
+        err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns, raw, cnt)
         if not err:
             nw = unique_words(pfns, n, scratch, words)
             memset(masks, 0, (nw + 1) * sizeof(uint64_t))
@@ -262,7 +293,8 @@ def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_
             k = 0
             while k < nw:
                 count = run_length(words, nw, k)
-                err = write_u64s(bitmap_fd, words[k], count, &masks[k])
+                err = write_u64s(bitmap_fd, words[k], count, &masks[k],
+                                 counter(cnt, BITMAP_WRITES))
                 if err:
                     break
                 k += count
@@ -273,10 +305,12 @@ def idle_prepare(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_
 
 def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[::1] addrs,
                const uint64_t[::1] pfns_prepared, uint64_t page_size,
-               unsigned char[::1] accessed_out, const uint64_t[::1] raw_prepared=None):
+               unsigned char[::1] accessed_out, const uint64_t[::1] raw_prepared=None,
+               uint64_t[::1] counts=None):
     cdef Py_ssize_t n = addrs.shape[0], i, nw, k, count
     check_sortable(addrs, page_size)
     cdef int err = 0
+    cdef uint64_t *cnt = counts_of(counts)
     cdef uint64_t pfn, value
     cdef bint use_raw = raw_prepared is not None
     if use_raw and raw_prepared.shape[0] < n:
@@ -291,7 +325,7 @@ def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[
     with nogil:
         if use_raw:
             # an unchanged pagemap PFN keeps its prepared head: no kpageflags
-            err = pfns_of(pagemap_fd, -1, addrs, page_size, pfns)
+            err = pfns_of(pagemap_fd, -1, addrs, page_size, pfns, NULL, cnt)
             if not err:
                 for i in range(n):
                     if pfns[i] and pfns[i] == raw_prepared[i]:
@@ -299,13 +333,14 @@ def idle_check(int pagemap_fd, int bitmap_fd, int kpageflags_fd, const uint64_t[
                     elif pfns[i]:
                         pfns[i] |= MOVED
         else:
-            err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns)
+            err = pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, pfns, NULL, cnt)
         if not err:
             nw = unique_words(pfns, n, scratch, words)
             k = 0
             while k < nw:
                 count = run_length(words, nw, k)
-                err = read_u64s(bitmap_fd, words[k], count, &values[k])
+                err = read_u64s(bitmap_fd, words[k], count, &values[k],
+                                counter(cnt, BITMAP_READS))
                 if err:
                     break
                 k += count

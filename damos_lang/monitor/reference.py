@@ -21,6 +21,10 @@ MOVED = 1 << 63            # idle_check: a page whose PFN changed since prepare
 PAGEMAP_GAP_PAGES = 8
 # at most 4 KiB moves per read or write of the idle bitmap
 MAX_RUN_WORDS = 512
+# kernel crossings, counted in the optional ``counts`` argument (array('Q'),
+# at least 4 entries) of idle_prepare and idle_check: one per pread/pwrite
+PAGEMAP_READS, BITMAP_WRITES, BITMAP_READS, KPAGEFLAGS_READS = range(4)
+COUNT_KINDS = ("pagemap_reads", "bitmap_writes", "bitmap_reads", "kpageflags_reads")
 
 
 def _mix64(z: int) -> int:
@@ -70,21 +74,48 @@ def accessed_in_spans(addrs: array, span_starts: array, span_ends: array,
 
 # --- page_idle: /proc/PID/pagemap and /sys/kernel/mm/page_idle/bitmap ------
 
-def _read_u64s(fd: int, index: int, count: int) -> List[int]:
-    """count u64 entries from entry `index`; entries past EOF read as 0."""
-    data = os.pread(fd, 8 * count, 8 * index)
+def _read_u64s(fd: int, index: int, count: int, counts: Optional[array] = None,
+               kind: int = PAGEMAP_READS) -> List[int]:
+    """count u64 entries from entry `index`; entries past EOF read as 0. A
+    short read is continued (as the fast path does); every pread is counted
+    in ``counts[kind]``."""
+    data = b""
+    want = 8 * count
+    while len(data) < want:
+        chunk = os.pread(fd, want - len(data), 8 * index + len(data))
+        if counts is not None:
+            counts[kind] += 1
+        if not chunk:
+            break
+        data += chunk
     got = len(data) // 8
     values = list(struct.unpack(f"<{got}Q", data[:8 * got]))
     return values + [0] * (count - got)
 
 
-def _pfns_of(pagemap_fd: int, kpageflags_fd: int, addrs: array, page_size: int) -> List[int]:
+def _write_u64s(fd: int, index: int, values: List[int], counts: Optional[array] = None) -> None:
+    """pwrite the words from word `index`; a short write is continued, a
+    0-byte write ends it (page_idle accepts only whole words below max_pfn)."""
+    data = struct.pack(f"<{len(values)}Q", *values)
+    done = 0
+    while done < len(data):
+        n = os.pwrite(fd, data[done:], 8 * index + done)
+        if counts is not None:
+            counts[BITMAP_WRITES] += 1
+        if n == 0:
+            break
+        done += n
+
+
+def _pfns_of(pagemap_fd: int, kpageflags_fd: int, addrs: array, page_size: int,
+             counts: Optional[array] = None) -> List[int]:
     """The PFN of each address's page (the THP head's PFN for a tail page), 0
     when not present."""
-    return _heads(kpageflags_fd, _raw_pfns(pagemap_fd, addrs, page_size))
+    return _heads(kpageflags_fd, _raw_pfns(pagemap_fd, addrs, page_size, counts), counts)
 
 
-def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int) -> List[int]:
+def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int,
+              counts: Optional[array] = None) -> List[int]:
     """The pagemap's PFN of each address's page, 0 when not present. Nearby
     pages share one pagemap read."""
     n = len(addrs)
@@ -101,7 +132,7 @@ def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int) -> List[int]:
                 break
             last = page
             end += 1
-        entries = _read_u64s(pagemap_fd, first, last - first + 1)
+        entries = _read_u64s(pagemap_fd, first, last - first + 1, counts, PAGEMAP_READS)
         for m in range(k, end):
             i = order[m]
             e = entries[addrs[i] // page_size - first]
@@ -110,20 +141,20 @@ def _raw_pfns(pagemap_fd: int, addrs: array, page_size: int) -> List[int]:
     return pfns
 
 
-def _heads(kpageflags_fd: int, pfns: List[int]) -> List[int]:
+def _heads(kpageflags_fd: int, pfns: List[int], counts: Optional[array] = None) -> List[int]:
     """Each PFN's THP head (itself unless a THP tail); unchanged without kpageflags."""
     if kpageflags_fd < 0:
         return pfns
-    return [_head_pfn(kpageflags_fd, pfn) if pfn else 0 for pfn in pfns]
+    return [_head_pfn(kpageflags_fd, pfn, counts) if pfn else 0 for pfn in pfns]
 
 
-def _head_pfn(kpageflags_fd: int, pfn: int) -> int:
+def _head_pfn(kpageflags_fd: int, pfn: int, counts: Optional[array] = None) -> int:
     """Only a THP's head page carries the idle flag; tails read 'not idle'."""
-    (flags,) = _read_u64s(kpageflags_fd, pfn, 1)
+    (flags,) = _read_u64s(kpageflags_fd, pfn, 1, counts, KPAGEFLAGS_READS)
     if not (flags & KPF_COMPOUND_TAIL and flags & KPF_THP):
         return pfn
     base = pfn - pfn % 512  # a THP never crosses a 512-page (PMD) boundary
-    before = _read_u64s(kpageflags_fd, base, pfn - base)
+    before = _read_u64s(kpageflags_fd, base, pfn - base, counts, KPAGEFLAGS_READS)
     for back in range(len(before) - 1, -1, -1):
         if before[back] & KPF_COMPOUND_HEAD:
             return base + back
@@ -142,13 +173,15 @@ def _word_runs(words: List[int]) -> List[Tuple[int, int]]:
 
 
 def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
-                 pfns_out: array, page_size: int, raw_out: Optional[array] = None) -> None:
+                 pfns_out: array, page_size: int, raw_out: Optional[array] = None,
+                 counts: Optional[array] = None) -> None:
     """mkold: find each sample's PFN and set its idle bit. Samples that share a
     64-PFN bitmap word are one word write; consecutive words one pwrite.
     ``raw_out``, if given, gets the pagemap's own PFNs (before the THP head
-    lookup), which lets idle_check skip kpageflags."""
-    raw = _raw_pfns(pagemap_fd, addrs, page_size)
-    pfns = _heads(kpageflags_fd, raw)
+    lookup), which lets idle_check skip kpageflags. ``counts`` (if given)
+    counts the preads and pwrites by kind (PAGEMAP_READS ...)."""
+    raw = _raw_pfns(pagemap_fd, addrs, page_size, counts)
+    pfns = _heads(kpageflags_fd, raw, counts)
     masks: Dict[int, int] = {}
     for i, pfn in enumerate(pfns):
         pfns_out[i] = pfn
@@ -157,29 +190,28 @@ def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: arr
         if pfn:
             masks[pfn >> 6] = masks.get(pfn >> 6, 0) | (1 << (pfn & 63))
     for first, count in _word_runs(sorted(masks)):
-        data = struct.pack(f"<{count}Q", *(masks[first + j] for j in range(count)))
-        os.pwrite(bitmap_fd, data, 8 * first)
+        _write_u64s(bitmap_fd, first, [masks[first + j] for j in range(count)], counts)
 
 
 def idle_check(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
                pfns_prepared: array, page_size: int, accessed_out: bytearray,
-               raw_prepared: Optional[array] = None) -> None:
+               raw_prepared: Optional[array] = None, counts: Optional[array] = None) -> None:
     """young check: accessed if the idle bit was cleared, or the page became
     present or moved to another PFN since prepare; not present: not accessed.
     With ``raw_prepared`` (idle_prepare's raw_out), a page whose pagemap PFN
     is unchanged keeps its prepared head PFN: no kpageflags reads."""
     if raw_prepared is None:
-        pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size)
+        pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, counts)
     else:
         # a page that moved: marked so it differs from any prepared PFN
         pfns = [pfns_prepared[i] if r and r == raw_prepared[i] else (r | MOVED if r else 0)
-                for i, r in enumerate(_raw_pfns(pagemap_fd, addrs, page_size))]
+                for i, r in enumerate(_raw_pfns(pagemap_fd, addrs, page_size, counts))]
     words: Dict[int, int] = {}
     for pfn in pfns:
         if pfn and not pfn & MOVED:
             words[pfn >> 6] = 0
     for first, count in _word_runs(sorted(words)):
-        values = _read_u64s(bitmap_fd, first, count)
+        values = _read_u64s(bitmap_fd, first, count, counts, BITMAP_READS)
         for j in range(count):
             words[first + j] = values[j]
     for i, pfn in enumerate(pfns):

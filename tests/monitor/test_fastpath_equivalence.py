@@ -186,3 +186,28 @@ def test_same_seed_same_history_other_seed_differs():
         return list(monitor.snapshots(until_us=2_000_000))
     assert history(5) == history(5)
     assert history(5) != history(6)
+
+
+def test_kernel_crossings_are_counted_alike(tmp_path):
+    """Both paths count every pread and pwrite by kind (pagemap, bitmap
+    write, bitmap read, kpageflags), the same way."""
+    results = []
+    for impl in (compiled, reference):
+        (tmp_path / impl.__name__).mkdir()
+        k = FakeKernel(tmp_path / impl.__name__, ENTRIES, KFLAGS)
+        pfns, raw, counts = array("Q", bytes(80)), array("Q", bytes(80)), array("Q", bytes(32))
+        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], ADDRS, pfns, PAGE, raw, counts)
+        after_prepare = list(counts)
+        _between_prepare_and_check(k)
+        accessed = bytearray(10)
+        impl.idle_check(k.fds[0], k.fds[1], k.fds[2], ADDRS, pfns, PAGE, accessed, raw, counts)
+        results.append((after_prepare, list(counts), list(accessed)))
+        k.close()
+    assert results[0] == results[1]
+    after_prepare, after_check, accessed = results[0]
+    # prepare: the 10 pages in one pagemap read; kpageflags for the 9 present
+    # pages plus one look back from each of the 2 THP tails; words 1-4 and 8
+    assert after_prepare == [1, 2, 0, 11]
+    # check: one pagemap read, no kpageflags (raw PFNs), words 1-4 and 8 read
+    assert after_check == [2, 2, 2, 11]
+    assert accessed == [0, 1, 0, 1, 0, 1, 1, 1, 1, 1]

@@ -2,15 +2,22 @@
 
 Needs root (CAP_SYS_ADMIN, or PFNs read as 0), CONFIG_IDLE_PAGE_TRACKING and
 the ptrace right on each target; validate() names whichever is missing
-before the first sample. `root` lets tests point it at a fake tree."""
+before the first sample. `root` lets tests point it at a fake tree, and
+`bitmap_path` at a stand-in for the idle bitmap (a regular file: on a host
+without page_idle, every bit written stays set until the test clears it).
+
+`counts` counts the kernel crossings (preads and pwrites) by kind:
+pagemap reads, bitmap writes, bitmap reads, kpageflags reads
+(``COUNT_KINDS``); `samples` counts the region-samples they served."""
 import errno
 import os
 import select
 from array import array
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import fastpath as default_fastpath
 from ..errors import MonitorError, TargetGone
+from ..reference import COUNT_KINDS
 from ..maps import parse_maps
 from .base import AccessSource
 
@@ -23,9 +30,12 @@ GONE_ERRNOS = (errno.ESRCH, errno.ENOENT)
 
 class PageIdleSource(AccessSource):
     def __init__(self, pids: Sequence[int], root: str = "/", fastpath=default_fastpath,
-                 use_kpageflags: bool = True) -> None:
+                 use_kpageflags: bool = True, bitmap_path: Optional[str] = None) -> None:
         self.pids = list(pids)
         self.root = root
+        self.bitmap_path = bitmap_path
+        self.counts = array("Q", bytes(8 * len(COUNT_KINDS)))
+        self.samples = 0
         self._fast = fastpath
         self._use_kpageflags = use_kpageflags
         self._pagemap_fds: Dict[int, int] = {}
@@ -46,10 +56,10 @@ class PageIdleSource(AccessSource):
             if not os.path.isdir(self._path("proc", str(pid))):
                 raise MonitorError(f"no such process: pid {pid}")
         page_idle = self._path("sys", "kernel", "mm", "page_idle")
-        if not os.path.isdir(page_idle):
+        if self.bitmap_path is None and not os.path.isdir(page_idle):
             raise MonitorError(f"no {page_idle}: the kernel lacks CONFIG_IDLE_PAGE_TRACKING")
         self._require_cap_sys_admin()
-        bitmap = os.path.join(page_idle, "bitmap")
+        bitmap = self.bitmap_path or os.path.join(page_idle, "bitmap")
         try:
             self._bitmap_fd = os.open(bitmap, os.O_RDWR)
         except OSError as e:
@@ -134,7 +144,8 @@ class PageIdleSource(AccessSource):
         try:
             # the raw PFNs let check skip kpageflags for pages that did not move
             self._fast.idle_prepare(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
-                                    addrs, pfns, PAGE, raw)
+                                    addrs, pfns, PAGE, raw, self.counts)
+            self.samples += len(addrs)
         except OSError as e:
             if e.errno in GONE_ERRNOS:
                 raise TargetGone(target_id) from None
@@ -144,13 +155,20 @@ class PageIdleSource(AccessSource):
         try:
             pfns, raw = self._pfns[target_id]
             self._fast.idle_check(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
-                                  addrs, pfns, PAGE, accessed, raw)
+                                  addrs, pfns, PAGE, accessed, raw, self.counts)
         except OSError as e:
             if e.errno in GONE_ERRNOS:
                 raise TargetGone(target_id) from None
             raise
         if self._gone(target_id):
             raise TargetGone(target_id)
+
+    def crossings_per_sample(self) -> Dict[str, float]:
+        """Kernel crossings per region-sample so far, by kind (and "total")."""
+        n = max(1, self.samples)
+        out = {k: c / n for k, c in zip(COUNT_KINDS, self.counts)}
+        out["total"] = sum(self.counts) / n
+        return out
 
     def close(self) -> None:
         for fd in [*self._pagemap_fds.values(), *self._pidfds.values(),
