@@ -196,6 +196,7 @@ class Monitor:
         if self.passed >= nu:
             self.next_update = nu + attrs.update_us // attrs.sample_us
             self.sync_regions()
+            self.source.refresh(now)
             for t in self.targets:
                 self._fit_to_mappings(t)
             for hook in self.on_update:

@@ -25,6 +25,17 @@ MAX_RUN_WORDS = 512
 # at least 4 entries) of idle_prepare and idle_check: one per pread/pwrite
 PAGEMAP_READS, BITMAP_WRITES, BITMAP_READS, KPAGEFLAGS_READS = range(4)
 COUNT_KINDS = ("pagemap_reads", "bitmap_writes", "bitmap_reads", "kpageflags_reads")
+# bitmap runs join across gaps: a written zero word is a no-op for its 64
+# PFNs (the kernel only tests each bit), so up to 4 of them cost less than
+# another pwrite; an extra word read costs 64 page lookups in the kernel (an
+# rmap walk for each idle one), so a read run only bridges a 1-word gap
+BITMAP_WRITE_GAP_WORDS = 4
+BITMAP_READ_GAP_WORDS = 1
+# kpageflags entries closer than this are read in one pread (as pagemap's)
+KPAGEFLAGS_GAP_PFNS = 8
+# TranslationCache: pagemap entries are kept per chunk of this many pages
+# (one 4 KiB pread fills a chunk)
+CHUNK_PAGES = 512
 
 
 def _mix64(z: int) -> int:
@@ -161,27 +172,163 @@ def _head_pfn(kpageflags_fd: int, pfn: int, counts: Optional[array] = None) -> i
     return pfn
 
 
-def _word_runs(words: List[int]) -> List[Tuple[int, int]]:
-    """(first word, count) runs of consecutive sorted words, <= 4 KiB each."""
+def _word_runs(words: List[int], max_gap: int = 0) -> List[Tuple[int, int]]:
+    """(first word, count) runs over sorted distinct words, <= 4 KiB each; a
+    run goes on across up to ``max_gap`` words that are not in ``words``."""
     runs: List[Tuple[int, int]] = []
     for w in words:
-        if runs and runs[-1][0] + runs[-1][1] == w and runs[-1][1] < MAX_RUN_WORDS:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((w, 1))
+        if runs:
+            first, count = runs[-1]
+            if w - (first + count) <= max_gap and w - first < MAX_RUN_WORDS:
+                runs[-1] = (first, w - first + 1)
+                continue
+        runs.append((w, 1))
     return runs
+
+
+def _write_masks(bitmap_fd: int, masks: Dict[int, int], counts: Optional[array]) -> None:
+    """Set the idle bits of ``masks`` (word -> bits), words in runs with zero
+    words in small gaps."""
+    for first, count in _word_runs(sorted(masks), BITMAP_WRITE_GAP_WORDS):
+        _write_u64s(bitmap_fd, first, [masks.get(first + j, 0) for j in range(count)], counts)
+
+
+def _read_words(bitmap_fd: int, words: Dict[int, int], counts: Optional[array]) -> None:
+    """Fill ``words`` (word -> value) from the bitmap, in runs across 1-word gaps."""
+    for first, count in _word_runs(sorted(words), BITMAP_READ_GAP_WORDS):
+        values = _read_u64s(bitmap_fd, first, count, counts, BITMAP_READS)
+        for j in range(count):
+            if first + j in words:
+                words[first + j] = values[j]
+
+
+class TranslationCache:
+    """One target's virtual-to-physical translation, kept between samples.
+
+    Pagemap entries are cached per chunk of CHUNK_PAGES pages: the first
+    sample in a chunk reads the whole chunk (one 4 KiB pread), later samples
+    anywhere in it read nothing.  ``raw[slot * CHUNK_PAGES + page % CHUNK_PAGES]``
+    is the page's pagemap PFN (0: not present), ``head[...]`` its THP head's
+    PFN (0: not looked up yet).  The owner clears it at every update interval
+    (mappings change); idle_check re-reads the entry of every sample whose
+    check failed (idle bit cleared) or whose page was not present, so a page
+    that moves, leaves or arrives is seen at its next such sample.
+
+    Memory: 16 bytes per cached page, at most ``capacity`` chunks (8 KiB
+    each); a batch of n samples may raise the capacity to 2n chunks.  When a
+    batch could overflow it, the cache starts over (no eviction mid-batch)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self.slots: Dict[int, int] = {}    # chunk number -> slot
+        self.raw = array("Q")
+        self.head = array("Q")
+
+    def clear(self) -> None:
+        self.slots.clear()
+
+    def begin(self, n: int) -> None:
+        """Before a batch of n samples: room for n new chunks."""
+        if self.capacity < 2 * n:
+            self.capacity = 2 * n
+        if len(self.slots) + n > self.capacity:
+            self.slots.clear()
+
+    def new_slot(self, chunk: int) -> int:
+        """A slot for ``chunk`` (not cached), its entries zero."""
+        slot = len(self.slots)
+        self.slots[chunk] = slot
+        need = (slot + 1) * CHUNK_PAGES
+        if len(self.raw) < need:
+            grow = max(need, 2 * len(self.raw)) - len(self.raw)
+            self.raw.extend(array("Q", bytes(8 * grow)))
+            self.head.extend(array("Q", bytes(8 * grow)))
+        base = slot * CHUNK_PAGES
+        for j in range(base, base + CHUNK_PAGES):
+            self.head[j] = 0
+        return slot
+
+
+def _cached_entries(pagemap_fd: int, cache: TranslationCache, addrs: array, page_size: int,
+                    counts: Optional[array]) -> List[int]:
+    """The cache index of each sample's page; chunks not cached are read."""
+    index = []
+    for a in addrs:
+        page = a // page_size
+        chunk = page // CHUNK_PAGES
+        slot = cache.slots.get(chunk)
+        if slot is None:
+            slot = cache.new_slot(chunk)
+            entries = _read_u64s(pagemap_fd, chunk * CHUNK_PAGES, CHUNK_PAGES, counts,
+                                 PAGEMAP_READS)
+            base = slot * CHUNK_PAGES
+            for j, e in enumerate(entries):
+                cache.raw[base + j] = e & PM_PFN_MASK if e & PM_PRESENT else 0
+        index.append(slot * CHUNK_PAGES + page % CHUNK_PAGES)
+    return index
+
+
+def _resolve_heads(kpageflags_fd: int, cache: TranslationCache, index: List[int],
+                   counts: Optional[array]) -> None:
+    """Fill cache.head for the sampled entries not looked up yet: their
+    kpageflags in runs across small gaps, then a look back from each THP tail."""
+    todo: Dict[int, List[int]] = {}
+    for j in index:
+        pfn = cache.raw[j]
+        if pfn and not cache.head[j]:
+            todo.setdefault(pfn, []).append(j)
+    if not todo:
+        return
+    if kpageflags_fd < 0:
+        for pfn, js in todo.items():
+            for j in js:
+                cache.head[j] = pfn
+        return
+    pfns = sorted(todo)
+    k = 0
+    while k < len(pfns):
+        first = last = pfns[k]
+        end = k + 1
+        while (end < len(pfns) and pfns[end] - last <= KPAGEFLAGS_GAP_PFNS
+               and pfns[end] - first < MAX_RUN_WORDS):
+            last = pfns[end]
+            end += 1
+        flags = _read_u64s(kpageflags_fd, first, last - first + 1, counts, KPAGEFLAGS_READS)
+        for m in range(k, end):
+            pfn = pfns[m]
+            head = pfn
+            f = flags[pfn - first]
+            if f & KPF_COMPOUND_TAIL and f & KPF_THP and pfn % 512:
+                base = pfn - pfn % 512
+                before = _read_u64s(kpageflags_fd, base, pfn - base, counts, KPAGEFLAGS_READS)
+                for back in range(len(before) - 1, -1, -1):
+                    if before[back] & KPF_COMPOUND_HEAD:
+                        head = base + back
+                        break
+            for j in todo[pfn]:
+                cache.head[j] = head
+        k = end
 
 
 def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
                  pfns_out: array, page_size: int, raw_out: Optional[array] = None,
-                 counts: Optional[array] = None) -> None:
+                 counts: Optional[array] = None, cache: Optional[TranslationCache] = None) -> None:
     """mkold: find each sample's PFN and set its idle bit. Samples that share a
-    64-PFN bitmap word are one word write; consecutive words one pwrite.
-    ``raw_out``, if given, gets the pagemap's own PFNs (before the THP head
-    lookup), which lets idle_check skip kpageflags. ``counts`` (if given)
-    counts the preads and pwrites by kind (PAGEMAP_READS ...)."""
-    raw = _raw_pfns(pagemap_fd, addrs, page_size, counts)
-    pfns = _heads(kpageflags_fd, raw, counts)
+    64-PFN bitmap word are one word write; nearby words one pwrite (zero words
+    between them change nothing).  ``raw_out``, if given, gets the pagemap's
+    own PFNs (before the THP head lookup), which lets idle_check skip
+    kpageflags. ``counts`` (if given) counts the preads and pwrites by kind
+    (PAGEMAP_READS ...). With ``cache`` the translation comes from it (see
+    TranslationCache): no pagemap or kpageflags read for a cached page."""
+    if cache is None:
+        raw = _raw_pfns(pagemap_fd, addrs, page_size, counts)
+        pfns = _heads(kpageflags_fd, raw, counts)
+    else:
+        cache.begin(len(addrs))
+        index = _cached_entries(pagemap_fd, cache, addrs, page_size, counts)
+        _resolve_heads(kpageflags_fd, cache, index, counts)
+        raw = [cache.raw[j] for j in index]
+        pfns = [cache.head[j] if r else 0 for j, r in zip(index, raw)]
     masks: Dict[int, int] = {}
     for i, pfn in enumerate(pfns):
         pfns_out[i] = pfn
@@ -189,17 +336,27 @@ def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: arr
             raw_out[i] = raw[i]
         if pfn:
             masks[pfn >> 6] = masks.get(pfn >> 6, 0) | (1 << (pfn & 63))
-    for first, count in _word_runs(sorted(masks)):
-        _write_u64s(bitmap_fd, first, [masks[first + j] for j in range(count)], counts)
+    _write_masks(bitmap_fd, masks, counts)
 
 
 def idle_check(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array,
                pfns_prepared: array, page_size: int, accessed_out: bytearray,
-               raw_prepared: Optional[array] = None, counts: Optional[array] = None) -> None:
+               raw_prepared: Optional[array] = None, counts: Optional[array] = None,
+               cache: Optional[TranslationCache] = None) -> None:
     """young check: accessed if the idle bit was cleared, or the page became
     present or moved to another PFN since prepare; not present: not accessed.
     With ``raw_prepared`` (idle_prepare's raw_out), a page whose pagemap PFN
-    is unchanged keeps its prepared head PFN: no kpageflags reads."""
+    is unchanged keeps its prepared head PFN: no kpageflags reads.
+
+    With ``cache`` (the one idle_prepare used) the bitmap is read first: a
+    page whose idle bit is still set was not accessed (a page that is freed,
+    migrated or reclaimed loses its idle flag), and its pagemap entry is not
+    read again.  The others (bit cleared, or not present at prepare) are
+    re-read: accessed if present now; their cache entries are updated."""
+    if cache is not None:
+        _check_cached(pagemap_fd, bitmap_fd, addrs, pfns_prepared, page_size, accessed_out,
+                      counts, cache)
+        return
     if raw_prepared is None:
         pfns = _pfns_of(pagemap_fd, kpageflags_fd, addrs, page_size, counts)
     else:
@@ -210,10 +367,7 @@ def idle_check(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array
     for pfn in pfns:
         if pfn and not pfn & MOVED:
             words[pfn >> 6] = 0
-    for first, count in _word_runs(sorted(words)):
-        values = _read_u64s(bitmap_fd, first, count, counts, BITMAP_READS)
-        for j in range(count):
-            words[first + j] = values[j]
+    _read_words(bitmap_fd, words, counts)
     for i, pfn in enumerate(pfns):
         if not pfn:
             accessed_out[i] = 0
@@ -221,3 +375,32 @@ def idle_check(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: array
             accessed_out[i] = 1
         else:
             accessed_out[i] = 0 if words[pfn >> 6] >> (pfn & 63) & 1 else 1
+
+
+def _check_cached(pagemap_fd: int, bitmap_fd: int, addrs: array, pfns_prepared: array,
+                  page_size: int, accessed_out: bytearray, counts: Optional[array],
+                  cache: TranslationCache) -> None:
+    words: Dict[int, int] = {}
+    for pfn in pfns_prepared[:len(addrs)]:
+        if pfn:
+            words[pfn >> 6] = 0
+    _read_words(bitmap_fd, words, counts)
+    recheck = array("Q")
+    which = []
+    for i in range(len(addrs)):
+        pfn = pfns_prepared[i]
+        if pfn and words[pfn >> 6] >> (pfn & 63) & 1:
+            accessed_out[i] = 0                   # still idle: not accessed
+        else:
+            recheck.append(addrs[i])
+            which.append(i)
+    now = _raw_pfns(pagemap_fd, recheck, page_size, counts)
+    for i, a, r in zip(which, recheck, now):
+        accessed_out[i] = 1 if r else 0
+        page = a // page_size
+        slot = cache.slots.get(page // CHUNK_PAGES)
+        if slot is not None:
+            j = slot * CHUNK_PAGES + page % CHUNK_PAGES
+            if cache.raw[j] != r:
+                cache.raw[j] = r
+                cache.head[j] = 0

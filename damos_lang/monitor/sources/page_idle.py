@@ -8,7 +8,13 @@ without page_idle, every bit written stays set until the test clears it).
 
 `counts` counts the kernel crossings (preads and pwrites) by kind:
 pagemap reads, bitmap writes, bitmap reads, kpageflags reads
-(``COUNT_KINDS``); `samples` counts the region-samples they served."""
+(``COUNT_KINDS``); `samples` counts the region-samples they served.
+
+Each target's virtual-to-physical translation is kept between samples
+(reference.TranslationCache: pagemap entries per 2 MiB chunk, THP heads),
+dropped at every update interval (`refresh`), and re-read for a sample whose
+check fails or whose page was not present; `translation_cache=False` reads
+it afresh at every prepare and check instead."""
 import errno
 import os
 import select
@@ -17,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import fastpath as default_fastpath
 from ..errors import MonitorError, TargetGone
-from ..reference import COUNT_KINDS
+from ..reference import COUNT_KINDS, TranslationCache
 from ..maps import parse_maps
 from .base import AccessSource
 
@@ -30,12 +36,15 @@ GONE_ERRNOS = (errno.ESRCH, errno.ENOENT)
 
 class PageIdleSource(AccessSource):
     def __init__(self, pids: Sequence[int], root: str = "/", fastpath=default_fastpath,
-                 use_kpageflags: bool = True, bitmap_path: Optional[str] = None) -> None:
+                 use_kpageflags: bool = True, bitmap_path: Optional[str] = None,
+                 translation_cache: bool = True) -> None:
         self.pids = list(pids)
         self.root = root
         self.bitmap_path = bitmap_path
         self.counts = array("Q", bytes(8 * len(COUNT_KINDS)))
         self.samples = 0
+        self._use_cache = translation_cache
+        self._caches: Dict[int, TranslationCache] = {}
         self._fast = fastpath
         self._use_kpageflags = use_kpageflags
         self._pagemap_fds: Dict[int, int] = {}
@@ -134,6 +143,19 @@ class PageIdleSource(AccessSource):
             raise MonitorError("PageIdleSource.validate() must run before sampling")
         return fd
 
+    def _cache(self, target_id: int) -> Optional[TranslationCache]:
+        if not self._use_cache:
+            return None
+        cache = self._caches.get(target_id)
+        if cache is None:
+            cache = self._caches[target_id] = TranslationCache()
+        return cache
+
+    def refresh(self, now_us: int) -> None:
+        """An update interval: mappings may have changed, translations too."""
+        for cache in self._caches.values():
+            cache.clear()
+
     def prepare(self, target_id: int, addrs: array, now_us: int) -> None:
         if self._gone(target_id):
             raise TargetGone(target_id)
@@ -144,7 +166,7 @@ class PageIdleSource(AccessSource):
         try:
             # the raw PFNs let check skip kpageflags for pages that did not move
             self._fast.idle_prepare(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
-                                    addrs, pfns, PAGE, raw, self.counts)
+                                    addrs, pfns, PAGE, raw, self.counts, self._cache(target_id))
             self.samples += len(addrs)
         except OSError as e:
             if e.errno in GONE_ERRNOS:
@@ -155,7 +177,8 @@ class PageIdleSource(AccessSource):
         try:
             pfns, raw = self._pfns[target_id]
             self._fast.idle_check(self._fds(target_id), self._bitmap_fd, self._kpageflags_fd,
-                                  addrs, pfns, PAGE, accessed, raw, self.counts)
+                                  addrs, pfns, PAGE, accessed, raw, self.counts,
+                                  self._cache(target_id))
         except OSError as e:
             if e.errno in GONE_ERRNOS:
                 raise TargetGone(target_id) from None
