@@ -138,6 +138,16 @@ class Engine:
             monitor.on_sample.append(self.apply_pass)
         else:
             monitor.on_aggregation.append(lambda m, snap: self.apply_pass(m))
+        if hasattr(monitor, "on_targets_changed"):
+            monitor.on_targets_changed.append(self._targets_changed)
+
+    def _targets_changed(self, monitor, added, removed) -> None:
+        """Targets are indices into the monitor's list: when one goes, the
+        indices after it move, so a quota resumes from the first target (the
+        kernel's damos_skip_charged_region would point at the wrong one)."""
+        if removed:
+            for s in self.schemes:
+                s.quota.charge_target_from, s.quota.charge_addr_from = None, 0
 
     def set_user_input(self, scheme_index: int, value: int) -> None:
         """The current value of the scheme's user_input goals (sysfs: current_value)."""

@@ -130,6 +130,13 @@ def summary_lines(s) -> List[str]:
     out.append(f"  monitored {secs(s.time_us)} ({what}) in {s.wall_s:.1f} s wall, "
                f"{s.aggregations} aggregations, damos run CPU {s.cpu_s:.2f} s "
                f"({s.cpu_percent:.1f} % of the monitored time)")
+    if s.fell_behind:
+        due = max(1, s.samples_due)
+        out.append(f"  fell behind: took {s.samples_taken} of {s.samples_due} samples "
+                   f"({100.0 * s.samples_taken / due:.1f} %) the sampling interval asked for; "
+                   f"each aggregation's nr_accesses scaled to its {s.samples_per_aggr} samples")
+    if s.mode != "sim" and s.targets:
+        out.extend(target_lines(s))
     if s.regions:
         out.append(f"  last aggregation: {s.regions} regions, {size(s.hot_bytes)} accessed "
                    f"of {size(s.total_bytes)} monitored")
@@ -151,4 +158,28 @@ def summary_lines(s) -> List[str]:
         out.append("  dry run: nothing was advised; 'applied' is what would have been")
     if s.record:
         out.append(f"  record: {s.record} ({s.record_lines} lines)")
+    return out
+
+
+MAX_TARGET_LINES = 12
+
+
+def target_lines(s) -> List[str]:
+    """One line per target (the first MAX_TARGET_LINES): pid, why it was one,
+    its command line, when it was monitored, how it ended."""
+    ts = s.targets
+    ended = sum(1 for t in ts if t.end is not None)
+    head = (f"  targets: {len(ts)} processes, {len(ts) - ended} to the end"
+            if len(ts) > 1 else "  target:")
+    out = [head]
+    for t in ts[:MAX_TARGET_LINES]:
+        end = "to the end" if t.end is None else t.end
+        span = f"{secs(t.start_us)} to {secs(t.end_us if t.end_us is not None else s.time_us)}"
+        out.append(f"    pid {t.pid} ({t.origin}) {t.name}: {span}, {end}")
+    if len(ts) > MAX_TARGET_LINES:
+        out.append(f"    ... and {len(ts) - MAX_TARGET_LINES} more (the record names every one)")
+    if s.skipped:
+        out.append(f"  not monitored: {len(s.skipped)} processes ("
+                   + "; ".join(f"{p}: {why}" for p, why in list(s.skipped.items())[:3])
+                   + ("; ..." if len(s.skipped) > 3 else "") + ")")
     return out

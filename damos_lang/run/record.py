@@ -2,17 +2,26 @@
 
 * line 1, ``{"type": "header", ...}``: format version, the source file,
   ``clock_origin_s`` (CLOCK_MONOTONIC seconds at ``time_us`` 0 for a real
-  process; null in simulated time), the monitoring attributes (µs and region counts), the targets, and each scheme
-  in kernel units (the model: action, access pattern, apply interval, quota,
-  watermarks, filters);
+  process; null in simulated time), the monitoring attributes (µs and region counts), the targets
+  (``targets``: their ids; ``target_info``: each one's ``id``, ``name`` (its
+  command line), ``origin`` (``--pid``, ``command``, ``cgroup PATH``,
+  ``child of N``)), and each scheme in kernel units (the model: action,
+  access pattern, apply interval, quota, watermarks, filters);
 * one ``{"type": "aggregation", ...}`` per aggregation interval: ``time_us``
   (monitor time: the sampling schedule), ``wall_us`` (a real process only:
   µs since ``clock_origin_s`` when the aggregation ended; later than
   ``time_us`` when sampling fell behind), ``aggregation`` (1-based), ``targets`` with their
   ``regions`` (``start``, ``end``, ``nr_accesses``, ``age`` in aggregation
   intervals), cumulative per-scheme ``stats`` (the kernel's names), and
-  ``resident_bytes`` per target (null when unknown);
-* last, ``{"type": "summary", ...}``: why it stopped and the final stats.
+  ``resident_bytes`` per target (null when unknown); ``samples`` when the
+  monitor fell behind and took fewer than aggr_us / sample_us samples (the
+  regions' ``nr_accesses`` are then scaled to the full count); when targets
+  came or went since the line before, ``targets_added`` (``id``, ``name``,
+  ``origin``, ``time_us``) and ``targets_gone`` (``id``, ``why``, ``time_us``);
+* last, ``{"type": "summary", ...}``: why it stopped, the final stats,
+  ``samples_taken`` of ``samples_due``, and every target of the run with
+  when it came and went (``start_us``, ``end_us``) and why it ended (``end``,
+  null for one monitored to the end).
 Every line is written whole and flushed, so a SIGINT or a kill between two
 lines leaves a file whose every line is valid JSON."""
 from __future__ import annotations
@@ -36,7 +45,8 @@ def _plain(obj):
 
 
 def header(ctx, attrs, *, source: str, mode: str, target_ids: List[int], dry_run: bool,
-           workload: Optional[str] = None, clock_origin_s: Optional[float] = None) -> dict:
+           workload: Optional[str] = None, clock_origin_s: Optional[float] = None,
+           target_info: Optional[List[dict]] = None) -> dict:
     return {
         "type": "header", "format": FORMAT_VERSION, "tool": "damos run",
         "source": source, "mode": mode, "workload": workload, "dry_run": dry_run,
@@ -46,6 +56,7 @@ def header(ctx, attrs, *, source: str, mode: str, target_ids: List[int], dry_run
                   "max_nr_regions": attrs.max_nr_regions, "min_region_sz": attrs.min_region_sz},
         "ops": ctx.ops,
         "targets": target_ids,
+        "target_info": target_info or [],
         "schemes": [dict(index=i, **_plain(s)) for i, s in enumerate(ctx.schemes)],
     }
 
@@ -62,6 +73,8 @@ def aggregation(snapshot, stats: List[dict], resident: List[Optional[int]],
     }
     if wall_us is not None:
         out["wall_us"] = wall_us
+    if snapshot.samples is not None:
+        out["samples"] = snapshot.samples
     return out
 
 

@@ -79,19 +79,43 @@ class PageIdleSource(AccessSource):
             except OSError:
                 self._kpageflags_fd = -1  # no THP head lookup: tails then look accessed
         for pid in self.pids:
-            pagemap = self._path("proc", str(pid), "pagemap")
-            try:
-                self._pagemap_fds[pid] = os.open(pagemap, os.O_RDONLY)
-            except PermissionError:
-                raise MonitorError(f"no ptrace right on pid {pid}: cannot read {pagemap}") from None
-            except FileNotFoundError:
-                raise MonitorError(f"no such process: pid {pid}") from None
+            self._open_target(pid)
             self._require_pfns(pid)
-            if self.root == "/":
-                try:
-                    self._pidfds[pid] = os.pidfd_open(pid)  # exit detection immune to pid reuse
-                except (OSError, AttributeError):
-                    pass
+
+    def _open_target(self, pid: int) -> None:
+        pagemap = self._path("proc", str(pid), "pagemap")
+        try:
+            self._pagemap_fds[pid] = os.open(pagemap, os.O_RDONLY)
+        except PermissionError:
+            raise MonitorError(f"no ptrace right on pid {pid}: cannot read {pagemap}") from None
+        except (FileNotFoundError, ProcessLookupError):
+            raise MonitorError(f"no such process: pid {pid}") from None
+        if self.root == "/":
+            try:
+                self._pidfds[pid] = os.pidfd_open(pid)  # exit detection immune to pid reuse
+            except (OSError, AttributeError):
+                pass
+
+    # --- targets that come and go (after validate) ----------------------------------
+    def add_target(self, pid: int) -> None:
+        """Sample one more process from now on (MonitorError if it cannot be read)."""
+        if pid in self._pagemap_fds:
+            return
+        if not os.path.isdir(self._path("proc", str(pid))):
+            raise TargetGone(pid, "it exited before it was added")
+        self._open_target(pid)
+        self.pids.append(pid)
+
+    def remove_target(self, pid: int) -> None:
+        """Forget a process (it exited, or left the cgroup): close its files."""
+        for fds in (self._pagemap_fds, self._pidfds):
+            fd = fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
+        self._pfns.pop(pid, None)
+        self._caches.pop(pid, None)
+        if pid in self.pids:
+            self.pids.remove(pid)
 
     def _require_cap_sys_admin(self) -> None:
         try:
