@@ -21,6 +21,22 @@ cdef uint64_t BITMAP_WRITE_GAP_WORDS = 4
 cdef uint64_t BITMAP_READ_GAP_WORDS = 1
 cdef uint64_t KPAGEFLAGS_GAP_PFNS = 8
 cdef uint64_t CHUNK_PAGES = 512
+cdef uint64_t UNMAPPED = 0xFFFFFFFFFFFFFFFF   # a cache index: outside the mappings
+
+
+cdef inline bint mapped(const uint64_t[::1] starts, const uint64_t[::1] ends,
+                        uint64_t addr) noexcept nogil:
+    """As TranslationCache.mapped: inside one of the sorted (start, end)."""
+    cdef Py_ssize_t lo = 0, hi = starts.shape[0], mid
+    if hi == 0:
+        return True
+    while lo < hi:                       # the first start > addr
+        mid = (lo + hi) // 2
+        if starts[mid] <= addr:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo > 0 and addr < ends[lo - 1]
 # kernel crossings (reference.PAGEMAP_READS ...): one per pread/pwrite, in
 # the optional ``counts`` argument of idle_prepare and idle_check
 cdef enum:
@@ -397,11 +413,16 @@ cdef uint64_t *cache_index(cache, const uint64_t[::1] addrs, uint64_t page_size,
     cdef Py_ssize_t n = addrs.shape[0], i
     cdef uint64_t page, chunk, slot
     cdef dict slots = cache.slots
+    cdef const uint64_t[::1] vs = cache.vma_starts
+    cdef const uint64_t[::1] ve = cache.vma_ends
     cdef uint64_t *index = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     if index == NULL:
         raise MemoryError()
     nfresh[0] = 0
     for i in range(n):
+        if not mapped(vs, ve, addrs[i]):
+            index[i] = UNMAPPED
+            continue
         page = addrs[i] // page_size
         chunk = page // CHUNK_PAGES
         obj = slots.get(chunk)
@@ -429,6 +450,8 @@ cdef int resolve_heads(int kfd, uint64_t *craw, uint64_t *chead, uint64_t *index
         free(todo); free(flags); free(scratch)
         return 12
     for i in range(n):
+        if index[i] == UNMAPPED:
+            continue
         pfn = craw[index[i]]
         if pfn and not chead[index[i]]:
             todo[m].key = pfn
@@ -513,7 +536,7 @@ cdef _prepare_cached(int pagemap_fd, int bitmap_fd, int kfd, const uint64_t[::1]
             err = resolve_heads(kfd, craw, chead, index, n, cnt)
         if not err:
             for i in range(n):
-                e = craw[index[i]]
+                e = 0 if index[i] == UNMAPPED else craw[index[i]]
                 pfns[i] = chead[index[i]] if e else 0
                 pfns_out[i] = pfns[i]
                 if raw != NULL:
@@ -587,6 +610,8 @@ cdef _check_cached(int pagemap_fd, int bitmap_fd, const uint64_t[::1] addrs,
     cdef uint64_t pfn, page, slot, j
     cdef uint64_t[::1] raw_v, head_v
     cdef dict slots
+    cdef const uint64_t[::1] vs = cache.vma_starts
+    cdef const uint64_t[::1] ve = cache.vma_ends
     cdef uint64_t *prepared = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *scratch = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
     cdef uint64_t *words = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
@@ -608,6 +633,8 @@ cdef _check_cached(int pagemap_fd, int bitmap_fd, const uint64_t[::1] addrs,
                 pfn = prepared[i]
                 if pfn and (values[find_word(words, nw, pfn >> 6)] >> (pfn & 63)) & 1:
                     accessed_out[i] = 0           # still idle: not accessed
+                elif not pfn and not mapped(vs, ve, addrs[i]):
+                    accessed_out[i] = 0           # no mapping, no page
                 else:
                     which[nr] = i
                     again[nr] = addrs[i]

@@ -6,6 +6,8 @@ Arrays are array('Q') (u64), array('I') (u32) and bytearray (flags)."""
 import os
 import struct
 from array import array
+from bisect import bisect_right
+from itertools import islice
 from typing import Dict, List, Optional, Tuple
 
 MASK64 = (1 << 64) - 1
@@ -214,46 +216,82 @@ class TranslationCache:
     check failed (idle bit cleared) or whose page was not present, so a page
     that moves, leaves or arrives is seen at its next such sample.
 
-    Memory: 16 bytes per cached page, at most ``capacity`` chunks (8 KiB
-    each); a batch of n samples may raise the capacity to 2n chunks.  When a
-    batch could overflow it, the cache starts over (no eviction mid-batch)."""
+    ``set_vmas`` gives the target's mappings (at every update interval): a
+    sample outside them (a hole inside a region) has no page, as the kernel's
+    page table walk finds none, and costs no read and no cache slot.  Without
+    them every address counts as mapped.
 
-    def __init__(self, capacity: int = 256) -> None:
+    Memory: 16 bytes per cached page, at most ``capacity`` chunks (8 KiB
+    each); a batch of n samples may raise the capacity to 2n chunks.  Before
+    a batch that could overflow it, the oldest chunks make room (never during
+    a batch: a sample's entry stays where it was found until the check)."""
+
+    def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self.slots: Dict[int, int] = {}    # chunk number -> slot
+        self.slots: Dict[int, int] = {}    # chunk number -> slot, oldest first
+        self.free: List[int] = []
+        self.nslots = 0
         self.raw = array("Q")
         self.head = array("Q")
+        self.vma_starts = array("Q")
+        self.vma_ends = array("Q")
+
+    def set_vmas(self, vmas) -> None:
+        """The target's mappings (start, end), sorted and not overlapping."""
+        self.vma_starts = array("Q", [s for s, _ in vmas])
+        self.vma_ends = array("Q", [e for _, e in vmas])
+
+    def mapped(self, addr: int) -> bool:
+        if not len(self.vma_starts):
+            return True
+        i = bisect_right(self.vma_starts, addr) - 1
+        return i >= 0 and addr < self.vma_ends[i]
 
     def clear(self) -> None:
         self.slots.clear()
+        self.free.clear()
+        self.nslots = 0
 
     def begin(self, n: int) -> None:
         """Before a batch of n samples: room for n new chunks."""
         if self.capacity < 2 * n:
             self.capacity = 2 * n
-        if len(self.slots) + n > self.capacity:
-            self.slots.clear()
+        over = len(self.slots) + n - self.capacity
+        if over > 0:
+            for chunk in list(islice(self.slots, over)):
+                self.free.append(self.slots.pop(chunk))
 
     def new_slot(self, chunk: int) -> int:
-        """A slot for ``chunk`` (not cached), its entries zero."""
-        slot = len(self.slots)
+        """A slot for ``chunk`` (not cached); its heads zero (looked up later)."""
+        if self.free:
+            slot = self.free.pop()
+        else:
+            slot = self.nslots
+            self.nslots += 1
+            need = (slot + 1) * CHUNK_PAGES
+            if len(self.raw) < need:
+                grow = max(need, 2 * len(self.raw)) - len(self.raw)
+                self.raw.extend(array("Q", bytes(8 * grow)))
+                self.head.extend(array("Q", bytes(8 * grow)))
         self.slots[chunk] = slot
-        need = (slot + 1) * CHUNK_PAGES
-        if len(self.raw) < need:
-            grow = max(need, 2 * len(self.raw)) - len(self.raw)
-            self.raw.extend(array("Q", bytes(8 * grow)))
-            self.head.extend(array("Q", bytes(8 * grow)))
         base = slot * CHUNK_PAGES
-        for j in range(base, base + CHUNK_PAGES):
-            self.head[j] = 0
+        self.head[base:base + CHUNK_PAGES] = _ZERO_CHUNK
         return slot
+
+
+_ZERO_CHUNK = array("Q", bytes(8 * CHUNK_PAGES))
+UNMAPPED = -1     # a sample outside the target's mappings: no cache entry
 
 
 def _cached_entries(pagemap_fd: int, cache: TranslationCache, addrs: array, page_size: int,
                     counts: Optional[array]) -> List[int]:
-    """The cache index of each sample's page; chunks not cached are read."""
+    """The cache index of each sample's page (UNMAPPED outside the
+    mappings); chunks not cached are read."""
     index = []
     for a in addrs:
+        if not cache.mapped(a):
+            index.append(UNMAPPED)
+            continue
         page = a // page_size
         chunk = page // CHUNK_PAGES
         slot = cache.slots.get(chunk)
@@ -274,6 +312,8 @@ def _resolve_heads(kpageflags_fd: int, cache: TranslationCache, index: List[int]
     kpageflags in runs across small gaps, then a look back from each THP tail."""
     todo: Dict[int, List[int]] = {}
     for j in index:
+        if j == UNMAPPED:
+            continue
         pfn = cache.raw[j]
         if pfn and not cache.head[j]:
             todo.setdefault(pfn, []).append(j)
@@ -327,7 +367,7 @@ def idle_prepare(pagemap_fd: int, bitmap_fd: int, kpageflags_fd: int, addrs: arr
         cache.begin(len(addrs))
         index = _cached_entries(pagemap_fd, cache, addrs, page_size, counts)
         _resolve_heads(kpageflags_fd, cache, index, counts)
-        raw = [cache.raw[j] for j in index]
+        raw = [0 if j == UNMAPPED else cache.raw[j] for j in index]
         pfns = [cache.head[j] if r else 0 for j, r in zip(index, raw)]
     masks: Dict[int, int] = {}
     for i, pfn in enumerate(pfns):
@@ -391,6 +431,8 @@ def _check_cached(pagemap_fd: int, bitmap_fd: int, addrs: array, pfns_prepared: 
         pfn = pfns_prepared[i]
         if pfn and words[pfn >> 6] >> (pfn & 63) & 1:
             accessed_out[i] = 0                   # still idle: not accessed
+        elif not pfn and not cache.mapped(addrs[i]):
+            accessed_out[i] = 0                   # no mapping, no page
         else:
             recheck.append(addrs[i])
             which.append(i)

@@ -137,6 +137,12 @@ def summary_lines(s) -> List[str]:
                    f"each aggregation's nr_accesses scaled to its {s.samples_per_aggr} samples")
     if s.mode != "sim" and s.targets:
         out.extend(target_lines(s))
+    if s.crossings:
+        c = s.crossings
+        out.append(f"  page_idle: {c['total']:.2f} kernel crossings per region-sample "
+                   f"(pagemap reads {c['pagemap_reads']:.2f}, bitmap writes "
+                   f"{c['bitmap_writes']:.2f}, bitmap reads {c['bitmap_reads']:.2f}, "
+                   f"kpageflags reads {c['kpageflags_reads']:.2f})")
     if s.regions:
         out.append(f"  last aggregation: {s.regions} regions, {size(s.hot_bytes)} accessed "
                    f"of {size(s.total_bytes)} monitored")

@@ -89,6 +89,7 @@ class Summary:
     samples_taken: int = 0
     samples_due: int = 0
     samples_per_aggr: int = 0
+    crossings: Optional[dict] = None    # page_idle: kernel crossings per region-sample
 
     @property
     def fell_behind(self) -> bool:
@@ -463,7 +464,9 @@ class Session:
             total_bytes=sum(r.size for t in snap.targets for r in t.regions) if snap else 0,
             targets=list(self.infos), skipped=dict(self.skipped),
             samples_taken=m.samples_taken, samples_due=m.passed,
-            samples_per_aggr=self.attrs.samples_per_aggr)
+            samples_per_aggr=self.attrs.samples_per_aggr,
+            crossings=(self.source.crossings_per_sample()
+                       if getattr(self.source, "samples", 0) else None))
         if self.recorder:
             line = {"type": "summary", "reason": reason, "time_us": s.time_us,
                     "aggregations": s.aggregations, "cpu_s": round(s.cpu_s, 4),
@@ -471,6 +474,8 @@ class Session:
                     "resident_start": s.resident_start,
                     "resident_end": s.resident_end, "dry_run": s.dry_run,
                     "samples_taken": s.samples_taken, "samples_due": s.samples_due,
+                    "crossings_per_sample": ({k: round(v, 4) for k, v in s.crossings.items()}
+                                             if s.crossings else None),
                     "targets": [i.as_dict() for i in s.targets]}
             if self._added or self._removed:
                 line["targets_added"], line["targets_gone"] = self._added, self._removed

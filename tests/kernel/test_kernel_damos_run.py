@@ -31,8 +31,11 @@ PRCL = "# damos run proof 2: prcl with a 1 s age\n4K max 0 0 1s max pageout\n"
 @pytest.fixture(scope="module")
 def run(kernel_rig, custom_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("damos-run-vm")
+    # PYTHONPATH: the checkout under test (a worktree too), not whichever one
+    # the interpreter's editable install points at
     r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("damos-run.sh"), timeout=300,
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
+                          env={"HOSTRUN_ENV": f"PYTHONPATH={kernel_rig.PROJECT_ROOT}"},
                           files={"stat.damos": STAT, "prcl.damos": PRCL})
     assert r.rc == 0, r.describe()
     return r

@@ -320,7 +320,7 @@ def test_cached_and_fresh_translation_say_the_same_on_a_kernel_like_history(tmp_
     assert answers[0] == answers[1]
 
 
-def test_a_cleared_cache_reads_the_chunk_again_and_a_full_one_starts_over():
+def test_a_full_cache_makes_room_before_a_batch_by_dropping_the_oldest_chunks():
     cache = reference.TranslationCache(capacity=4)
     cache.begin(1)
     assert cache.capacity == 4 and cache.new_slot(7) == 0
@@ -329,9 +329,38 @@ def test_a_cleared_cache_reads_the_chunk_again_and_a_full_one_starts_over():
     cache.begin(3)                      # a batch of 3 may need 3 new chunks: 2n = 6
     assert cache.capacity == 6
     for chunk in range(5):
-        cache.slots.get(chunk) is None and cache.new_slot(chunk)
-    cache.begin(3)                      # 5 cached + 3 more > 6: start over
-    assert cache.slots == {}
+        cache.new_slot(chunk)
+    cache.head[1 * reference.CHUNK_PAGES] = 99
+    cache.begin(3)                      # 5 cached + 3 more > 6: the 2 oldest go
+    assert cache.slots == {2: 2, 3: 3, 4: 4}
+    assert cache.new_slot(9) == 1 and cache.head[1 * reference.CHUNK_PAGES] == 0
+    assert cache.new_slot(10) == 0 and cache.new_slot(11) == 5
+
+
+def test_samples_outside_the_mappings_cost_nothing(tmp_path):
+    """With the target's mappings known, a sample in a hole has no page (as
+    the kernel's page walk finds none): no chunk read, no slot, no re-read."""
+    results = []
+    holes = array("Q", [p * PAGE for p in range(10)] + [(1 << 30) + 5 * PAGE])
+    for impl in (compiled, reference):
+        (tmp_path / impl.__name__).mkdir()
+        k = FakeKernel(tmp_path / impl.__name__, CHUNK_ENTRIES, KFLAGS)
+        cache = reference.TranslationCache()
+        cache.set_vmas([(0, 3 * PAGE), (4 * PAGE, 10 * PAGE)])   # page 3 and 1 GiB: holes
+        counts = array("Q", bytes(32))
+        pfns, raw = array("Q", bytes(88)), array("Q", bytes(88))
+        impl.idle_prepare(k.fds[0], k.fds[1], k.fds[2], holes, pfns, PAGE, raw, counts, cache)
+        accessed = bytearray(11)
+        impl.idle_check(k.fds[0], k.fds[1], k.fds[2], holes, pfns, PAGE, accessed, raw, counts,
+                        cache)
+        results.append((list(pfns), list(accessed), list(counts), dict(cache.slots)))
+        k.close()
+    assert results[0] == results[1]
+    pfns, accessed, counts, slots = results[0]
+    assert pfns[3] == 0 and pfns[10] == 0 and slots == {0: 0}     # no slot for the 1 GiB hole
+    # pagemap: the one chunk, nothing else (nothing was touched; page 3, not
+    # present but in a hole, is not re-read as a not present page would be)
+    assert counts[0] == 1 and accessed == [0] * 11
 
 
 MOVABLE = (0, 2, 4, 8)          # pages with a PFN of their own (1 and 9 share 101)

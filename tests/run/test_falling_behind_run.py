@@ -49,6 +49,7 @@ def test_a_run_that_falls_behind_says_so_and_records_the_samples(tmp_path, procs
     pct = 100.0 * summary.samples_taken / 200
     assert (f"fell behind: took {summary.samples_taken} of 200 samples ({pct:.1f} %)" in text), text
     assert "nr_accesses scaled to its 10 samples" in text
+    assert "kernel crossings per region-sample (pagemap reads " in text
     rec = record.read(tmp_path / "run.jsonl")
     aggs = [line for line in rec if line["type"] == "aggregation"]
     assert len(aggs) == 20 and all(1 <= a["samples"] < 10 for a in aggs)

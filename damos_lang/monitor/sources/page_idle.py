@@ -45,6 +45,7 @@ class PageIdleSource(AccessSource):
         self.samples = 0
         self._use_cache = translation_cache
         self._caches: Dict[int, TranslationCache] = {}
+        self._vmas: Dict[int, List[Tuple[int, int]]] = {}
         self._fast = fastpath
         self._use_kpageflags = use_kpageflags
         self._pagemap_fds: Dict[int, int] = {}
@@ -114,6 +115,7 @@ class PageIdleSource(AccessSource):
                 os.close(fd)
         self._pfns.pop(pid, None)
         self._caches.pop(pid, None)
+        self._vmas.pop(pid, None)
         if pid in self.pids:
             self.pids.remove(pid)
 
@@ -159,6 +161,10 @@ class PageIdleSource(AccessSource):
             raise TargetGone(target_id) from None
         if not vmas or self._gone(target_id):
             raise TargetGone(target_id, "no mappings left")
+        self._vmas[target_id] = vmas         # samples outside them need no reads
+        cache = self._caches.get(target_id)
+        if cache is not None:
+            cache.set_vmas(vmas)
         return vmas
 
     def _fds(self, pid: int) -> int:
@@ -173,6 +179,7 @@ class PageIdleSource(AccessSource):
         cache = self._caches.get(target_id)
         if cache is None:
             cache = self._caches[target_id] = TranslationCache()
+            cache.set_vmas(self._vmas.get(target_id, ()))
         return cache
 
     def refresh(self, now_us: int) -> None:
