@@ -158,7 +158,7 @@ def describe(pid: int, proc: str = "/proc", width: int = 60) -> str:
             words = [w.decode(errors="replace") for w in f.read().split(b"\0") if w]
     except OSError:
         words = []
-    text = " ".join(words)
+    text = " ".join(" ".join(words).split())      # one line: no newlines or tabs
     if not text:
         try:
             with open(os.path.join(proc, str(pid), "comm")) as f:

@@ -317,7 +317,8 @@ class Session:
         try:
             added = self.monitor.add_target(pid)
         except MonitorError as e:
-            self.skipped[pid] = str(e)
+            if not str(e).startswith("no such process"):   # not one that just exited
+                self.skipped[pid] = str(e)
             self._ignored.add(pid)
             return
         if not added:
@@ -337,6 +338,10 @@ class Session:
             self._removed.append({"id": pid, "why": why, "time_us": monitor.now_us})
             if info is not None and info.origin in ("--pid", "command"):
                 self._retired.add(pid)
+            elif "it executed " not in why:
+                # an exited member stays listed while a zombie: not again while
+                # it is (one that exec'd comes back as a new target)
+                self._ignored.add(pid)
             for thing in (self.actuator, self.probe):
                 remove = getattr(thing, "remove_target", None)
                 if remove is not None:
