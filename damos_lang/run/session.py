@@ -316,6 +316,8 @@ class Session:
         """A discovered process becomes a target, if there is something to monitor."""
         try:
             added = self.monitor.add_target(pid)
+        except TargetGone:
+            added = False                         # it exited before it could be added
         except MonitorError as e:
             if not str(e).startswith("no such process"):   # not one that just exited
                 self.skipped[pid] = str(e)

@@ -129,13 +129,14 @@ def fake_cgroup(tmp_path, pids):
 def test_cgroup_members_are_re_read_at_update_intervals(tmp_path, procs):
     """cgroup.procs changes while it runs: B joins at 0.3 s (with kthreadd,
     which has no memory, and a pid that no longer exists), A leaves at 0.9 s
-    (alive: it moved to another cgroup)."""
-    a, b = procs(LOOP), procs(LOOP)
+    (alive: it moved to another cgroup); Z exits at 0.3 s and stays listed
+    (a zombie, as a real cgroup lists it until it is reaped)."""
+    a, b, z = procs(LOOP), procs(LOOP), procs(LOOP, "0.3")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    cg = fake_cgroup(tmp_path, [a.pid])
+    cg = fake_cgroup(tmp_path, [a.pid, z.pid])
     s = session(tmp_path, cgroup=str(cg), duration_us=1_500_000)
-    changes = {300_000: [a.pid, b.pid, 2, dead.pid], 900_000: [b.pid, 2]}
+    changes = {300_000: [a.pid, z.pid, b.pid, 2, dead.pid], 900_000: [b.pid, z.pid, 2]}
 
     def rewrite(monitor, snap):
         for t_us, pids in list(changes.items()):
@@ -151,7 +152,9 @@ def test_cgroup_members_are_re_read_at_update_intervals(tmp_path, procs):
     summary = s.run()
     assert summary.mode == "cgroup" and summary.reason == "the duration is over"
     infos = {t.pid: t for t in summary.targets}
-    assert set(infos) == {a.pid, b.pid}                 # kthreadd and the dead pid: no target
+    # kthreadd and the dead pid: no target; Z once (gone, not retried)
+    assert [t.pid for t in summary.targets] == [a.pid, z.pid, b.pid]
+    assert infos[z.pid].end == f"target {z.pid} is gone" and summary.skipped == {}
     origin = f"cgroup {os.path.realpath(cg)}"
     assert infos[a.pid].origin == infos[b.pid].origin == origin
     # B at the first update interval after it joined, A dropped at the first after it left
@@ -161,11 +164,12 @@ def test_cgroup_members_are_re_read_at_update_intervals(tmp_path, procs):
     assert a.poll() is None
     rec = record.read(tmp_path / "run.jsonl")
     lines = ids_per_line(rec)
-    assert lines[0] == [a.pid] and sorted([a.pid, b.pid]) in lines and lines[-1] == [b.pid]
+    assert lines[0] == sorted([a.pid, z.pid]) and sorted([a.pid, b.pid]) in lines
+    assert lines[-1] == [b.pid]
     added = [x for line in rec if line["type"] == "aggregation"
              for x in line.get("targets_added", [])]
     assert [(x["id"], x["origin"], x["time_us"]) for x in added] == [(b.pid, origin, 400_000)]
-    assert rec[0]["mode"] == "cgroup" and rec[0]["target_info"][0]["id"] == a.pid
+    assert rec[0]["mode"] == "cgroup" and [t["id"] for t in rec[0]["target_info"]] == [a.pid, z.pid]
 
 
 @pytest.mark.parametrize("how", ["--pid", "command"])
