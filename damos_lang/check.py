@@ -1,12 +1,14 @@
 """Semantic checks beyond what the parser rejects: warnings for schemes that
 will not do what they appear to say at the file's monitoring intervals.
+What the kernel refuses at 'on', or takes but makes meaningless, is an
+error of every command, raised before this runs (pipeline.validate).
 What the conversion changed comes from the converter itself (its notes)."""
 from __future__ import annotations
 
 from . import catalog
 from .catalog import SYSFS, USERSPACE, vstr
 from .convert import fmt_number
-from .errors import Report
+from .errors import Loc, Report
 from .features import blockers, minimum_version
 
 HUGEPAGE_SIZE = 2 << 20
@@ -21,11 +23,10 @@ def check(unit, userspace: bool = False) -> Report:
     report = Report()
     ctx = unit.context
     m = unit.program.monitor
-    if ctx.nr_regions_min < 3 or ctx.nr_regions_min > ctx.nr_regions_max:
-        report.warn(f"nr_regions {ctx.nr_regions_min}..{ctx.nr_regions_max}: the kernel needs "
-                    "3 <= min <= max and refuses this at 'on'", m.loc if m else None)
     if not ctx.schemes:
-        report.warn("the file has no schemes: a kdamond started from it only monitors")
+        # at the monitor block, where its settings are, or else the file's start
+        report.warn("the file has no schemes: a kdamond started from it only monitors",
+                    m.loc if m else Loc(1, 1))
     if not catalog.OPS[ctx.ops].takes_pid and any(t.pid for t in ctx.targets):
         report.warn(f"{ctx.ops} monitors {catalog.OPS[ctx.ops].words}: a target pid is ignored",
                     ctx.targets[0].loc)
@@ -61,10 +62,6 @@ def check(unit, userspace: bool = False) -> Report:
             if g.target_value == 0:
                 report.warn(f"{label}: a quota goal with target 0 is silently dropped by the "
                             "kernel", g.loc)
-        w = s.watermarks
-        if w is not None and not (w.high >= w.mid >= w.low):
-            report.warn(f"{label}: watermarks must be high >= mid >= low "
-                        f"({w.high} {w.mid} {w.low} permil)", w.loc)
     if userspace:
         for f in blockers(ctx, USERSPACE):
             report.warn(f"{f.name} cannot be applied from user space: {f.why}; 'damos run' "

@@ -170,10 +170,24 @@ def apply(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or 
           stop_damon_stat: bool = typer.Option(
               False, "--stop-damon-stat",
               help="If DAMON_STAT runs (Debian's 7.x kernels start it at boot), stop it: "
-                   "while it runs no kdamond can start. 'damos stop' starts it again.")):
-    """Start FILE's schemes in the running kernel, all or nothing (docs/live.md)."""
+                   "while it runs no kdamond can start. 'damos stop' starts it again."),
+          ensure: bool = typer.Option(
+              False, "--ensure",
+              help="Converge instead of starting anew: if the kdamond this file started "
+                   "runs it as written, write nothing (exit 0, 'unchanged'); if it runs "
+                   "something else, commit the difference without a restart, as 'damos "
+                   "update' (exit 3, 'updated'); if none runs, apply (exit 4, 'applied'). "
+                   "Exit 1: the kernel refused; exit 2: bad input."),
+          as_json: bool = typer.Option(
+              False, "--json",
+              help='Print {"changed": true|false, "action": "applied"|"updated"|'
+                   '"unchanged", "kdamond": ID, "kdamond_pid": PID}.')):
+    """Start FILE's schemes in the running kernel, all or nothing (docs/live.md).
+
+    With --ensure the exit status says what it did: 0 unchanged, 3 updated,
+    4 applied (1 the kernel refused, 2 bad input)."""
     from .live.commands import apply as body
-    _exit(body(file, pid, sysfs_root, module_root, target, stop_damon_stat))
+    _exit(body(file, pid, sysfs_root, module_root, target, stop_damon_stat, ensure, as_json))
 
 
 @app.command()

@@ -207,7 +207,8 @@ class Converter:
         num, denom = (self._u32(n) for n in q.fail_charge) if q.fail_charge else (0, 0)
         return model.Quota(time_ms(q.time) if q.time else 0,
                            size_bytes(q.size) if q.size else 0,
-                           reset, weights, goals, q.tuner, num, denom, q.loc)
+                           reset, weights, goals, q.tuner, num, denom, q.loc,
+                           _locs(time=q.time, size=q.size, reset=q.reset))
 
     def watermarks(self, s: Scheme) -> model.Watermarks | None:
         w = s.watermarks
@@ -216,7 +217,8 @@ class Converter:
         return model.Watermarks(w.metric, self._ulong(int(time_us(w.interval))),
                                 self._ulong(per_scale(w.high, 10)),
                                 self._ulong(per_scale(w.mid, 10)),
-                                self._ulong(per_scale(w.low, 10)), w.loc)
+                                self._ulong(per_scale(w.low, 10)), w.loc,
+                                _locs(high=w.high, mid=w.mid, low=w.low))
 
     def filter(self, f) -> model.Filter:
         kw = dict(type=f.type, matching=f.matching, allow=f.allow, loc=f.loc)
@@ -254,6 +256,11 @@ class Converter:
                   if v is not None and v.loc})
 
 
+def _locs(**nodes) -> dict:
+    """Where each of ``nodes`` (IR values or settings) was written, for messages."""
+    return {k: v.loc for k, v in nodes.items() if v is not None and v.loc is not None}
+
+
 def intervals_of(program: Program) -> model.Intervals:
     m = program.monitor
     if m is None:
@@ -289,7 +296,18 @@ def to_context(program: Program, notes: list | None = None,
                          intervals_goal=goal, targets=targets,
                          schemes=tuple(conv.scheme_at(i, s)
                                        for i, s in enumerate(program.schemes)),
-                         loc=m.loc if m else None)
+                         loc=m.loc if m else None, locs=_monitor_locs(m))
+
+
+def _monitor_locs(m) -> dict:
+    if m is None:
+        return {}
+    g = m.intervals_goal
+    locs = _locs(sample=m.sample, aggr=m.aggr, intervals_goal=g,
+                 min_sample=g and g.min_sample, max_sample=g and g.max_sample)
+    if m.nr_regions_loc is not None:
+        locs["nr_regions"] = m.nr_regions_loc
+    return locs
 
 
 @dataclass(frozen=True)

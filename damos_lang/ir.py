@@ -182,6 +182,7 @@ class Monitor:
     nr_regions: tuple[int, int] | None = None
     intervals_goal: IntervalsGoal | None = None
     loc: Loc | None = _loc()
+    nr_regions_loc: Loc | None = _loc()
 
 
 @dataclass(frozen=True)

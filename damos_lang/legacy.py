@@ -68,8 +68,10 @@ def lower_legacy_line(st: Statement) -> Scheme:
         quota = Quota(q_time, q_size, q_reset, weights)
     if n >= 17:
         metric, _ = _word(rest[5], WMARK_METRICS, "watermark metric")
+        # the location of the watermark fields, from the metric to low
         wm = Watermarks(metric, _time_or_min(rest[6], "watermark interval"),
-                        *(read_count(rest[i], "watermark", allow_kw=False) for i in (7, 8, 9)))
+                        *(read_count(rest[i], "watermark", allow_kw=False) for i in (7, 8, 9)),
+                        loc=span(rest[5], rest[9]))
     return Scheme(action=action, pattern=AccessPattern(size, freq, age), quota=quota,
                   watermarks=wm, legacy_fields=n, loc=st.loc, action_loc=action_loc)
 

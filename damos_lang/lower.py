@@ -97,6 +97,19 @@ class _Settings:
     def many(self, key) -> list[Setting]:
         return self.by_key.get(key, [])
 
+    def required(self, keys, errors: _Errors, loc: Loc,
+                 needs: str) -> dict[str, Setting | None]:
+        """Each of ``keys`` once; the missing ones are one error at ``loc`` ("``needs``
+        a, b"), unless a misspelt setting may be one of them."""
+        got = {}
+        for k in keys:
+            with errors:
+                got[k] = self.one(k)
+        missing = [k for k, x in got.items() if x is None]
+        if missing and not self.unknown:
+            errors.append(DamosError(f"{needs} {', '.join(missing)}", loc))
+        return got
+
 
 _UNIT_WORDS = set(SIZE_UNITS) | set(TIME_UNITS_NS) | {PERCENT, PERMIL, BP}
 
@@ -268,14 +281,9 @@ def _watermarks(s: Setting) -> Watermarks:
         raise DamosError("watermarks take a block: watermarks { metric free_mem_rate; "
                          "interval 5s; high 50%; mid 40%; low 20% }", s.key_loc)
     errs = _Errors()
-    st = _Settings(s.body, ("metric", "interval", "high", "mid", "low"), "watermarks", errs)
-    got = {}
-    for k in ("metric", "interval", "high", "mid", "low"):
-        with errs:
-            got[k] = st.one(k)
-    missing = [k for k, x in got.items() if x is None]
-    if missing and not st.unknown:
-        errs.append(DamosError(f"watermarks need {', '.join(missing)}", s.key_loc))
+    keys = ("metric", "interval", "high", "mid", "low")
+    got = _Settings(s.body, keys, "watermarks", errs).required(keys, errs, s.key_loc,
+                                                                   "watermarks need")
     errs.done()
     metric = interval = None
     with errs:
@@ -394,7 +402,7 @@ def _monitor(st: Statement) -> Monitor:
     errs = _Errors()
     s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal"),
                   "monitor", errs)
-    ops = sample = aggr = update = nr_regions = goal = None
+    ops = sample = aggr = update = nr_regions = nr_regions_loc = goal = None
     with errs:
         ops = read_word(_values(x, 1)[0], OPS, "operations set")[0] \
             if (x := s.one("ops")) else None
@@ -407,6 +415,7 @@ def _monitor(st: Statement) -> Monitor:
             if (x := s.one("update")) else None
     with errs:
         if (x := s.one("nr_regions")):
+            nr_regions_loc = x.loc
             v = _values(x, 1)[0]
             if not isinstance(v, RangeNode):
                 raise error_at(v, "nr_regions takes a range: nr_regions 10..1000")
@@ -415,7 +424,7 @@ def _monitor(st: Statement) -> Monitor:
         if (x := s.one("intervals_goal")):
             goal = _intervals_goal(x)
     errs.done()
-    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc)
+    return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc)
 
 
 def _intervals_goal(x: Setting) -> IntervalsGoal:
@@ -423,15 +432,9 @@ def _intervals_goal(x: Setting) -> IntervalsGoal:
         raise DamosError("intervals_goal takes a block: intervals_goal { access 4%; aggrs 3; "
                          "min_sample 5ms; max_sample 10s }", x.key_loc)
     errs = _Errors()
-    g = _Settings(x.body, ("access", "aggrs", "min_sample", "max_sample"), "intervals_goal",
-                  errs)
-    got = {}
-    for k in ("access", "aggrs", "min_sample", "max_sample"):
-        with errs:
-            got[k] = g.one(k)
-    missing = [k for k, v in got.items() if v is None]
-    if missing and not g.unknown:
-        errs.append(DamosError(f"intervals_goal needs {', '.join(missing)}", x.key_loc))
+    keys = ("access", "aggrs", "min_sample", "max_sample")
+    got = _Settings(x.body, keys, "intervals_goal", errs).required(keys, errs, x.key_loc,
+                                                                        "intervals_goal needs")
     errs.done()
     access = aggrs = min_sample = max_sample = None
     with errs:

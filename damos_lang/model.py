@@ -120,6 +120,7 @@ class Quota:
     fail_charge_num: int = uint(0)           # (7.2)
     fail_charge_denom: int = uint(0)
     loc: Loc | None = source_loc()
+    locs: dict = field(default_factory=dict, compare=False, repr=False)   # "reset", ...
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Watermarks:
     mid: int = ulong(0)
     low: int = ulong(0)
     loc: Loc | None = source_loc()
+    locs: dict = field(default_factory=dict, compare=False, repr=False)   # "high", ...
 
 
 @dataclass(frozen=True)
@@ -229,3 +231,5 @@ class Context:
     targets: tuple[Target, ...] = ()
     schemes: tuple[Scheme, ...] = ()
     loc: Loc | None = source_loc()
+    # where each monitoring setting was written ("sample", "nr_regions", ...), for messages
+    locs: dict = field(default_factory=dict, compare=False, repr=False)

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from damos_lang.convert import time_us
+from damos_lang.convert import per_scale, size_bytes, time_ms, time_us
 from damos_lang.ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                            AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal,
                            Monitor, Program, Quota, Range, Scheme, Target, Value, Watermarks,
@@ -171,6 +171,38 @@ def block_schemes(name=None):
     return _block_schemes.map(lambda s: replace(s, name=name))
 
 
+PAGE = 4096
+
+
+def _permil(v: Value) -> int:
+    return per_scale(v, 10)
+
+
+def _valid_scheme(s: Scheme) -> Scheme:
+    """What the kernel refuses in a scheme, or takes but makes meaningless,
+    is an error (pipeline.validate): keep filter ranges in order, watermarks
+    (unless their metric is none) at most 1000 permil and high >= mid >= low,
+    and a quota with a limit on a reset interval above 0."""
+    w = s.watermarks
+    if w is not None and w.metric != "none":
+        cap = Value("100", "%") if not s.legacy_fields else Value("1000")
+        vals = [v if _permil(v) <= 1000 else cap for v in (w.high, w.mid, w.low)]
+        high, mid, low = sorted(vals, key=_permil, reverse=True)
+        s = replace(s, watermarks=replace(w, high=high, mid=mid, low=low))
+    q = s.quota
+    if q is not None and q.reset is not None and time_ms(q.reset) == 0 and (
+            q.goals or (q.time and time_ms(q.time)) or (q.size and size_bytes(q.size))):
+        s = replace(s, quota=replace(q, reset=Value("1", "s")))
+    filters = []
+    for f in s.filters:
+        for key in ("addr", "hugepage"):
+            r = getattr(f, key)
+            if r is not None and size_bytes(r.lo) > size_bytes(r.hi):
+                f = replace(f, **{key: replace(r, lo=r.hi, hi=r.lo)})
+        filters.append(f)
+    return replace(s, filters=tuple(filters))
+
+
 # -- legacy schemes ----------------------------------------------------------
 
 LEGACY_COUNTS = (7, 9, 12, 17, 18)
@@ -190,7 +222,7 @@ def _legacy_of(n):
                           _bare_times, weights if n >= 12 else st.none())
     return st.builds(Scheme, action=st.sampled_from(ACTIONS), pattern=_legacy_patterns,
                      quota=quota, watermarks=_legacy_wmarks if n >= 17 else st.none(),
-                     legacy_fields=st.just(n))
+                     legacy_fields=st.just(n)).map(_valid_scheme)
 
 
 _LEGACY = {n: _legacy_of(n) for n in LEGACY_COUNTS}
@@ -217,10 +249,12 @@ intervals_goals = st.builds(IntervalsGoal, percents(units=("%", "bp")), st.integ
                             times(), times())
 # the conversion divides by the sampling and aggregation intervals: at least 1 us
 _intervals = times().filter(lambda v: int(time_us(v)) >= 1)
+# the kernel refuses min < 3 and min > max at 'on' (pipeline.validate)
+_nr_regions = st.integers(3, 10_000).flatmap(lambda lo: st.tuples(st.just(lo),
+                                                                  st.integers(lo, 10_000)))
 monitors = st.builds(Monitor, st.none() | st.sampled_from(OPS), st.none() | _intervals,
                      st.none() | _intervals, st.none() | times(),
-                     st.none() | st.tuples(st.integers(0, 10_000), st.integers(0, 10_000)),
-                     st.none() | intervals_goals)
+                     st.none() | _nr_regions, st.none() | intervals_goals)
 
 
 def addr_ranges():
@@ -258,11 +292,41 @@ def _unique_names(schemes):
 _DEFAULT_SAMPLE, _DEFAULT_AGGR = Value("5", "ms"), Value("100", "ms")
 
 
+def _share_a_page(a, b) -> bool:
+    """Regions a <= b overlap once the kernel widens them to whole pages."""
+    return -(-a[1] // PAGE) * PAGE > b[0] // PAGE * PAGE
+
+
+def _apart(targets, together: bool):
+    """Targets without the regions that would overlap an earlier one in the
+    kernel (paddr's regions are one target's: ``together``); a target left
+    with none is dropped."""
+    spans = [((size_bytes(r.start), size_bytes(r.end)), i, j)
+             for i, t in enumerate(targets) for j, r in enumerate(t.regions)]
+    groups = [spans] if together else [[x for x in spans if x[1] == i]
+                                        for i in range(len(targets))]
+    kept = set()
+    for group in groups:
+        last = None
+        for span, i, j in sorted(group):
+            if last is None or not _share_a_page(last, span):
+                kept.add((i, j))
+                last = span
+    out = []
+    for i, t in enumerate(targets):
+        regions = tuple(r for j, r in enumerate(t.regions) if (i, j) in kept)
+        if regions or not t.regions:
+            out.append(replace(t, regions=regions))
+    return tuple(out)
+
+
 def _valid(p: Program) -> Program:
-    """What every kernel refuses at 'on' is an error (pipeline.validate): keep
-    sample <= aggr, give paddr/fvaddr targets the regions they need, keep
-    migration dests to the ops sets that honour them and goal metrics to the
-    ops sets that take them."""
+    """What every kernel refuses at 'on', or takes but makes meaningless, is
+    an error (pipeline.validate): keep sample <= aggr and the sample within
+    a tuning intervals_goal's bounds, give paddr/fvaddr targets the regions
+    they need, apart from each other, keep migration dests to the ops sets
+    that honour them and goal metrics to the ops sets that take them, and
+    each scheme valid (_valid_scheme)."""
     from damos_lang import catalog
     ops = (p.monitor.ops if p.monitor else None) or catalog.DEFAULT_OPS
     schemes = []
@@ -273,17 +337,28 @@ def _valid(p: Program) -> Program:
         if s.quota is not None:
             goals = tuple(g for g in s.quota.goals if ops in catalog.GOAL_METRICS[g.metric].ops)
             s = replace(s, quota=replace(s.quota, goals=goals))
-        schemes.append(s)
+        schemes.append(_valid_scheme(s))
     p = replace(p, schemes=tuple(schemes))
     m = p.monitor
     if m is not None:
         sample, aggr = m.sample or _DEFAULT_SAMPLE, m.aggr or _DEFAULT_AGGR
         if time_us(sample) > time_us(aggr):
-            p = replace(p, monitor=replace(m, sample=aggr, aggr=sample))
+            m = replace(m, sample=aggr, aggr=sample)
+            sample = aggr
+        g = m.intervals_goal
+        if g is not None and g.aggrs:
+            def us(v):
+                return min(ULONG_MAX, int(time_us(v)))
+            lo, hi = sorted((g.min_sample, g.max_sample), key=us)
+            lo, hi = (sample if us(sample) < us(lo) else lo), (sample if us(sample) > us(hi)
+                                                               else hi)
+            m = replace(m, intervals_goal=replace(g, min_sample=lo, max_sample=hi))
+        p = replace(p, monitor=m)
         if m.ops in ("paddr", "fvaddr"):
             region = (AddrRange(Value("0x1000"), Value("0x2000")),)
             targets = tuple(t if t.regions else replace(t, regions=region) for t in p.targets)
-            p = replace(p, targets=targets or (Target(None, region),))
+            p = replace(p, targets=_apart(targets or (Target(None, region),),
+                                          together=m.ops == "paddr"))
     return p
 
 

@@ -20,7 +20,7 @@ LAYERS = [
     ("inputs", ["damo_input", "source", "unit"]),
     ("compile", ["check", "explain", "fmt", "pipeline", "sysfs", "report"]),
     ("targets", ["targets"]),
-    ("engines", ["live", "run"]),
+    ("engines", ["live", "run", "eval"]),
     ("commands", ["commands", "cli", "__main__"]),
 ]
 

@@ -62,11 +62,33 @@ def test_hugepage_with_small_max_size():
                for m in messages("4K 1M 5 max min max hugepage\n"))
 
 
-def test_zero_goal_and_watermark_order():
-    ms = messages("scheme { action pageout\n quota { size 1G; goal user_input 0 }\n"
-                  " watermarks { metric free_mem_rate; interval 1s; high 20%; mid 40%; low 10% } }\n")
-    assert any("target 0 is silently dropped" in m for m in ms)
-    assert any("high >= mid >= low" in m for m in ms)
+def test_zero_goal_warns_at_the_goal():
+    r = check(unit_from_text("scheme { action pageout\n quota { size 1G; goal user_input 0 }\n"
+                             " watermarks { metric free_mem_rate; interval 1s; high 40%; "
+                             "mid 20%; low 10% } }\n"))
+    [d] = r.items
+    assert "target 0 is silently dropped" in d.message and (d.loc.line, d.loc.col) == (2, 19)
+
+
+def test_what_the_kernel_refuses_is_no_longer_a_warning_but_an_error():
+    # the nr_regions and watermark warnings became pipeline errors (tests/test_pipeline.py)
+    import pytest
+    from damos_lang.errors import DamosError
+    for text in ("monitor { nr_regions 2..10 }\n", "4K max 0 0 5s max pageout 1G 1s 0 3 7 "
+                 "free_mem_rate 5s 200 400 100\n"):
+        with pytest.raises(DamosError):
+            check(unit_from_text(text))
+
+
+def test_every_warning_of_legacy_lines_has_a_line_and_column():
+    text = ("monitor { sample 10ms; aggr 100ms }\n"
+            "2M 1M 5% max 50ms max stat\n"
+            "4K max 0 0 5s max lru_prio 1G 1s 0 3 7 free_mem_rate 5s 500 400 200\n"
+            "min max 5 max min max hugepage 1G 1s\n")
+    items = check(unit_from_text(text)).items
+    assert len(items) >= 4
+    for d in items:
+        assert d.loc is not None and d.loc.line in (2, 3, 4), d
 
 
 def test_min_version_line():
@@ -87,3 +109,17 @@ def test_dests_on_an_action_that_does_not_migrate_warn_at_the_dest():
 def test_a_file_without_schemes_is_called_out():
     assert any("no schemes" in m for m in messages("# nothing yet\n"))
     assert any("no schemes" in m for m in messages("monitor { ops vaddr }\n"))
+
+
+def test_the_no_schemes_warning_has_a_location(tmp_path):
+    """Every warning carries file:line:col: an empty file's at its start, one with only
+    a monitor block at that block."""
+    from typer.testing import CliRunner
+    from damos_lang.cli import app
+    for text, at in (("# nothing yet\n", "1:1"), ("\n\nmonitor {\n    sample 5ms\n}\n", "3:1")):
+        f = tmp_path / "f.damos"
+        f.write_text(text)
+        r = CliRunner().invoke(app, ["check", str(f)])
+        assert r.exit_code == 0, r.output
+        assert f"{f}:{at}: warning: the file has no schemes" in r.output + (r.stderr or ""), \
+            r.output

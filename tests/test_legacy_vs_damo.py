@@ -10,8 +10,14 @@
   or, for ``max`` where the kernel value is absurd, an error saying so.
 * A differential test: seeded generated lines, from field spellings each
   tagged with the README row it belongs to (or none): every disagreement
-  with damo is a row of the table, in its direction, and every line both
-  accept is written as damo writes it.
+  with damo is a row of the table, in its direction, or a line the kernel
+  would take but make meaningless (below), and every line both accept is
+  written as damo writes it.
+* Lines damo accepts whose numbers the kernel takes but makes meaningless --
+  watermarks above 1000 permil or not high >= mid >= low (with a metric),
+  a quota reset interval of 0 with a limit -- we refuse (pipeline.validate),
+  saying what the kernel would do, at the field: the tests decide which
+  lines those are from damo's own reading of them (kernel_would).
 """
 from __future__ import annotations
 
@@ -82,10 +88,37 @@ def ours(text: str, sample_us: int = 5000, aggr_us: int = 100000):
     monitor = f"monitor {{ sample {sample_us}us; aggr {aggr_us}us }}\n"
     try:
         program = parse(monitor + text + "\n")
+        opts = Options(max_policy="damo", debugfs_file="schemes")
+        return run_target(debugfs, program, opts).rstrip("\n").split("\n")
     except DamosError as e:
         return e
-    opts = Options(max_policy="damo", debugfs_file="schemes")
-    return run_target(debugfs, program, opts).rstrip("\n").split("\n")
+
+
+def kernel_would(answer: dict) -> str | None:
+    """From damo's reading of a line it accepts: the words of our error when
+    a scheme's numbers are ones the kernel takes but makes meaningless, or None."""
+    for s in answer.get("schemes", ()):
+        metric, _, high, mid, low = s["wmarks"]
+        if metric != "none":
+            if max(high, mid, low) > 1000:
+                return "above 1000 permil"
+            if not high >= mid >= low:
+                return "the kernel accepts them"
+        ms, sz, reset = s["quota"]
+        if int(reset) == 0 and (ms or sz):
+            return "reset interval is 0"
+    return None
+
+
+def assert_refused_as_the_kernel_would(line: str, answer: dict, err) -> None:
+    """Our error says what the kernel would do, at a field of the scheme
+    holding damo's very value."""
+    words = kernel_would(answer)
+    assert isinstance(err, DamosError), (line, err)
+    assert words in err.message and "the kernel accepts" in err.message, (line, err.message)
+    assert err.loc.line == 2, (line, err.loc)      # after the monitor line ours() puts first
+    value = damo_value_at(line, err.loc.col, answer["schemes"][0])
+    assert value is not None and str(int(value)) in err.message, (line, err.loc, err.message)
 
 
 # where each field of an n-field line is in damo's answer
@@ -146,11 +179,16 @@ def test_each_readme_row_against_damo(row, answers):
 ACCEPTED_KEYWORDS = [
     "4K max 0 0 5s max pageout max 1s",
     "4K max 0 0 5s max pageout min 1s",
-    "4K max 0 0 5s max pageout 1G min",
     "4K max 0 0 5s max pageout min min 0 3 7",
     "4K max 0 0 5s max pageout min 1G 1s 0 3 7 none 5s 500 400 200",
-    "4K max 0 0 5s max pageout 10ms max min 0 3 7 free_mem_rate min 500 400 200",
+    "4K max 0 0 5s max pageout 10ms max 1s 0 3 7 free_mem_rate min 500 400 200",
     "4K max 0 0 5s max pageout 1G 1s 0 3 7 free_mem_rate min 500 400 200",
+]
+# damo accepts them; a reset interval of min (0) with a size or time limit
+# makes the kernel start a new charge window at every apply: we refuse them
+REFUSED_KEYWORDS = [
+    "4K max 0 0 5s max pageout 1G min",
+    "4K max 0 0 5s max pageout 10ms max min 0 3 7 free_mem_rate min 500 400 200",
 ]
 
 
@@ -160,6 +198,14 @@ def test_min_and_max_in_quotas_convert_as_damo_converts_them(sample_us, aggr_us)
     for text, damo in zip(ACCEPTED_KEYWORDS, got):
         assert damo_accepts(damo), (text, damo)
         assert ours(text, sample_us, aggr_us) == [s["debugfs"] for s in damo["schemes"]], text
+
+
+def test_min_reset_with_a_limit_is_refused_saying_what_the_kernel_would_do():
+    for text, damo in zip(REFUSED_KEYWORDS, damo_reads(REFUSED_KEYWORDS)):
+        assert damo_accepts(damo) and kernel_would(damo) == "reset interval is 0", (text, damo)
+        err = ours(text)
+        assert_refused_as_the_kernel_would(text, damo, err)
+        assert text[err.loc.col - 1:].startswith("min") and "per apply" in err.message
 
 
 @pytest.mark.parametrize("text,field,what", [
@@ -259,11 +305,17 @@ def generated_lines(count: int, seed: int = 20250614):
 def test_generated_lines_differ_from_damo_only_as_the_table_says():
     lines = generated_lines(600)
     got = damo_reads([line for line, _ in lines])
-    disagreements = both = 0
+    disagreements = both = for_the_kernel = 0
     for (line, tags), damo in zip(lines, got):
         mine = ours(line)
         damo_ok, our_ok = damo_accepts(damo), isinstance(mine, list)
         rows = [row_for(t) for t in tags if t != "both refuse"]
+        if damo_ok and kernel_would(damo) and not any(r["damo"] == "accepts" and
+                                                      r["ours"] == "refuses" for r in rows):
+            # not a README row: damo's numbers themselves are what we refuse
+            for_the_kernel += 1
+            assert_refused_as_the_kernel_would(line, damo, mine)
+            continue
         if damo_ok and our_ok:
             both += 1
             writable = [s for s in damo["schemes"] if "debugfs" in s]
@@ -282,3 +334,4 @@ def test_generated_lines_differ_from_damo_only_as_the_table_says():
         if not tags:
             assert damo_ok and our_ok, (line, damo, mine)
     assert both >= 100 and disagreements >= 100, (both, disagreements)
+    assert for_the_kernel >= 50, for_the_kernel

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from call_count import count_calls
 from damos_lang.errors import DamosError
 from damos_lang.ir import Value
 from damos_lang.lower import parse
@@ -580,22 +581,6 @@ def test_each_corrupted_statement_is_reported_in_order(case):
 
 # -- recovery stays linear -------------------------------------------------------------
 
-def _calls(fn) -> int:
-    count = 0
-
-    def profile(frame, event, arg):
-        nonlocal count
-        if event in ("call", "c_call"):
-            count += 1
-
-    sys.setprofile(profile)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return count
-
-
 @pytest.mark.parametrize("make", [
     lambda n: "scheme {\n" + "  action @\n" * n + "}\n",                 # in one block
     lambda n: "4K max 0 0 5s max pageout @\n" * n,                       # top-level lines
@@ -608,7 +593,7 @@ def test_finding_every_error_is_linear(make):
     """Each error's lark parse starts where the last one left off: twice the
     input (and twice the errors) is at most about twice the work."""
     parse_all("@\n")                      # builds lark's parser outside the count
-    small, large = (_calls(lambda: parse_all(make(n))) for n in (200, 400))
+    small, large = (count_calls(lambda: parse_all(make(n))) for n in (200, 400))
     assert large <= 2.3 * small + 100, (small, large)
     _, errors = parse_all(make(200))
     assert len(errors) >= 1

@@ -22,7 +22,7 @@ from damos_lang.lower import parse
 from damos_lang.pipeline import unit_from_text
 from damos_lang.targets import run_target
 from damos_lang.targets import Options, debugfs, names
-from strategies import programs
+from strategies import legacy_lines, programs
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.damos"))
@@ -110,6 +110,20 @@ def test_generated_programs_fit_their_c_types(program):
     _assert_fits(to_context(program))
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_generated_programs_are_valid(program):
+    # what pipeline.validate refuses, the strategies never generate
+    from damos_lang.pipeline import unit_of
+    unit_of(program)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(legacy_lines())
+def test_generated_legacy_lines_are_valid(item):
+    unit_from_text(item[0])
+
+
 def test_huge_values_are_clamped_to_their_field_not_wrapped():
     ctx = to_context(parse("scheme { action stat; age 1000000d..max; access 1..99999999999 samples }"))
     p = ctx.schemes[0].pattern
@@ -153,6 +167,158 @@ def test_check_and_compile_refuse_alike(tmp_path, text, words):
     # the error has a line and column, and a caret
     r = damos("check", str(f))
     assert r.stderr.split(":")[1].isdigit() and "^" in r.stderr
+
+
+# -- what the kernel refuses at 'on' is an error, at the offending setting -------------
+
+STAT = "4K max 0 0 5s max stat\n"
+# name (as in tests/kernel/test_kernel_refusals.py, where stock 7.3 refuses each
+# raw at 'on') -> (the DAMOS file, words of the error, its line and column)
+REFUSED_AT_ON = {
+    "nr_regions_min_below_3": ("monitor {\n    nr_regions 2..1000\n}\n" + STAT,
+                               "minimum below 3", (2, 5)),
+    "nr_regions_min_above_max": ("monitor { nr_regions 100..50 }\n" + STAT,
+                                 "minimum is above the maximum", (1, 11)),
+    "sample_above_aggr": ("monitor { sample 200ms; aggr 100ms }\n" + STAT,
+                          "longer than the aggregation interval", (1, 18)),
+    "intervals_goal_min_above_max": (
+        "monitor {\n  intervals_goal {\n    access 4%\n    aggrs 3\n    min_sample 10ms\n"
+        "    max_sample 2ms\n  }\n}\n" + STAT, "min_sample (10000 us) is above max_sample",
+        (5, 16)),
+    "intervals_goal_sample_outside": (
+        "monitor {\n  sample 5ms\n  intervals_goal {\n    access 4%\n    aggrs 3\n"
+        "    min_sample 10ms\n    max_sample 1s\n  }\n}\n" + STAT,
+        "(5000 us) is outside intervals_goal's min_sample..max_sample", (6, 16)),
+    "addr_filter_reversed": ("target pid 1\nscheme {\n  action stat\n"
+                             "  filter allow addr 8K..4K\n}\n", "ends before it starts", (4, 3)),
+    "hugepage_size_reversed": ("scheme {\n  action stat\n  filter reject hugepage_size 2M..4K\n"
+                               "}\n", "minimum above its maximum", (3, 3)),
+    "paddr_regions_overlap": ("monitor { ops paddr }\ntarget region 1M..64M\n"
+                              "target region 32M..96M\n" + STAT,
+                              "0x100000..0x4000000 and 0x2000000..0x6000000 overlap", (3, 1)),
+    "fvaddr_regions_overlap": ("monitor { ops fvaddr }\n"
+                               "target pid 1 region 256M..512M region 384M..640M\n" + STAT,
+                               "overlap", (2, 1)),
+    "paddr_regions_share_a_page": ("monitor { ops paddr }\ntarget region 0x100000..0x100800\n"
+                                   "target region 0x100800..64M\n" + STAT,
+                                   "share a 4 KiB page", (3, 1)),
+    "goal_node_eligible_on_vaddr": ("target pid 1\nscheme {\n  action stat\n"
+                                    "  quota { size 1G; goal node_eligible_mem_bp 20% nid 0 }\n"
+                                    "}\n", "paddr only", (4, 20)),
+}
+# what the kernel takes (tests/kernel/test_kernel_refusals.py) but makes meaningless
+WMARKS = "scheme {{\n  action pageout\n  watermarks {{\n    metric free_mem_rate\n" \
+    "    interval 5s\n    high {}\n    mid {}\n    low {}\n  }}\n}}\n"
+MEANINGLESS = {
+    "high_below_low": (WMARKS.format("10%", "5%", "20%"), "high is below low", "never runs",
+                       (6, 10)),
+    "mid_above_high": (WMARKS.format("20%", "40%", "10%"), "mid is above high",
+                       "mid has no effect", (7, 9)),
+    "mid_below_low": (WMARKS.format("50%", "10%", "20%"), "mid is below low",
+                      "never runs again", (7, 9)),
+    "low_above_1000": (WMARKS.format("1500permil", "1200permil", "1100permil"),
+                       "low is above 1000 permil", "never runs", (8, 9)),
+    "high_above_1000": (WMARKS.format("150%", "40%", "20%"), "high is above 1000 permil",
+                        "never deactivates", (6, 10)),
+    "mid_above_1000": (WMARKS.format("1500permil", "1200permil", "100permil"),
+                       "mid is above 1000 permil", "mid has no effect", (7, 9)),
+    "reset_0_with_size": ("scheme {\n  action pageout\n  quota {\n    size 1G\n"
+                          "    reset 0ms\n  }\n}\n", "reset interval is 0",
+                          "size 1073741824 bytes limit is per apply", (5, 11)),
+    "reset_0_with_goal": ("scheme {\n  action pageout\n  apply_interval 1s\n  quota {\n"
+                          "    reset 0s\n    goal some_mem_psi_us 1ms\n  }\n}\n",
+                          "(each 1000 ms)", "goal-tuned size limit", (5, 11)),
+    # a legacy line: the watermark fields (metric to low), and the reset field
+    "legacy_wmarks": ("4K max 0 0 5s max pageout 1G 1s 0 3 7 free_mem_rate 5s 200 400 100\n",
+                      "mid is above high", "accepts them", (1, 60)),
+    "legacy_reset_0": ("4K max 0 0 5s max pageout 1G min\n", "reset interval is 0",
+                       "per apply", (1, 30)),
+}
+
+
+def _error_of(text):
+    with pytest.raises(DamosError) as e:
+        unit_from_text(text)
+    return e.value
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_AT_ON))
+def test_what_the_kernel_refuses_at_on_is_an_error_at_its_setting(name):
+    text, words, at = REFUSED_AT_ON[name]
+    e = _error_of(text)
+    assert words in e.message and (e.loc.line, e.loc.col) == at, (e.message, e.loc)
+    assert "kernel refuses" in e.message or "paddr only" in e.message
+
+
+@pytest.mark.parametrize("name", sorted(MEANINGLESS))
+def test_what_the_kernel_takes_but_makes_meaningless_is_an_error_saying_what_it_does(name):
+    text, problem, does, at = MEANINGLESS[name]
+    e = _error_of(text)
+    assert problem in e.message and does in e.message, e.message
+    assert "the kernel accepts" in e.message and (e.loc.line, e.loc.col) == at, (e.message,
+                                                                                 e.loc)
+
+
+@pytest.mark.parametrize("text", [
+    # the kernel's bounds themselves
+    "monitor { nr_regions 3..3 }\n" + STAT,
+    "monitor {\n  intervals_goal {\n    access 4%\n    aggrs 3\n    min_sample 5ms\n"
+    "    max_sample 5ms\n  }\n}\n" + STAT,
+    # aggrs 0: no tuning, and the kernel checks no bound
+    "monitor {\n  intervals_goal {\n    access 4%\n    aggrs 0\n    min_sample 10ms\n"
+    "    max_sample 2ms\n  }\n}\n" + STAT,
+    "target pid 1\nscheme { action stat; filter allow addr 4K..4K }\n",
+    "scheme { action stat; filter allow hugepage_size 2M..2M }\n",
+    # touching regions, and regions a page apart
+    "monitor { ops paddr }\ntarget region 1M..32M\ntarget region 32M..64M\n" + STAT,
+    "monitor { ops paddr }\ntarget region 0x100000..0x100800\ntarget region 0x101000..64M\n"
+    + STAT,
+    # vaddr's regions are not written: the kernel never sees them overlap
+    "target pid 1 region 1M..64M region 32M..96M\n" + STAT,
+    WMARKS.format("100%", "100%", "0%"), WMARKS.format("50%", "50%", "50%"),
+    # metric none: the kernel never looks at them
+    WMARKS.format("10%", "20%", "300%").replace("free_mem_rate", "none"),
+    "scheme { action pageout; quota { reset 0s; weights size 1 access 1 age 1 } }\n",
+    "4K max 0 0 5s max pageout min min\n",
+])
+def test_the_edges_the_kernel_takes_stay_valid(text):
+    unit_from_text(text)
+
+
+def test_every_command_refuses_them_with_file_line_col(tmp_path):
+    for name, (text, words, at) in [*((n, (t, w, a)) for n, (t, w, a) in REFUSED_AT_ON.items()),
+                                    *((n, (t, p, a)) for n, (t, p, _, a) in
+                                      MEANINGLESS.items())][::4]:
+        f = tmp_path / f"{name}.damos"
+        f.write_text(text)
+        for args in (("check", str(f)), ("compile", str(f), "-t", "sysfs"),
+                     ("apply", str(f), "--pid", "1", "--sysfs-root", str(tmp_path / "none"))):
+            r = damos(*args)
+            assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+            assert r.stderr.startswith(f"{f}:{at[0]}:{at[1]}: error: ") and words in r.stderr, \
+                (args, r.stderr)
+
+
+def test_a_damo_json_refusal_names_its_json_path(tmp_path):
+    import json
+    f = tmp_path / "k.json"
+    ctx = {"ops": "vaddr", "targets": [{"pid": 1, "regions": []}],
+           "nr_regions": {"min": 2, "max": 1000},
+           "schemes": [{"action": "stat", "watermarks": {
+               "metric": "free_mem_rate", "interval_us": 1000000, "high_permil": 200,
+               "mid_permil": 400, "low_permil": 100}}]}
+    f.write_text(json.dumps({"kdamonds": [{"contexts": [ctx]}]}))
+    r = damos("check", str(f))
+    assert r.returncode == 2 and f"{f}:kdamonds[0].contexts[0].nr_regions.min: error:" in \
+        r.stderr, r.stderr
+    ctx["nr_regions"]["min"] = 3
+    f.write_text(json.dumps({"kdamonds": [{"contexts": [ctx]}]}))
+    r = damos("check", str(f))
+    assert f"{f}:kdamonds[0].contexts[0].schemes[0].watermarks.mid_permil: error:" in \
+        r.stderr, r.stderr
+    f.write_text(json.dumps(ctx["schemes"]))
+    r = damos("check", str(f))
+    assert f"{f}:[0].watermarks.mid_permil: error:" in r.stderr, r.stderr
 
 
 def test_one_version_gate_per_interface():

@@ -29,7 +29,7 @@ from ..errors import DamosError
 from ..sysfs import layout as L
 from ..sysfs.plan import Write, plan, plan_for
 from ..sysfs.probe import command_feature, feature_of_path, missing_features, probe
-from ..sysfs.read import kdamonds, nr_schemes, read_context, read_stats
+from ..sysfs.read import kdamonds, normalize, nr_schemes, read_context, read_stats
 from ..sysfs.root import tree
 from ..sysfs.standin import StandIn
 from . import exclusive
@@ -263,7 +263,7 @@ def apply(unit, options=None, *, root: str | None = None, module_root: str | Non
     kpid = kdamonds(fs)[slot].pid
     ctx = unit.context
     info = {"kdamond_pid": kpid, "ops": ctx.ops, "source": unit.source_name,
-            "targets": [t.pid for t in ctx.targets], "created_slot": create,
+            "source_path": _source_path(unit), "targets": [t.pid for t in ctx.targets], "created_slot": create,
             "started": time.time(), "stopped_damon_stat": stat_runs}
     owners = Owners(fs)
     try:
@@ -275,6 +275,13 @@ def apply(unit, options=None, *, root: str | None = None, module_root: str | Non
                          "it was stopped and removed again"
                          + ("; " + "; ".join(problems) if problems else "")) from None
     return {"index": slot, **info}
+
+
+def _source_path(unit) -> str | None:
+    """The file's absolute path (None for text that is not a file): how
+    ``apply --ensure`` knows the kdamond a file started, whatever the cwd."""
+    name = unit.source_name
+    return os.path.realpath(name) if name and os.path.isfile(name) else None
 
 
 # -- update and stop --------------------------------------------------------------
@@ -402,3 +409,67 @@ def stop(*, root: str | None = None, index: int | None = None,
             if d["stopped_damon_stat"]:
                 d["damon_stat"] = note
     return out
+
+
+# -- apply --ensure -----------------------------------------------------------------
+
+UNCHANGED, UPDATED, APPLIED = "unchanged", "updated", "applied"
+
+
+def _of_file(info: dict, unit) -> bool:
+    """Whether the ownership record ``info`` is of the file ``unit`` came from."""
+    path = _source_path(unit)
+    if path is not None and info.get("source_path"):
+        return info["source_path"] == path
+    return info.get("source") == unit.source_name
+
+
+def _comparable(ctx: model.Context) -> model.Context:
+    """``ctx`` as the kernel stores it, less what a running kdamond changes by
+    itself: with an intervals goal the kernel tunes sample and aggr, and the
+    files show the tuned values once refreshed."""
+    ctx = normalize(ctx)
+    if ctx.intervals_goal is not None:
+        ctx = replace(ctx, intervals=replace(ctx.intervals, sample_us=0, aggr_us=0))
+    return ctx
+
+
+def wanted_context(unit, info: dict | None) -> model.Context:
+    """The context ``update`` would commit: a pid-taking file without a target
+    keeps the running kdamond's targets."""
+    ctx = unit.context
+    if catalog.OPS[ctx.ops].takes_pid and not ctx.targets and info and info.get("targets"):
+        ctx = replace(ctx, targets=tuple(model.Target(p) for p in info["targets"]))
+    return ctx
+
+
+def ensure(unit, options=None, *, root: str | None = None, module_root: str | None = None,
+           sleep=time.sleep, stop_damon_stat: bool = False) -> dict:
+    """Converge the tree on ``unit``: ``action`` is :data:`UNCHANGED` when the
+    kdamond this file started runs it as written (then nothing is written, not
+    even a state command), :data:`UPDATED` when it runs something else (the
+    difference is committed online, as ``update`` does), :data:`APPLIED` when
+    no kdamond of this file runs (as ``apply`` does; one of this file whose
+    target exited is cleared first)."""
+    fs = tree(root)
+    owners = Owners(fs)
+    mine = [k for k in kdamonds(fs)
+            if owners.owns(fs, k) and _of_file(owners.get(k.index) or {}, unit)]
+    if len(mine) > 1:
+        raise DamosError(f"{unit.source_name} started several kdamonds "
+                         f"({', '.join(str(k.index) for k in mine)}); stop all but one "
+                         "('damos stop ID')")
+    if mine:
+        k = mine[0]
+        if k.state == L.ON:
+            info = owners.get(k.index)
+            have = read_context(fs, L.context_dir(k.index))
+            if _comparable(have) == _comparable(wanted_context(unit, info)):
+                return {"action": UNCHANGED, "index": k.index, "kdamond_pid": k.pid}
+            res = update(unit, options, root=root, index=k.index, sleep=sleep)
+            return {"action": UPDATED, **res}
+        check_root(fs)
+        stop(root=root, index=k.index, module_root=module_root)
+    info = apply(unit, options, root=root, module_root=module_root, sleep=sleep,
+                 stop_damon_stat=stop_damon_stat)
+    return {"action": APPLIED, **info}

@@ -82,30 +82,58 @@ def _apply_module(file, sysfs_root, module_root, target, stop_damon_stat) -> int
     return 0
 
 
+# apply --ensure's exit statuses (besides EXIT_FAILED and EXIT_BAD_INPUT)
+EXIT_UNCHANGED = 0      # already running as written: nothing was written
+EXIT_UPDATED = 3        # the difference was committed to the running kdamond
+EXIT_APPLIED = 4        # a kdamond was started
+ENSURE_EXIT = {"unchanged": EXIT_UNCHANGED, "updated": EXIT_UPDATED, "applied": EXIT_APPLIED}
+
+
+def _ensure_json(action: str, info: dict) -> str:
+    import json
+    return json.dumps({"changed": action != "unchanged", "action": action,
+                       "kdamond": info.get("index"), "kdamond_pid": info.get("kdamond_pid")})
+
+
 @body
 def apply(file: str, pid=None, sysfs_root=None, module_root=None, target: str = "sysfs",
-          stop_damon_stat: bool = False) -> int:
+          stop_damon_stat: bool = False, ensure: bool = False, as_json: bool = False) -> int:
+    if ensure and target != "sysfs":
+        fail(DamosError(f"--ensure applies to --target sysfs only, not {target!r}"), "damos apply")
     if target.replace("_", "-") in MODULE_TARGETS:
+        if as_json:
+            fail(DamosError("--json applies to --target sysfs only"), "damos apply")
         return _apply_module(file, sysfs_root, module_root, target, stop_damon_stat)
     if target != "sysfs":
         _die(DamosError(f"--target must be sysfs, reclaim or lru_sort, not {target!r}"))
     unit = unit_or_exit(file, interface=catalog.SYSFS, pid=pid)
-    from .apply import apply as apply_unit
+    from . import apply as A
     try:
         if sysfs_root is None:
             _refuse_under_tests(None, module_root)
-        info = apply_unit(unit, root=sysfs_root,
-                          module_root=module_root_for(sysfs_root, module_root),
-                          stop_damon_stat=stop_damon_stat)
+        run = A.ensure if ensure else A.apply
+        info = run(unit, root=sysfs_root, module_root=module_root_for(sysfs_root, module_root),
+                   stop_damon_stat=stop_damon_stat)
     except DamosError as e:
         _die(e, "damos apply", unit)
+    action = info.pop("action", A.APPLIED)
     n = len(unit.context.schemes)
-    if info["stopped_damon_stat"]:
-        out("damos apply: DAMON_STAT was running and is stopped while this kdamond runs "
-            f"(--stop-damon-stat); 'damos stop {info['index']}' starts it again")
-    out(f"damos apply: kdamond {info['index']} is on (pid {info['kdamond_pid']}), "
-        f"{n} scheme{'s' if n != 1 else ''} from {unit.source_name}; "
-        f"see 'damos status', stop with 'damos stop {info['index']}'")
+    if as_json:
+        out(_ensure_json(action, info))
+    elif action == A.UNCHANGED:
+        out(f"damos apply: unchanged: kdamond {info['index']} (pid {info['kdamond_pid']}) "
+            f"runs {unit.source_name} as written; nothing was written")
+    elif action == A.UPDATED:
+        out(f"damos apply: updated: committed {unit.source_name} to kdamond {info['index']} "
+            f"(pid {info['kdamond_pid']}, still running)")
+    else:
+        if info["stopped_damon_stat"]:
+            out("damos apply: DAMON_STAT was running and is stopped while this kdamond runs "
+                f"(--stop-damon-stat); 'damos stop {info['index']}' starts it again")
+        out(f"damos apply: kdamond {info['index']} is on (pid {info['kdamond_pid']}), "
+            f"{n} scheme{'s' if n != 1 else ''} from {unit.source_name}; "
+            f"see 'damos status', stop with 'damos stop {info['index']}'")
+    return ENSURE_EXIT[action] if ensure else 0
 
 
 @body

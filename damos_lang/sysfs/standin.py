@@ -81,16 +81,26 @@ class StandIn(SysfsFs):
         self.pids = set(cfg.get("pids", []))
         self.memcgs = set(cfg.get("memcgs", []))
         self.module_root = cfg.get("module_root")
+        self.write_log = cfg.get("write_log")
+
+    def _log(self, rel: str, value: str) -> None:
+        """With a ``write_log`` file, one JSON line per write tried (before it
+        is performed, so a refused write is logged too)."""
+        if self.write_log:
+            with open(self.write_log, "a") as f:
+                f.write(json.dumps([rel, value]) + "\n")
 
     @staticmethod
     def create(root: str, version=(6, 12), pids=(), memcgs=("/",),
-               module_root: str | None = None) -> "StandIn":
+               module_root: str | None = None, write_log: str | None = None) -> "StandIn":
         """A fresh tree; with ``module_root``, 'on' fails with EBUSY while an
-        exclusive DAMON module there reads enabled Y (sysfs.md §7 trap 1)."""
+        exclusive DAMON module there reads enabled Y (sysfs.md §7 trap 1); with
+        ``write_log``, every later write is logged there (:meth:`_log`)."""
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, MARKER), "w") as f:
             json.dump({"version": list(version), "pids": sorted(pids),
-                       "memcgs": sorted(memcgs), "module_root": module_root}, f)
+                       "memcgs": sorted(memcgs), "module_root": module_root,
+                       "write_log": write_log}, f)
         fs = StandIn(root)
         fs._populate("", L.ADMIN)
         return fs
@@ -118,6 +128,7 @@ class StandIn(SysfsFs):
 
     # -- the kernel's write
     def write(self, rel: str, value: str) -> None:
+        self._log(rel, value)
         p = self.path(rel)
         found = L.locate(rel)
         if not os.path.isfile(p) or found is None:
