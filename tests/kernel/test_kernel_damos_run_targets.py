@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_kernel_damos_run import HOT, MIB, PRCL, STAT, part_means
+from test_kernel_damos_run import MIB, PRCL, STAT, judge_hot
 
 pytestmark = pytest.mark.kernel
 
@@ -70,16 +70,5 @@ def test_include_children_follows_the_forked_workload(run):
     added = [a["id"] for b in lines if b["type"] == "aggregation"
              for a in b.get("targets_added", ())]
     assert added == [child], added
-    hot, cov = [], []
-    for b in lines:
-        if b["type"] != "aggregation" or b["time_us"] < 3_000_000:
-            continue
-        for t in b["targets"]:
-            if t["id"] == child:
-                h, c = part_means(t["regions"], addr, addr + HOT)
-                hot.append(h)
-                cov.append(c)
-    assert len(hot) >= 20, len(hot)
-    # the same criterion as the idle --pid proof in test_kernel_damos_run.py
-    assert sum(hot) / len(hot) >= 6, hot
-    assert sum(1 for c in cov if c >= 0.8) >= 0.9 * len(cov), cov
+    ok, brief = judge_hot(lines, child, addr, length)
+    assert ok, brief
