@@ -70,9 +70,9 @@ def test_intervals_goal_is_honoured_and_recorded(tmp_path, idle_cfg):
     assert last["intervals"]["sample_us"] == 5000 and last["intervals"]["tunings"] >= 4
     assert last["intervals"]["intervals_goal"]["access_bp"] == 400
     text = "\n".join(summary_lines(summary))
-    assert (f"intervals_goal (access 4 %, every 3 aggregations, sampling 5 ms..1 s): "
-            f"sampling 5 ms -> ") in text
-    assert f"aggregation 100 ms -> " in text
+    assert ("intervals_goal (access 4 %, every 3 aggregations, sampling 5 ms..1 s): "
+            "sampling 5 ms -> ") in text
+    assert "aggregation 100 ms -> " in text
 
 
 def test_the_engines_apply_interval_follows_the_tuned_interval(idle_cfg):
