@@ -142,13 +142,16 @@ def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or da
         realtime: bool = typer.Option(False, "--realtime",
                                       help="Simulator: run at wall-clock pace."),
         seed: int = typer.Option(0, "--seed", help="Random seed (sampling, simulator)."),
+        max_cpu: Optional[str] = typer.Option(
+            None, "--max-cpu", metavar="PCT",
+            help="Bound damos run's own CPU (e.g. 2%) by widening the sampling interval."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view or progress lines.")):
     """Apply FILE's schemes in user space: DAMON's monitoring over page_idle and
     process_madvise(2), or on a simulated workload (docs/damos-run.md)."""
     from .run.command import run_file
     _exit(run_file(file, pid=pid or None, sim=sim, command=command or [], duration=duration,
                    dry_run=dry_run, record=record, realtime=realtime, seed=seed, quiet=quiet,
-                   cgroup=cgroup, include_children=include_children))
+                   cgroup=cgroup, include_children=include_children, max_cpu=max_cpu))
 
 
 _SYSFS_ROOT = typer.Option(None, "--sysfs-root", metavar="DIR",

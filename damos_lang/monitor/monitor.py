@@ -31,9 +31,28 @@ aggregations keep their length in time.  An aggregation that took fewer
 samples than its aggr_us / sample_us has each region's nr_accesses scaled to
 that many (rounded), so counts keep the kernel's meaning; `samples_taken`
 and the snapshot's `samples` say how many were really taken.
+
+Tuned intervals (tune.py): with `attrs.intervals_goal` (the kernel's
+kdamond_tune_intervals) and/or a CPU budget (`set_cpu_budget`), the sampling
+and aggregation intervals change at an aggregation boundary after the
+`on_aggregation` hooks and before the reset, as damon_set_attrs() changes
+them: the completed window's nr_accesses are converted to the new maximum
+(through bp, as the kernel does), ages scaled by old aggr / new aggr, the
+next aggregation is aggr/sample samples on.  Time is then counted from the
+change (`now_us` = time at the change + samples since times the new
+interval).  One difference from the kernel, on purpose: damon_set_attrs()
+restarts the update interval at every change (next_ops_update_sis = passed
++ update/sample), which starves the ops update whenever tuning is more
+frequent than the update interval; here the next update keeps its time (the
+µs left converted to samples of the new interval, rounded up), so maps,
+cgroup members and execs are still looked at every update interval.
+`on_attrs_changed` hooks hear of every call (a DAMOS engine re-times its
+apply intervals; the kernel calls damon_set_attrs() even when the clamped
+interval is the old one, and so does this); `tunings` lists the calls that
+changed the interval.
 """
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import fastpath as default_fastpath
@@ -44,6 +63,7 @@ from .regions import (Region, Splitter, Target, apply_min_nr_regions, merge_regi
                       set_regions, three_regions)
 from .rng import Rng
 from .sources.base import AccessSource
+from .tune import CpuBudget, IntervalsTuner, Tuning
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,9 @@ class Snapshot:
     # samples really taken in this aggregation (fewer than aggr_us / sample_us
     # when the monitor fell behind; nr_accesses are then scaled), None if all
     samples: Optional[int] = None
+    # the intervals this window was sampled with
+    sample_us: Optional[int] = None
+    aggr_us: Optional[int] = None
 
     def bytes_with_accesses(self, min_nr_accesses: int = 1) -> int:
         """damo's WSS: bytes of regions with nr_accesses >= the threshold."""
@@ -103,6 +126,8 @@ AggregationHook = Callable[["Monitor", Snapshot], None]
 MonitorHook = Callable[["Monitor"], None]
 # fn(monitor, added target ids, [(removed target id, why)])
 TargetsHook = Callable[["Monitor", List[int], List[Tuple[int, str]]], None]
+# fn(monitor, old attrs, the change)
+AttrsHook = Callable[["Monitor", MonitorAttrs, Tuning], None]
 
 
 def scale_count(nr: int, slots: int, taken: int) -> int:
@@ -125,6 +150,15 @@ class Monitor:
         self.passed = 0
         self.next_aggr = attrs.aggr_us // attrs.sample_us
         self.next_update = attrs.update_us // attrs.sample_us
+        self._base_passed = 0             # passed at the last change of intervals
+        self._base_us = 0                 # the time then
+        # the kernel's attrs.aggr_samples: the file's aggr/sample, kept by tuning
+        self.aggr_samples = max(1, attrs.aggr_us // attrs.sample_us)
+        self.tuner = (IntervalsTuner(attrs.intervals_goal, self.aggr_samples)
+                      if attrs.tuning else None)
+        self.cpu_budget: Optional[CpuBudget] = None
+        self.tunings: List[Tuning] = []
+        self.on_attrs_changed: List[AttrsHook] = []
         self.aggregations = 0
         self.sz_limit = attrs.min_region_sz
         self.on_sample: List[MonitorHook] = []
@@ -143,8 +177,78 @@ class Monitor:
     # --- time ------------------------------------------------------------------
     @property
     def now_us(self) -> int:
-        """Simulated time: sampling intervals done times the sampling interval."""
-        return self.passed * self.attrs.sample_us
+        """Simulated time: sampling intervals done times the sampling interval
+        (counted from the last change of intervals)."""
+        return self._base_us + (self.passed - self._base_passed) * self.attrs.sample_us
+
+    # --- tuning --------------------------------------------------------------------
+    def set_cpu_budget(self, budget: CpuBudget) -> None:
+        """Bound the monitor's own CPU (tune.py); measured from now."""
+        self.cpu_budget = budget
+        budget.start(self.now_us)
+        if self.tuner is not None:
+            self.tuner.floor_us = budget.floor_us
+
+    def _regions_sizes_counts(self):
+        return ((r.end - r.start, r.nr_accesses) for t in self.targets for r in t.regions)
+
+    def _tune(self, na: int) -> None:
+        """At an aggregation boundary, after the hooks: the goal tuner, then the
+        CPU budget (each as kdamond_tune_intervals calls damon_set_attrs)."""
+        tuner, budget = self.tuner, self.cpu_budget
+        if tuner is not None and tuner.due(self.passed):
+            self.next_aggr = na        # as the kernel: not "in the middle of an aggregation"
+            new = tuner.tune(self.attrs.sample_us, self._regions_sizes_counts())
+            if new is not None:
+                self.set_intervals(new, "intervals_goal", score_bp=tuner.last_score_bp)
+        if budget is not None:
+            floor = budget.observe(self.now_us, self.attrs.sample_us)
+            if floor is not None:
+                self.next_aggr = na
+                if tuner is not None:
+                    tuner.floor_us = floor
+                    if self.attrs.sample_us < tuner.min_sample_us:
+                        self.set_intervals(tuner.min_sample_us, "max_cpu",
+                                           cpu_percent=budget.last_percent)
+                elif floor != self.attrs.sample_us:
+                    self.set_intervals(floor, "max_cpu", cpu_percent=budget.last_percent)
+
+    def set_intervals(self, sample_us: int, by: str = "user", score_bp: Optional[int] = None,
+                      cpu_percent: Optional[float] = None) -> Tuning:
+        """damon_set_attrs() with a new sampling interval and aggr = sample x
+        aggr_samples (the ratio kept); see the module doc for what moves."""
+        self.sync_regions()
+        old = self.attrs
+        new = replace(old, sample_us=sample_us, aggr_us=sample_us * self.aggr_samples)
+        passed = self.passed
+        aggregating = passed < self.next_aggr
+        old_max, new_max = old.samples_per_aggr, new.samples_per_aggr
+
+        def conv(nr: int) -> int:      # damon_nr_accesses_for_new_attrs
+            return nr * 10000 // old_max * new_max // 10000
+        for t in self.targets:
+            for r in t.regions:
+                if not aggregating:
+                    r.nr_accesses = conv(r.nr_accesses)
+                else:
+                    r.last_nr_accesses = conv(r.last_nr_accesses)
+                    r.nr_accesses = 0
+                r.age = r.age * old.aggr_us // new.aggr_us
+        now = self.now_us
+        update_left_us = max(0, self.next_update - passed) * old.sample_us
+        self._base_us, self._base_passed = now, passed
+        self.attrs = new
+        self.next_aggr = passed + new.aggr_us // new.sample_us
+        self.next_update = passed + -(-update_left_us // new.sample_us)
+        if aggregating:
+            self._window_start, self._window_taken = passed, 0
+        change = Tuning(passed, now, by, old.sample_us, new.sample_us, new.aggr_us,
+                        score_bp, cpu_percent)
+        if new.sample_us != old.sample_us:
+            self.tunings.append(change)
+        for hook in self.on_attrs_changed:
+            hook(self, old, change)
+        return change
 
     # --- setup -----------------------------------------------------------------
     def start(self) -> None:
@@ -246,7 +350,7 @@ class Monitor:
     # --- the loop ----------------------------------------------------------------
     def _catch_up(self) -> None:
         """On a wall clock, skip the sampling slots already past (see above)."""
-        slot = self._elapsed() // self.attrs.sample_us
+        slot = self._base_passed + max(0, self._elapsed() - self._base_us) // self.attrs.sample_us
         if slot > self.passed:
             self.passed = max(self.passed, min(slot, self.next_aggr - 1, self.next_update - 1))
 
@@ -313,6 +417,9 @@ class Monitor:
         if aggregated:
             for agg_hook in self.on_aggregation:
                 agg_hook(self, snapshot)
+            if self.tuner is not None or self.cpu_budget is not None:
+                self._tune(na)
+                attrs = self.attrs
             self.next_aggr = na + attrs.aggr_us // attrs.sample_us
             self._window_start, self._window_taken = self.passed, 0
             for t in self.targets:
@@ -359,7 +466,7 @@ class Monitor:
             TargetSnapshot(t.target_id, tuple(
                 RegionSnapshot(r.start, r.end, r.nr_accesses, r.age, r.last_nr_accesses)
                 for r in t.regions))
-            for t in self.targets), samples)
+            for t in self.targets), samples, self.attrs.sample_us, self.attrs.aggr_us)
 
     def moving_nr_accesses(self, r: Region) -> int:
         """nr' (algorithm.md §4, 7.3): what DAMOS matches against mid-window

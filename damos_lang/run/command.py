@@ -26,6 +26,20 @@ def run_file(file: str, *, pid=None, **kw) -> int:
     return run(unit, pid=pids, **kw)
 
 
+def parse_percent(text: str) -> float:
+    """--max-cpu: '2%', '2.5%' or '2' (percent of one CPU), above 0 and at most 100."""
+    import math
+    t = text.strip()
+    try:
+        v = float(t[:-1] if t.endswith("%") else t)
+    except ValueError:
+        v = math.nan
+    if not (0 < v <= 100):              # also NaN
+        raise RunError(f"--max-cpu {text!r}: give a percentage of one CPU above 0 and at most "
+                       "100, e.g. --max-cpu 2%")
+    return v
+
+
 def error(msg: str) -> int:
     print(f"damos run: error: {msg}", file=sys.stderr)
     return EXIT_ERROR
@@ -34,7 +48,7 @@ def error(msg: str) -> int:
 def run(unit, *, pid, sim: Optional[str], command: List[str],
         duration: Optional[str], dry_run: bool, record: Optional[str], realtime: bool,
         seed: int, quiet: bool, cgroup: Optional[str] = None,
-        include_children: bool = False) -> int:
+        include_children: bool = False, max_cpu: Optional[str] = None, cpu_time=None) -> int:
     """Run ``unit``'s schemes; returns the exit status."""
     ctx = unit.context
     pids = [] if pid is None else [pid] if isinstance(pid, int) else list(pid)
@@ -52,12 +66,13 @@ def run(unit, *, pid, sim: Optional[str], command: List[str],
         return error("--include-children needs processes: --pid, --cgroup or -- CMD")
     try:
         duration_us = parse_duration(duration) if duration else None
+        max_cpu_pct = parse_percent(max_cpu) if max_cpu is not None else None
     except RunError as e:
         return error(str(e))
     opts = RunOptions(pids=pids, cgroup=cgroup, include_children=include_children, sim=sim,
                       command=list(command), duration_us=duration_us,
                       dry_run=dry_run, record=record, realtime=realtime, seed=seed,
-                      source_name=unit.source_name)
+                      source_name=unit.source_name, max_cpu=max_cpu_pct, cpu_time=cpu_time)
     from .live import LiveView, PlainView, summary_lines
     live = not quiet and sys.stdout.isatty()
     view = LiveView() if live else (None if quiet else PlainView())

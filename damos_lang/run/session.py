@@ -25,7 +25,7 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 from .. import catalog
@@ -33,6 +33,7 @@ from ..model import Context
 from ..monitor import (Monitor, MonitorAttrs, MonitorError, PageIdleSource, SimulatorSource,
                        TargetGone, make_clock)
 from ..monitor.regions import set_regions
+from ..monitor.tune import CpuBudget, IntervalsGoal
 from . import discovery
 from . import record as rec
 from . import workloads
@@ -61,6 +62,8 @@ class RunOptions:
     realtime: bool = False
     seed: int = 0
     source_name: str = "<program>"
+    max_cpu: Optional[float] = None      # --max-cpu: percent of one CPU
+    cpu_time: Optional[object] = None    # seam: fn() -> CPU seconds (default time.process_time)
 
 
 @dataclass
@@ -90,6 +93,13 @@ class Summary:
     samples_due: int = 0
     samples_per_aggr: int = 0
     crossings: Optional[dict] = None    # page_idle: kernel crossings per region-sample
+    sample_us: int = 0                  # the intervals at the start (the file's) ...
+    aggr_us: int = 0
+    final_sample_us: int = 0            # ... and at the end (tuned)
+    final_aggr_us: int = 0
+    tunings: List[dict] = field(default_factory=list)
+    intervals_goal: Optional[dict] = None
+    max_cpu: Optional[dict] = None      # what --max-cpu did
 
     @property
     def fell_behind(self) -> bool:
@@ -104,10 +114,14 @@ class Summary:
 
 def attrs_of(ctx: Context) -> MonitorAttrs:
     iv = ctx.intervals
+    g = ctx.intervals_goal
+    goal = (IntervalsGoal(g.access_bp, g.aggrs, g.min_sample_us, g.max_sample_us)
+            if g is not None and g.aggrs else None)
     try:
         return MonitorAttrs(sample_us=iv.sample_us, aggr_us=iv.aggr_us, update_us=iv.update_us,
                             min_nr_regions=ctx.nr_regions_min,
-                            max_nr_regions=min(ctx.nr_regions_max, 1 << 31))
+                            max_nr_regions=min(ctx.nr_regions_max, 1 << 31),
+                            intervals_goal=goal)
     except MonitorError as e:
         raise RunError(str(e)) from None
 
@@ -153,6 +167,7 @@ class Session:
         self._ignored: set = set()            # members with nothing to monitor (kernel threads)
         self._added: List[dict] = []          # target events for the next record line
         self._removed: List[dict] = []
+        self._tuned: List[dict] = []          # interval changes for the next record line
 
     # --- setup --------------------------------------------------------------------
     def mode(self) -> str:
@@ -214,6 +229,15 @@ class Session:
         self.monitor = Monitor(self.attrs, self.source, target_ids=roots, seed=o.seed,
                                clock=clock)
         self.monitor.on_targets_changed.append(self._targets_changed)
+        self.monitor.on_attrs_changed.append(self._attrs_changed)
+        if o.max_cpu is not None:
+            g = self.attrs.intervals_goal
+            # the budget's floor never narrows below the file's sampling interval,
+            # or with a goal its min_sample (where the goal tuner may go anyway)
+            budget = CpuBudget(o.max_cpu, g.min_sample_us if g else self.attrs.sample_us,
+                               **({"max_sample_us": g.max_sample_us} if g else {}),
+                               **({"cpu_time": o.cpu_time} if o.cpu_time else {}))
+            self.monitor.set_cpu_budget(budget)
         origin = "command" if mode == "command" else "--pid"
         for pid in roots:
             self._info(pid, origin if mode != "sim" else "simulator")
@@ -250,7 +274,8 @@ class Session:
                                            workload=self.workload,
                                            clock_origin_s=self.monitor.clock.origin_s,
                                            target_info=[self._current[p].as_dict()
-                                                        for p in self.pids]))
+                                                        for p in self.pids],
+                                           max_cpu=o.max_cpu))
             self._added.clear()
 
     def _real_targets(self):
@@ -350,6 +375,14 @@ class Session:
                     remove(pid)
             self._exes.pop(pid, None)
 
+    def _attrs_changed(self, monitor, old, change) -> None:
+        if change.sample_us == change.old_sample_us:
+            return                        # re-set to the same (clamped) interval
+        d = {k: v for k, v in asdict(change).items() if v is not None and k != "passed"}
+        if d.get("cpu_percent") is not None:
+            d["cpu_percent"] = round(d["cpu_percent"], 3)
+        self._tuned.append(d)
+
     def _check_exec(self, monitor) -> None:
         for pid, exe in list(self._exes.items()):
             now = _exe(pid)
@@ -403,7 +436,9 @@ class Session:
                 line["targets_added"] = self._added
             if self._removed:
                 line["targets_gone"] = self._removed
-            self._added, self._removed = [], []
+            if self._tuned:
+                line["tuned"] = self._tuned
+            self._added, self._removed, self._tuned = [], [], []
             self.recorder.write(line)
         if self.view:
             self.view.update(self, snapshot, stats, resident)
@@ -473,7 +508,13 @@ class Session:
             samples_taken=m.samples_taken, samples_due=m.passed,
             samples_per_aggr=self.attrs.samples_per_aggr,
             crossings=(self.source.crossings_per_sample()
-                       if getattr(self.source, "samples", 0) else None))
+                       if getattr(self.source, "samples", 0) else None),
+            sample_us=self.attrs.sample_us, aggr_us=self.attrs.aggr_us,
+            final_sample_us=m.attrs.sample_us, final_aggr_us=m.attrs.aggr_us,
+            tunings=[asdict(t) for t in m.tunings],
+            intervals_goal=(asdict(self.attrs.intervals_goal)
+                            if self.attrs.intervals_goal else None),
+            max_cpu=self._max_cpu_summary())
         if self.recorder:
             line = {"type": "summary", "reason": reason, "time_us": s.time_us,
                     "aggregations": s.aggregations, "cpu_s": round(s.cpu_s, 4),
@@ -483,12 +524,33 @@ class Session:
                     "samples_taken": s.samples_taken, "samples_due": s.samples_due,
                     "crossings_per_sample": ({k: round(v, 4) for k, v in s.crossings.items()}
                                              if s.crossings else None),
+                    "intervals": {"sample_us": s.sample_us, "aggr_us": s.aggr_us,
+                                  "final_sample_us": s.final_sample_us,
+                                  "final_aggr_us": s.final_aggr_us,
+                                  "tunings": len(s.tunings),
+                                  "intervals_goal": s.intervals_goal},
+                    "max_cpu": s.max_cpu,
                     "targets": [i.as_dict() for i in s.targets]}
+            if self._tuned:
+                line["tuned"] = self._tuned
             if self._added or self._removed:
                 line["targets_added"], line["targets_gone"] = self._added, self._removed
             self.recorder.write(line)
             s.record_lines = self.recorder.lines
         return s
+
+    def _max_cpu_summary(self) -> Optional[dict]:
+        b = self.monitor.cpu_budget
+        if b is None:
+            return None
+        by_cpu = [t for t in self.monitor.tunings if t.by == "max_cpu"]
+        return {"percent": b.percent, "file_sample_us": self.attrs.sample_us,
+                "widest_sample_us": max([self.attrs.sample_us] + [t.sample_us for t in by_cpu]),
+                "final_sample_us": self.monitor.attrs.sample_us,
+                "final_floor_us": b.floor_us,
+                "changes": len(by_cpu), "windows": b.windows,
+                "last_cpu_percent": (None if b.last_percent is None
+                                     else round(b.last_percent, 3))}
 
     def _cleanup(self) -> None:
         if self.view:

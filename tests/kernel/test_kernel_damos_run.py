@@ -182,3 +182,33 @@ def test_kdamond_and_damos_run_agree_on_what_is_hot(run):
     brief = {"kdamond_hot": k_bytes, "damos_run_hot": o_bytes, "both": both}
     assert k_bytes >= 6 * MIB and o_bytes >= 6 * MIB, brief
     assert both >= 0.8 * k_bytes and both >= 0.8 * o_bytes, brief
+
+
+# stock 7.3.4's kdamond on the same file and workload (test_kernel_stock73.py's
+# "intervals" proof, jobs/stock73-acts.sh: `workload 64 0 0`, sample_us read
+# after update_tuned_intervals), measured 2026-12-03 in its three runs: (seconds
+# after the start, sample_us): run 1 (2.07, 19995) (4.17, 39986), run 2 (2.06,
+# 19995) (4.15, 39988), run 3 (2.05, 19992) (4.12, 39980): two near-doublings by
+# 2 s, three by 4 s (the tunings at 0.3, 0.9, 2.1 and 4.5 s of an idle target).
+KERNEL_TUNED_SAMPLE_US = ((2.05, 19992), (2.07, 19995), (4.12, 39980), (4.17, 39988))
+TUNED_TOLERANCE = 0.15      # sample_us within 15 % of the kernel's at the same time
+
+
+def test_intervals_goal_moves_sampling_as_the_stock_kernels_kdamond(run):
+    from test_kernel_stock73 import ACTS
+    assert run.text("intervals.damos") == ACTS["intervals"]        # the same file
+    kv = dict(line.split("=", 1) for line in run.text("result.txt").splitlines() if "=" in line)
+    ctx = f"{run.text('intervals.out')}\n{run.text('intervals.err')}"
+    assert kv["intervals_rc"] == "0", ctx
+    body = [b for b in records(run, "intervals.jsonl") if b["type"] == "aggregation"]
+    assert all(b["aggr_us"] == 20 * b["sample_us"] for b in body), ctx
+
+    def sample_at(t_us):
+        """The sampling interval of the aggregation window holding t_us."""
+        return next(b["sample_us"] for b in body if b["time_us"] >= t_us)
+    trajectory = [(b["time_us"], b["sample_us"]) for b in body if "tuned" in b]
+    for t_s, kernel_us in KERNEL_TUNED_SAMPLE_US:
+        ours = sample_at(int(t_s * 1e6))
+        assert abs(ours - kernel_us) <= TUNED_TOLERANCE * kernel_us, (t_s, ours, kernel_us,
+                                                                      trajectory, ctx)
+    assert "intervals_goal (access 4 %" in run.text("intervals.out"), ctx
