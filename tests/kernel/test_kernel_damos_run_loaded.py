@@ -26,7 +26,7 @@ def run(kernel_rig, custom_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("damos-run-loaded-vm")
     files = {"stat.damos": STAT, "accuracy.damos": ACCURACY_STAT}
     files.update({f"{w}.cfg": text for w, text in _configs().items()})
-    r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("damos-run-loaded.sh"), timeout=400,
+    r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("damos-run-loaded.sh"), timeout=900,
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
                           env={"HOSTRUN_ENV": f"PYTHONPATH={kernel_rig.PROJECT_ROOT}"},
                           files=files)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.kernel
 @pytest.fixture(scope="module")
 def run(kernel_rig, custom_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("damos-run-targets-vm")
-    r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("damos-run-targets.sh"), timeout=240,
+    r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("damos-run-targets.sh"), timeout=600,
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
                           env={"HOSTRUN_ENV": f"PYTHONPATH={kernel_rig.PROJECT_ROOT}"},
                           files={"stat.damos": STAT, "prcl.damos": PRCL})
