@@ -1,10 +1,11 @@
 """Run inside the VM by jobs/cpu-scale.sh (host Python in the chroot): how
 the cost of each way of finding a working set grows with memory.
 
-usage: cpu_scale.py PID TOTAL_MIB HOT_MIB SECS DAMOS_FILE OUT.json [REGIONS...]
+usage: cpu_scale.py PID ADDR TOTAL_MIB HOT_MIB SECS DAMOS_FILE OUT.json [REGIONS...]
 
 Against one running rig workload (TOTAL MiB, the first HOT MiB written all
-the time), one after the other (they share the accessed bits), SECS s each:
+the time), one after the other (they share the accessed bits), SECS s each (ADDR: where the
+workload's buffer starts, from its first line):
   kdamond    DAMON in the kernel, written to sysfs here (vaddr, the
              scheme's pattern as a stat scheme, 5 ms / 100 ms / 1 s): its
              utime+stime from /proc/PID/stat;
@@ -96,13 +97,11 @@ def damos_run(pid: int, secs: float, damos_file: str, regions, out_dir: str) -> 
 
 
 def main(argv) -> int:
-    pid, total, hot, secs = int(argv[1]), int(argv[2]), int(argv[3]), float(argv[4])
-    damos_file, out = argv[5], argv[6]
-    fixed = [int(n) for n in argv[7:]]
+    pid, addr = int(argv[1]), int(argv[2], 16)
+    total, hot, secs = int(argv[3]), int(argv[4]), float(argv[5])
+    damos_file, out = argv[6], argv[7]
+    fixed = [int(n) for n in argv[8:]]
     out_dir = os.path.dirname(os.path.abspath(out))
-    with open(f"/proc/{pid}/maps") as f:
-        addr = next(int(line.split("-")[0], 16) for line in f
-                    if line.split()[-1] != "[vsyscall]" and _size(line) == total << 20)
     entries = json.load(open(out)) if os.path.exists(out) else []
     base = {"total_mib": total, "hot_mib": hot, "secs": secs}
     for regions in [(10, 1000)] + [(n, n) for n in fixed]:
@@ -120,11 +119,6 @@ def main(argv) -> int:
         json.dump(entries, f, indent=1)
         f.write("\n")
     return 0
-
-
-def _size(maps_line: str) -> int:
-    s, e = maps_line.split()[0].split("-")
-    return int(e, 16) - int(s, 16)
 
 
 if __name__ == "__main__":

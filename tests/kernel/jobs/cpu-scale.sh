@@ -14,12 +14,13 @@ echo "mem_total_kb=$(awk '$1=="MemTotal:"{print $2}' /proc/meminfo)" >> $R
 rm -f /out/cpu-scale.json
 first=yes
 for mib in ${SIZES:-64 512 2048}; do
-  start_workload $mib $((mib / 8)) 0 || { echo "workload $mib did not start"; exit 3; }
+  rm -f /tmp/wl.out; pid=       # start_workload must not read the last size's line
+  start_workload $mib $((mib / 8)) 0
   [ -n "$pid" ] || { echo "workload $mib did not start"; exit 3; }
   echo "size_${mib}_pid=$pid" >> $R
   regions=
   [ $first = yes ] && regions=${REGIONS:-10 100 1000}
-  hostrun $PY $KDIR/cpu_scale.py $pid $mib $((mib / 8)) ${SECS:-5} $O/scheme.damos \
+  hostrun $PY $KDIR/cpu_scale.py $pid $addr $mib $((mib / 8)) ${SECS:-5} $O/scheme.damos \
       $O/cpu-scale.json $regions > /out/scale-$mib.out 2>&1
   echo "size_${mib}_rc=$?" >> $R
   kill $pid; wait $pid 2>/dev/null
