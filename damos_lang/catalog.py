@@ -284,7 +284,7 @@ class Setting:
 
 _MIGRATES = "damos run does not migrate pages"
 SETTINGS: dict[str, Setting] = {x.name: x for x in (
-    Setting(INTERVALS_GOAL, (6, 15), userspace_why_not="damos run keeps the file's intervals"),
+    Setting(INTERVALS_GOAL, (6, 15)),
     Setting(APPLY_INTERVAL, (6, 7)),
     Setting(TARGET_NID, (6, 11), userspace_why_not=_MIGRATES),
     Setting(DESTS, (6, 17), userspace_why_not=_MIGRATES),

@@ -119,7 +119,16 @@ def list_targets():
 def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or damo JSON"),
         command: Optional[List[str]] = typer.Argument(
             None, metavar="[-- CMD [ARGS...]]", help="Start this workload and run on it."),
-        pid: Optional[int] = typer.Option(None, "--pid", help="Run on this process (page_idle; root)."),
+        pid: Optional[List[int]] = typer.Option(
+            None, "--pid", help="Run on this process (page_idle; root); repeat for more, "
+                                "each its own target."),
+        cgroup: Optional[str] = typer.Option(
+            None, "--cgroup", metavar="PATH",
+            help="Every process of this cgroup v2 directory, each its own target; "
+                 "re-read every update interval."),
+        include_children: bool = typer.Option(
+            False, "--include-children",
+            help="Also the processes' descendants (re-scanned every update interval)."),
         sim: Optional[str] = typer.Option(
             None, "--sim", metavar="CFG",
             help="Simulate a masim workload config (or 'stairs', 'zigzag'); the default "
@@ -133,12 +142,16 @@ def run(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or da
         realtime: bool = typer.Option(False, "--realtime",
                                       help="Simulator: run at wall-clock pace."),
         seed: int = typer.Option(0, "--seed", help="Random seed (sampling, simulator)."),
+        max_cpu: Optional[str] = typer.Option(
+            None, "--max-cpu", metavar="PCT",
+            help="Bound damos run's own CPU (e.g. 2%) by widening the sampling interval."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view or progress lines.")):
     """Apply FILE's schemes in user space: DAMON's monitoring over page_idle and
     process_madvise(2), or on a simulated workload (docs/damos-run.md)."""
     from .run.command import run_file
-    _exit(run_file(file, pid=pid, sim=sim, command=command or [], duration=duration,
-                   dry_run=dry_run, record=record, realtime=realtime, seed=seed, quiet=quiet))
+    _exit(run_file(file, pid=pid or None, sim=sim, command=command or [], duration=duration,
+                   dry_run=dry_run, record=record, realtime=realtime, seed=seed, quiet=quiet,
+                   cgroup=cgroup, include_children=include_children, max_cpu=max_cpu))
 
 
 _SYSFS_ROOT = typer.Option(None, "--sysfs-root", metavar="DIR",

@@ -1,7 +1,9 @@
 """Monitoring attributes, as plain integers (microseconds and region counts)."""
 from dataclasses import dataclass
+from typing import Optional
 
 from .errors import MonitorError
+from .tune import IntervalsGoal
 
 PAGE_SIZE = 4096
 UINT_MAX = (1 << 32) - 1
@@ -21,6 +23,8 @@ class MonitorAttrs:
     min_nr_regions: int = 10
     max_nr_regions: int = 1000
     min_region_sz: int = PAGE_SIZE
+    # the kernel's intervals_goal (6.15+): None or aggrs 0 keeps the intervals
+    intervals_goal: Optional[IntervalsGoal] = None
 
     def __post_init__(self) -> None:
         # the kernel's damon_set_attrs() checks, plus positivity
@@ -36,11 +40,23 @@ class MonitorAttrs:
                                f"the sampling interval ({self.sample_us} us)")
         if self.min_region_sz < 1:
             raise MonitorError("min_region_sz must be at least 1")
+        g = self.intervals_goal
+        if g is not None and g.aggrs:      # damon_valid_intervals_goal
+            if g.min_sample_us > g.max_sample_us:
+                raise MonitorError(f"intervals_goal's min_sample ({g.min_sample_us} us) is "
+                                   f"above its max_sample ({g.max_sample_us} us)")
+            if not g.min_sample_us <= self.sample_us <= g.max_sample_us:
+                raise MonitorError(f"the sampling interval ({self.sample_us} us) is outside "
+                                   f"intervals_goal's min_sample..max_sample")
 
     @property
     def samples_per_aggr(self) -> int:
         """The largest possible nr_accesses."""
         return max(1, min(self.aggr_us // self.sample_us, UINT_MAX))
+
+    @property
+    def tuning(self) -> bool:
+        return self.intervals_goal is not None and self.intervals_goal.aggrs > 0
 
     @property
     def update_samples(self) -> int:

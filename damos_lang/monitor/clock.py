@@ -26,6 +26,10 @@ class RealtimeClock:
         """CLOCK_MONOTONIC seconds at time 0 (to line records up with other clocks)."""
         return self._origin
 
+    def elapsed_us(self) -> int:
+        """Wall time since time 0 (the monitor skips sampling slots already past)."""
+        return int((time.monotonic() - self._origin) * 1e6)
+
     def wait_until(self, t_us: int) -> None:
         delay = self._origin + t_us / 1e6 - time.monotonic()
         if delay > 0:

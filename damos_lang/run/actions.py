@@ -101,6 +101,24 @@ class MadviseActuator:
         self.refused: Dict[str, int] = {}     # errno name -> pieces the kernel refused
         self.gone = False
 
+    def add_target(self, pid: int) -> None:
+        """A new target: its pidfd now, while it is the process meant (a
+        process gone already gets none, and nothing is advised to it)."""
+        if pid not in self.pids:
+            self.pids.append(pid)
+        try:
+            self._pidfds.setdefault(pid, os.pidfd_open(pid))
+        except (AttributeError, OSError):
+            pass
+
+    def remove_target(self, pid: int) -> None:
+        fd = self._pidfds.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+        self._vmas.pop(pid, None)
+        if pid in self.pids:
+            self.pids.remove(pid)
+
     def open(self) -> None:
         """Take a pidfd of every target now, while they are the processes meant."""
         for pid in self.pids:
@@ -137,8 +155,10 @@ class MadviseActuator:
             return 0
         if self.dry_run:
             return sum(e - s for s, e in pieces)
-        self.open()
-        fd = self._pidfds[pid]
+        fd = self._pidfds.get(pid)
+        if fd is None:
+            self.gone = True                  # no pidfd: never advise what may be another process
+            return 0
         done = 0
         while pieces:
             batch = pieces[:IOV_MAX]

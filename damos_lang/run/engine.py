@@ -131,13 +131,48 @@ class Engine:
         interval is not a multiple of the aggregation interval, else at
         aggregation boundaries only (the same pass, without per-sample cost)."""
         self.monitor = monitor
-        aggr_samples = max(1, self.aggr_us // self.sample_us)
+        self._per_sample = False
         for s in self.schemes:
             s.next_apply = monitor.passed + s.apply_samples
-        if any(s.apply_samples % aggr_samples for s in self.schemes):
+        if self._needs_per_sample():
+            self._per_sample = True
             monitor.on_sample.append(self.apply_pass)
         else:
-            monitor.on_aggregation.append(lambda m, snap: self.apply_pass(m))
+            monitor.on_aggregation.append(self._apply_at_aggregation)
+        if hasattr(monitor, "on_targets_changed"):
+            monitor.on_targets_changed.append(self._targets_changed)
+        if hasattr(monitor, "on_attrs_changed"):
+            monitor.on_attrs_changed.append(self._attrs_changed)
+
+    def _needs_per_sample(self) -> bool:
+        aggr_samples = max(1, self.aggr_us // self.sample_us)
+        return any(s.apply_samples % aggr_samples for s in self.schemes)
+
+    def _apply_at_aggregation(self, monitor, snapshot) -> None:
+        self.apply_pass(monitor)
+
+    def _attrs_changed(self, monitor, old, change) -> None:
+        """The monitor's intervals were tuned (damon_set_attrs): every scheme's
+        next apply is its apply interval, in samples of the new interval, from
+        now (damos_set_next_apply_sis); ages count aggregations of the new one."""
+        self.sample_us, self.aggr_us = monitor.attrs.sample_us, monitor.attrs.aggr_us
+        self.samples_per_aggr = monitor.attrs.samples_per_aggr
+        for s in self.schemes:
+            s.apply_samples = max(1, (s.scheme.apply_interval_us or self.aggr_us)
+                                  // self.sample_us)
+            s.next_apply = monitor.passed + s.apply_samples
+        if not self._per_sample and self._needs_per_sample():
+            self._per_sample = True
+            monitor.on_aggregation.remove(self._apply_at_aggregation)
+            monitor.on_sample.append(self.apply_pass)
+
+    def _targets_changed(self, monitor, added, removed) -> None:
+        """Targets are indices into the monitor's list: when one goes, the
+        indices after it move, so a quota resumes from the first target (the
+        kernel's damos_skip_charged_region would point at the wrong one)."""
+        if removed:
+            for s in self.schemes:
+                s.quota.charge_target_from, s.quota.charge_addr_from = None, 0
 
     def set_user_input(self, scheme_index: int, value: int) -> None:
         """The current value of the scheme's user_input goals (sysfs: current_value)."""

@@ -21,6 +21,15 @@ def secs(us: int) -> str:
     return f"{us / 1e6:.1f} s"
 
 
+def interval(us: int) -> str:
+    """A monitoring interval: '5 ms', '37.5 ms', '1.2 s'."""
+    if us < 1000:
+        return f"{us} us"
+    if us < 1_000_000:
+        return f"{us / 1000:.4g} ms"
+    return f"{us / 1e6:.4g} s"
+
+
 def _heat_bar(snapshot, samples: int, width: int = 60) -> Text:
     """The address space of the first target as a strip: each cell coloured by
     the size-weighted nr_accesses of the regions under it."""
@@ -82,6 +91,10 @@ class LiveView:
                      "monitor CPU", f"{cpu_pct:.1f} %")
         res = sum(r for r in resident if r is not None) if all(r is not None for r in resident) else None
         head.add_row("hot", size(hot), "cold", size(total - hot), "resident", size(res))
+        m = getattr(session, "monitor", None)
+        if m is not None and (m.tuner is not None or m.cpu_budget is not None):
+            head.add_row("sample", interval(m.attrs.sample_us), "aggr", interval(m.attrs.aggr_us),
+                         "tunings", str(len(m.tunings)))
         schemes = Table(title=None, expand=False)
         for col in ("scheme", "action", "tried", "applied", "qt_exceeds"):
             schemes.add_column(col, justify="right" if col not in ("scheme", "action") else "left")
@@ -123,6 +136,32 @@ class PlainView:
         pass
 
 
+def interval_lines(s) -> List[str]:
+    """What intervals_goal and --max-cpu did to the intervals."""
+    out = []
+    g = getattr(s, "intervals_goal", None)
+    if g:
+        n = sum(1 for t in s.tunings if t["by"] == "intervals_goal")
+        out.append(f"  intervals_goal (access {g['access_bp'] / 100:g} %, every {g['aggrs']} "
+                   f"aggregations, sampling {interval(g['min_sample_us'])}.."
+                   f"{interval(g['max_sample_us'])}): sampling {interval(s.sample_us)} -> "
+                   f"{interval(s.final_sample_us)}, aggregation {interval(s.aggr_us)} -> "
+                   f"{interval(s.final_aggr_us)} ({n} tunings)")
+    c = getattr(s, "max_cpu", None)
+    if c:
+        cpu = ("no full window measured" if c["last_cpu_percent"] is None
+               else f"CPU {c['last_cpu_percent']:.1f} % in the last window")
+        if c["widest_sample_us"] > c["file_sample_us"]:
+            did = (f"sampling widened {interval(c['file_sample_us'])} -> "
+                   f"{interval(c['widest_sample_us'])}")
+            if c["final_floor_us"] < c["widest_sample_us"]:
+                did += f", then back to {interval(c['final_floor_us'])}"
+        else:
+            did = f"sampling not widened ({interval(c['file_sample_us'])})"
+        out.append(f"  --max-cpu {c['percent']:g}%: {did}; {cpu}")
+    return out
+
+
 def summary_lines(s) -> List[str]:
     """The summary as plain lines."""
     out = [f"damos run: stopped: {s.reason}"]
@@ -130,6 +169,20 @@ def summary_lines(s) -> List[str]:
     out.append(f"  monitored {secs(s.time_us)} ({what}) in {s.wall_s:.1f} s wall, "
                f"{s.aggregations} aggregations, damos run CPU {s.cpu_s:.2f} s "
                f"({s.cpu_percent:.1f} % of the monitored time)")
+    if s.fell_behind:
+        due = max(1, s.samples_due)
+        out.append(f"  fell behind: took {s.samples_taken} of {s.samples_due} samples "
+                   f"({100.0 * s.samples_taken / due:.1f} %) the sampling interval asked for; "
+                   f"each aggregation's nr_accesses scaled to its {s.samples_per_aggr} samples")
+    out.extend(interval_lines(s))
+    if s.mode != "sim" and s.targets:
+        out.extend(target_lines(s))
+    if s.crossings:
+        c = s.crossings
+        out.append(f"  page_idle: {c['total']:.2f} kernel crossings per region-sample "
+                   f"(pagemap reads {c['pagemap_reads']:.2f}, bitmap writes "
+                   f"{c['bitmap_writes']:.2f}, bitmap reads {c['bitmap_reads']:.2f}, "
+                   f"kpageflags reads {c['kpageflags_reads']:.2f})")
     if s.regions:
         out.append(f"  last aggregation: {s.regions} regions, {size(s.hot_bytes)} accessed "
                    f"of {size(s.total_bytes)} monitored")
@@ -151,4 +204,28 @@ def summary_lines(s) -> List[str]:
         out.append("  dry run: nothing was advised; 'applied' is what would have been")
     if s.record:
         out.append(f"  record: {s.record} ({s.record_lines} lines)")
+    return out
+
+
+MAX_TARGET_LINES = 12
+
+
+def target_lines(s) -> List[str]:
+    """One line per target (the first MAX_TARGET_LINES): pid, why it was one,
+    its command line, when it was monitored, how it ended."""
+    ts = s.targets
+    ended = sum(1 for t in ts if t.end is not None)
+    head = (f"  targets: {len(ts)} processes, {len(ts) - ended} to the end"
+            if len(ts) > 1 else "  target:")
+    out = [head]
+    for t in ts[:MAX_TARGET_LINES]:
+        end = "to the end" if t.end is None else t.end
+        span = f"{secs(t.start_us)} to {secs(t.end_us if t.end_us is not None else s.time_us)}"
+        out.append(f"    pid {t.pid} ({t.origin}) {t.name}: {span}, {end}")
+    if len(ts) > MAX_TARGET_LINES:
+        out.append(f"    ... and {len(ts) - MAX_TARGET_LINES} more (the record names every one)")
+    if s.skipped:
+        out.append(f"  not monitored: {len(s.skipped)} processes ("
+                   + "; ".join(f"{p}: {why}" for p, why in list(s.skipped.items())[:3])
+                   + ("; ..." if len(s.skipped) > 3 else "") + ")")
     return out

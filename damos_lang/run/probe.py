@@ -132,6 +132,11 @@ class PagemapProbe:
                 pass
         return bytes(young)
 
+    def remove_target(self, pid: int) -> None:
+        fd = self._pagemap.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
     def close(self) -> None:
         for fd in [*self._pagemap.values(), self._bitmap]:
             if fd >= 0:

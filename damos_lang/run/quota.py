@@ -7,28 +7,11 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..model import Quota, QuotaGoal
+from ..monitor.tune import FEED_GOAL, FEED_MIN_INPUT, feed_loop_next_input
 from ..units import ULONG_MAX
 from .scores import mult_frac
 
-FEED_GOAL = 10000
-FEED_MIN_INPUT = 10000
 DEFAULT_THROUGHPUT = 4096 * 1024        # bytes per ms before anything was measured
-
-
-def feed_loop_next_input(last: int, score: int) -> int:
-    """damon_feed_loop_next_input: the next input of the goal feedback loop."""
-    if score == FEED_GOAL:
-        return last
-    if score >= FEED_GOAL * 2:
-        return FEED_MIN_INPUT
-    diff = abs(score - FEED_GOAL)
-    if last < ULONG_MAX // diff:
-        comp = last * diff // FEED_GOAL
-    else:
-        comp = last // FEED_GOAL * diff
-    if score > FEED_GOAL:
-        return max(last - comp, FEED_MIN_INPUT)
-    return last + comp if last < ULONG_MAX - comp else ULONG_MAX
 
 
 # current value of a goal: (goal, goal state) -> int, or None when unreadable

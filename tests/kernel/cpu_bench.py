@@ -48,7 +48,7 @@ def monitor_alone(pid: int, regions: int, secs: float) -> dict:
     cpu, wall = time.process_time() - c0, time.monotonic() - w0
     mon.close()
     return {"regions": regions, "cpu_s": cpu, "wall_s": wall, "monitored_s": mon.now_us / 1e6,
-            "samples": mon.passed, "aggregations": len(nr),
+            "samples": mon.samples_taken, "samples_due": mon.passed, "aggregations": len(nr),
             "mean_regions": sum(nr) / len(nr) if nr else 0.0,
             "cpu_share_percent": 100.0 * cpu / wall}
 

@@ -31,8 +31,11 @@ PRCL = "# damos run proof 2: prcl with a 1 s age\n4K max 0 0 1s max pageout\n"
 @pytest.fixture(scope="module")
 def run(kernel_rig, custom_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("damos-run-vm")
+    # PYTHONPATH: the checkout under test (a worktree too), not whichever one
+    # the interpreter's editable install points at
     r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("damos-run.sh"), timeout=300,
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
+                          env={"HOSTRUN_ENV": f"PYTHONPATH={kernel_rig.PROJECT_ROOT}"},
                           files={"stat.damos": STAT, "prcl.damos": PRCL})
     assert r.rc == 0, r.describe()
     return r
@@ -66,29 +69,61 @@ def test_damos_run_started_the_workload_and_stopped_when_it_exited(run):
     assert lines[-1]["type"] == "summary" and lines[-1]["reason"].startswith("the target exited")
 
 
+def hot_figures(body, tid, addr, length):
+    """Per aggregation after the workload's setup (3 s): the hot 8 MiB's and
+    the cold rest's mean nr_accesses and shares covered by nr_accesses >= 3."""
+    hot, cov, cold, cold_cov = [], [], [], []
+    for b in body:
+        if b["time_us"] < 3_000_000:
+            continue
+        for t in b["targets"]:
+            if t["id"] == tid:
+                h, c = part_means(t["regions"], addr, addr + HOT)
+                hot.append(h)
+                cov.append(c)
+                h, c = part_means(t["regions"], addr + HOT, addr + length)
+                cold.append(h)
+                cold_cov.append(c)
+    return hot, cov, cold, cold_cov
+
+
+def judge_hot(lines, tid, addr, length):
+    """Whether the record found the hot 8 MiB, judged by how far behind its
+    sampling ran: on time (>= 90 % of the samples due), the kdamond's
+    criterion -- the hot part reads 6 or more of 20 on average (under TCG
+    the workload and the monitor share slow vCPUs: 10-16; kdamond >= 15),
+    covered at >= 3 in 90 % of the aggregations, the cold part about 0;
+    behind, each region gets a sample or two per aggregation, so its scaled
+    count is 0 or 20: the hot part must still read 5 or more on average and
+    four times the cold part.  Returns (ok, brief)."""
+    body = [b for b in lines if b["type"] == "aggregation"]
+    hot, cov, cold, cold_cov = hot_figures(body, tid, addr, length)
+    taken, due = lines[-1]["samples_taken"], lines[-1]["samples_due"]
+    brief = {"samples": f"{taken}/{due}", "aggregations": len(hot),
+             "hot": [round(x, 1) for x in hot], "cold": [round(x, 2) for x in cold],
+             "cover": [round(x, 2) for x in cov]}
+    if len(hot) < 30:
+        return False, brief
+    mean = sum(hot) / len(hot)
+    if taken >= 0.9 * due:
+        ok = (mean >= 6 and sum(1 for c in cov if c >= 0.8) >= 0.9 * len(cov)
+              and sum(cold) / len(cold) <= 0.5 and sum(cold_cov) / len(cold_cov) <= 0.05)
+    else:
+        ok = mean >= 5 and sum(hot) >= 4 * sum(cold)
+    return ok, brief
+
+
 def test_the_record_finds_the_hot_8_mib(run):
     wl_pid, addr, length = run.text("stat.out").splitlines()[0].split()
     addr, length = int(addr, 16), int(length)
-    body = [b for b in records(run, "stat.jsonl") if b["type"] == "aggregation"]
+    lines = records(run, "stat.jsonl")
+    body = [b for b in lines if b["type"] == "aggregation"]
     assert body[0]["targets"][0]["id"] == int(wl_pid)
-    late = [b for b in body if b["time_us"] >= 3_000_000]      # after the workload's setup
-    assert len(late) >= 30, len(body)
-    hot, cold, cov, cold_cov = [], [], [], []
-    for b in late:
-        h, c = part_means(b["targets"][0]["regions"], addr, addr + HOT)
-        hot.append(h)
-        cov.append(c)
-        h, c = part_means(b["targets"][0]["regions"], addr + HOT, addr + length)
-        cold.append(h)
-        cold_cov.append(c)
-    brief = {"hot": [round(x, 1) for x in hot], "cold": [round(x, 2) for x in cold],
-             "cover": [round(x, 2) for x in cov]}
-    # under TCG the workload and the monitor share slow vCPUs, so the hot part
-    # reads 10-16 of 20 on average (kdamond: >= 15); the cold part reads 0
-    assert sum(hot) / len(hot) >= 6, brief
-    assert sum(1 for c in cov if c >= 0.8) >= 0.9 * len(cov), brief
-    assert sum(cold) / len(cold) <= 0.5, brief
-    assert sum(cold_cov) / len(cold_cov) <= 0.05, brief
+    ok, brief = judge_hot(lines, int(wl_pid), addr, length)
+    assert ok, brief
+    taken, due = lines[-1]["samples_taken"], lines[-1]["samples_due"]
+    if taken < due:          # and the run said so, with the share
+        assert f"took {taken} of {due} samples" in run.text("stat.out") + run.text("stat.err")
 
 
 def test_prcl_pages_out_the_cold_part_and_keeps_the_hot_part(run):
@@ -147,3 +182,33 @@ def test_kdamond_and_damos_run_agree_on_what_is_hot(run):
     brief = {"kdamond_hot": k_bytes, "damos_run_hot": o_bytes, "both": both}
     assert k_bytes >= 6 * MIB and o_bytes >= 6 * MIB, brief
     assert both >= 0.8 * k_bytes and both >= 0.8 * o_bytes, brief
+
+
+# stock 7.3.4's kdamond on the same file and workload (test_kernel_stock73.py's
+# "intervals" proof, jobs/stock73-acts.sh: `workload 64 0 0`, sample_us read
+# after update_tuned_intervals), measured 2026-12-03 in its three runs: (seconds
+# after the start, sample_us): run 1 (2.07, 19995) (4.17, 39986), run 2 (2.06,
+# 19995) (4.15, 39988), run 3 (2.05, 19992) (4.12, 39980): two near-doublings by
+# 2 s, three by 4 s (the tunings at 0.3, 0.9, 2.1 and 4.5 s of an idle target).
+KERNEL_TUNED_SAMPLE_US = ((2.05, 19992), (2.07, 19995), (4.12, 39980), (4.17, 39988))
+TUNED_TOLERANCE = 0.15      # sample_us within 15 % of the kernel's at the same time
+
+
+def test_intervals_goal_moves_sampling_as_the_stock_kernels_kdamond(run):
+    from test_kernel_stock73 import ACTS
+    assert run.text("intervals.damos") == ACTS["intervals"]        # the same file
+    kv = dict(line.split("=", 1) for line in run.text("result.txt").splitlines() if "=" in line)
+    ctx = f"{run.text('intervals.out')}\n{run.text('intervals.err')}"
+    assert kv["intervals_rc"] == "0", ctx
+    body = [b for b in records(run, "intervals.jsonl") if b["type"] == "aggregation"]
+    assert all(b["aggr_us"] == 20 * b["sample_us"] for b in body), ctx
+
+    def sample_at(t_us):
+        """The sampling interval of the aggregation window holding t_us."""
+        return next(b["sample_us"] for b in body if b["time_us"] >= t_us)
+    trajectory = [(b["time_us"], b["sample_us"]) for b in body if "tuned" in b]
+    for t_s, kernel_us in KERNEL_TUNED_SAMPLE_US:
+        ours = sample_at(int(t_s * 1e6))
+        assert abs(ours - kernel_us) <= TUNED_TOLERANCE * kernel_us, (t_s, ours, kernel_us,
+                                                                      trajectory, ctx)
+    assert "intervals_goal (access 4 %" in run.text("intervals.out"), ctx

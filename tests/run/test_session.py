@@ -6,18 +6,27 @@ import pytest
 
 from damos_lang.catalog import USERSPACE
 from damos_lang.pipeline import unit_from_text
-from damos_lang.run.session import (RunError, RunOptions, Session, TargetExeced, _exe,
-                                    parse_duration)
+from damos_lang.run.session import RunError, RunOptions, Session, _exe, parse_duration
+
+
+class Removals:
+    def __init__(self):
+        self.removed = []
+
+    def remove_target(self, pid, why):
+        self.removed.append((pid, why))
 
 
 def test_a_changed_executable_is_an_exec():
     s = Session(unit_from_text("4K max 0 0 5s max stat\n", interface=USERSPACE).context,
                 RunOptions(pid=os.getpid()))
+    monitor = Removals()
     s._exes = {os.getpid(): _exe(os.getpid())}
-    s._check_exec(None)                               # unchanged: nothing happens
+    s._check_exec(monitor)                            # unchanged: nothing happens
+    assert monitor.removed == []
     s._exes = {os.getpid(): "/usr/bin/some-other-program"}
-    with pytest.raises(TargetExeced):
-        s._check_exec(None)
+    s._check_exec(monitor)                            # the target drops out
+    assert monitor.removed == [(os.getpid(), f"it executed {_exe(os.getpid())}")]
 
 
 def test_durations():

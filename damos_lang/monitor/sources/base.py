@@ -30,5 +30,9 @@ class AccessSource(ABC):
         """Set accessed[i] to 1 if the page of addrs[i] was accessed since
         `prepare`, else 0. Raises TargetGone."""
 
+    def refresh(self, now_us: int) -> None:
+        """An update interval began (before the mappings are read): drop what
+        was kept about the targets' memory. The default keeps nothing."""
+
     def close(self) -> None:
         """Release files; the default holds none."""

@@ -8,8 +8,11 @@
 #     for as long; then damos run --pid with prcl (age 1 s) for $PRCL_SECS s:
 #     VmRSS before/after, then which pages of the hot and cold parts are
 #     still present (residency.py).
+#  3. an idle workload (written once) under damos run --pid with an
+#     intervals_goal (the file test_kernel_stock73.py runs on stock 7.3).
 # Results: result.txt (KEY=VALUE), stat.jsonl, trace.txt, stat-pid.jsonl,
-# prcl.jsonl, residency.json, *.out/*.err of each damos run.
+# prcl.jsonl, residency.json, intervals.damos, intervals.jsonl, *.out/*.err
+# of each damos run.
 . /lib/rig.sh
 R=/out/result.txt
 [ -e /sys/kernel/mm/page_idle/bitmap ] || { echo "no /sys/kernel/mm/page_idle/bitmap"; exit 2; }
@@ -57,5 +60,30 @@ echo "swap_after_kb=$(kb VmSwap)" >> $R
 hostrun $PY $KDIR/residency.py $pid $addr $len $((8<<20)) $O/residency.json
 echo "residency_rc=$?" >> $R
 echo "alive_after=$(kill -0 $pid 2>/dev/null && echo yes || echo no)" >> $R
+kill $pid
+# 3. intervals_goal: damos run --pid with test_kernel_stock73.py's "intervals"
+#    file on its workload (64 MiB written once, then idle), ${IG_SECS:-5} s
+#    (tunings at 0.3, 0.9, 2.1 and 4.5 s of a 5 ms start): the record's
+#    sample_us per aggregation, to compare with stock 7.3's kdamond
+cat > /out/intervals.damos <<'EOF'
+monitor {
+    sample 5ms
+    aggr 100ms
+    intervals_goal {
+        access 4%
+        aggrs 3
+        min_sample 5ms
+        max_sample 1s
+    }
+}
+scheme {
+    action stat
+}
+EOF
+rm -f /tmp/wl.out      # else start_workload may read the last workload's line
+start_workload 64 0 0 || { echo "idle workload did not start"; exit 10; }
+hostrun $PY -m damos_lang run $O/intervals.damos --pid $pid --duration ${IG_SECS:-5}s \
+    --record $O/intervals.jsonl -q > /out/intervals.out 2> /out/intervals.err
+echo "intervals_rc=$?" >> $R
 kill $pid
 cat $R; cat /out/*.out /out/*.err
