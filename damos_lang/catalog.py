@@ -301,7 +301,7 @@ SETTINGS: dict[str, Setting] = {x.name: x for x in (
     Setting(REFRESH_MS, (6, 17)),          # a sysfs file; the C API has no such thing
 )}
 # settings the c-module target does not emit (features.py refuses them there)
-NOT_IN_C_MODULE = frozenset({PAUSE, ADDR_UNIT, REFRESH_MS})
+NOT_IN_C_MODULE = frozenset({REFRESH_MS})
 
 
 def vstr(v: Version) -> str:

@@ -458,22 +458,31 @@ def test_families_cover_each_api_change():
 
 
 def _with_context_settings(v, **settings) -> dict[str, str]:
-    """prcl for Linux ``v`` from a context that carries ``addr_unit``/``pause``
-    (not in the model yet: a Context subclass with those fields)."""
-    from dataclasses import fields, make_dataclass, replace
-    from damos_lang.model import Context
+    """prcl for Linux ``v`` from a context with ``addr_unit``/``pause`` set
+    (straight into the model: the language keeps addr_unit to paddr)."""
+    from dataclasses import replace
 
     unit = pipeline.unit_from_text(PRCL, "prcl.damos", interface=catalog.C_API, kernel=(7, 3))
-    ext = make_dataclass("Ext", [("addr_unit", int, None), ("pause", bool, False)],
-                         bases=(Context,), frozen=True)
-    ctx = ext(**{f.name: getattr(unit.context, f.name) for f in fields(Context)}, **settings)
-    return c_module.compile(replace(unit, context=ctx), Options(kernel=v))
+    return c_module.compile(replace(unit, context=replace(unit.context, **settings)),
+                            Options(kernel=v))
+
+
+def test_pause_and_addr_unit_from_the_language():
+    """A paddr file's ``addr_unit`` and ``pause`` reach the module; ``refresh``
+    (a sysfs kdamond file, no C API) is refused for it."""
+    src = ("monitor {\n    ops paddr\n    addr_unit 4K\n    pause yes\n}\n"
+           "target region 4G..8G\nscheme { action pageout; age 5s..max }\n")
+    unit = pipeline.unit_from_text(src, "paddr.damos", interface=catalog.C_API, kernel=(7, 3))
+    c = c_file(c_module.compile(unit, Options(kernel=(7, 3))))[1]
+    assert "\tctx->addr_unit = 4096;\n" in c and "\tctx->pause = true;\n" in c
+    with pytest.raises(DamosError, match="refresh"):
+        pipeline.unit_from_text(src.replace("pause yes", "refresh 1s"), "r.damos",
+                                interface=catalog.C_API, kernel=(7, 3))
 
 
 def test_context_settings_hook():
-    """addr_unit (6.18) and pause (7.2) are not in the model yet: the families
-    store them from a context that carries them, in the template's
-    context_settings block, and refuse them where the API lacks them."""
+    """addr_unit (6.18) and pause (7.2): the families store them in the
+    template's context_settings block, and refuse them where the API lacks them."""
     def with_(**kw):
         return c_file(_with_context_settings(v, **kw))[1]
 

@@ -160,12 +160,19 @@ def test_pause_no_asks_for_no_kernel():
     require(unit.context, catalog.SYSFS, (6, 12))          # nothing versioned: no raise
 
 
-def test_only_the_sysfs_target_expresses_them():
+def test_sysfs_expresses_all_three_the_c_api_two_debugfs_none():
     ctx = unit_from_text(ALL).context
-    for interface in (catalog.C_API, catalog.DEBUGFS):
-        with pytest.raises(DamosError) as e:
-            require(ctx, interface)
-        assert "pause" in e.value.message
+    with pytest.raises(DamosError) as e:
+        require(ctx, catalog.DEBUGFS)
+    assert "pause" in e.value.message
+    # the C API has ctx->pause and ctx->addr_unit (the c-module families store
+    # them), but no refresh_ms: that is a sysfs kdamond's file
+    with pytest.raises(DamosError) as e:
+        require(ctx, catalog.C_API)
+    assert "refresh_ms" in e.value.message
+    without_refresh = unit_from_text(ALL.replace("    refresh 100ms\n", "")).context
+    assert without_refresh.refresh_ms == 0
+    require(without_refresh, catalog.C_API)
     names = {f.name for f in features_of(ctx, catalog.SYSFS)}
     assert {"pause", "addr_unit", "refresh_ms"} <= names
 

@@ -15,7 +15,7 @@ import sys
 
 from hypothesis import given, settings, strategies as st
 
-from damos_lang.report import heatmap, stats
+from damos_lang.report import heatmap
 from damos_lang.report.load import load
 from damos_lang.report.records import RecordError
 from damos_lang.report.spans import merge

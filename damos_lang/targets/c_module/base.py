@@ -126,8 +126,8 @@ def module_name(source_name: str | None) -> str:
 
 
 def context_setting(ctx, name: str):
-    """``ctx.<name>`` if the model carries that context setting, else None: the
-    hook for ``addr_unit`` and ``pause``, which the model does not have yet."""
+    """``ctx.<name>`` if the model carries that context setting, else None
+    (``addr_unit`` and ``pause``)."""
     return getattr(ctx, name, None)
 
 
