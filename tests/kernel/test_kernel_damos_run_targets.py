@@ -67,8 +67,12 @@ def test_include_children_follows_the_forked_workload(run):
     assert shell["origin"] == "command", shell
     info = {t["id"]: t for t in lines[-1]["targets"]}
     assert info[child]["origin"] == f"child of {shell['id']}", info
+    # the shell forks the workload at once: on a quick guest it is there by
+    # the time damos run first scans (then the header lists it), on a slow one
+    # a later update interval adds it; either way it joins exactly once
+    at_start = [t["id"] for t in lines[0]["target_info"][1:]]
     added = [a["id"] for b in lines if b["type"] == "aggregation"
              for a in b.get("targets_added", ())]
-    assert added == [child], added
+    assert at_start + added == [child], (at_start, added)
     ok, brief = judge_hot(lines, child, addr, length)
     assert ok, brief

@@ -3,7 +3,8 @@
 #   damos eval /out/prcl-eval.damos --repeat ${REPEAT:-2} --dilate $DILATE --drop-caches
 #       --stop-damon-stat --json /out/eval.json -- $PY /out/workload.py
 # (the host's Python in the chroot; the workload allocates $WL_MIB MiB and
-# touches $WL_HOT_MIB MiB of it $WL_PASSES times).  Afterwards, what is left
+# touches $WL_HOT_MIB MiB of it $WL_PASSES times, and for at least
+# $WL_MIN_SECS s).  Afterwards, what is left
 # applied: nr_kdamonds, every kdamond's state, DAMON_STAT's enabled, the swaps.
 # Results: result.txt (KEY=VALUE), eval.json, eval.out, eval.err.
 . /lib/rig.sh
@@ -16,7 +17,7 @@ echo "swaps_before=$(tail -n +2 /proc/swaps | wc -l)" >> $R
 echo "stat_before=$(cat /sys/module/damon_stat/parameters/enabled)" >> $R
 t0=$(cut -d' ' -f1 /proc/uptime)
 damos eval $O/prcl-eval.damos --repeat ${REPEAT:-2} --dilate $DILATE --drop-caches --stop-damon-stat \
-    --json $O/eval.json -- $PY $O/workload.py $WL_MIB $WL_HOT_MIB $WL_PASSES \
+    --json $O/eval.json -- $PY $O/workload.py $WL_MIB $WL_HOT_MIB $WL_PASSES ${WL_MIN_SECS:-0} \
     > /out/eval.out 2> /out/eval.err
 echo "eval_rc=$?" >> $R
 echo "eval_secs=$(awk -v a=$t0 -v b=$(cut -d' ' -f1 /proc/uptime) 'BEGIN{print b-a}')" >> $R
