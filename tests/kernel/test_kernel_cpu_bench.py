@@ -34,7 +34,7 @@ scheme {
 def run(kernel_rig, custom_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("cpu-bench-vm")
     script = kernel_rig.compile_damos(SCHEME, "sysfs")
-    r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("cpu-bench.sh"), timeout=240,
+    r = kernel_rig.run_vm(custom_kernel, kernel_rig.job("cpu-bench.sh"), timeout=420,
                           cmdline=kernel_rig.ACCESS_CMDLINE, out=out,
                           env={"SECS": "8", "MON_SECS": "5"},
                           files={"scheme.damos": SCHEME, "scheme.sh": script})
