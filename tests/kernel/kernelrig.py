@@ -401,6 +401,31 @@ def rig_fault_count() -> int:
         return 0
 
 
+#: a guest whose job has not started this long after qemu did has hung at
+#: boot (once: SeaBIOS, then nothing for the whole 240 s timeout); it is
+#: killed then and retried as a rig fault.  A boot takes 4-7 s idle and under
+#: 40 s at load 4 (RIG_BOOT_SECS overrides)
+BOOT_SECS = float(os.environ.get("RIG_BOOT_SECS", "120"))
+
+
+def _wait_for_vm(proc: subprocess.Popen, out: Path, t0: float, timeout: float):
+    """(runvm output, status, timed out) once ``proc`` ends, its timeout
+    passes, or its job has not started within BOOT_SECS."""
+    boot_by = t0 + min(BOOT_SECS, timeout)
+    while True:
+        now = time.monotonic()
+        started = (out / JOB_STARTED).exists()
+        end = t0 + timeout if started else boot_by
+        if now >= end:
+            return b"", 124, True
+        try:
+            # short waits until the job starts, so a hung boot is seen in time
+            runvm_out, _ = proc.communicate(timeout=(end - now) if started else min(2.0, end - now))
+            return runvm_out, proc.returncode, False
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def _boot(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
           smp: int, numa_nodes: int = 1) -> VMResult:
     """One boot of runvm.sh for the run directory ``out``."""
@@ -413,13 +438,7 @@ def _boot(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=venv, start_new_session=True)
     try:
-        try:
-            runvm_out, _ = proc.communicate(timeout=timeout)
-            status = proc.returncode
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            status = 124
-            runvm_out = b""
+        runvm_out, status, timed_out = _wait_for_vm(proc, out, t0, timeout)
     finally:
         # always tear the VM down: runvm.sh, timeout(1) and qemu share the group
         try:
@@ -452,7 +471,9 @@ def _boot(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
     console = read("console.log")
     if runvm_out:
         console += "\n--- runvm.sh ---\n" + runvm_out.decode(errors="replace")
-    if timed_out:
+    if timed_out and not (out / JOB_STARTED).exists() and duration < timeout:
+        console += f"\n--- kernelrig: VM killed: its job had not started after {duration:.0f}s ---\n"
+    elif timed_out:
         console += f"\n--- kernelrig: VM killed after its {timeout:g}s timeout ---\n"
     return VMResult(status=status, timed_out=timed_out, out=out, log=read("run.sh.log"),
                     console=console, duration=duration, cmdline=" ".join(args),

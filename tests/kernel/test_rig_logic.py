@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 
 import kernelrig
 
@@ -14,6 +15,10 @@ import kernelrig
 FAKE_RUNVM = r'''#!/bin/sh
 out=$3
 n=$(cat "$COUNT" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$COUNT"
+if [ "$n" -le "${HANG:-0}" ]; then
+  echo "SeaBIOS ... Booting from ROM.." > "$out/console.log"
+  exec sleep 60                  # hung at boot: the job never starts
+fi
 if [ "$n" -le "$DIE" ]; then
   echo "Oops: int3 ... RIP: sched_clock_cpu" > "$out/console.log"
   echo "runvm: VM ended without a result (qemu status 0)" >&2
@@ -77,6 +82,25 @@ def test_a_guest_dying_after_its_job_started_is_a_result(tmp_path, monkeypatch):
     assert boots() == 1
     assert r.status == 200 and r.job_started and not r.rig_fault and r.rig_faults == ()
     assert kernelrig.rig_fault_count() == 0
+
+
+def test_a_guest_hung_at_boot_is_killed_early_and_retried(tmp_path, monkeypatch):
+    """A boot that never reaches the job is not waited out to the job's
+    timeout (it once cost 240 s): BOOT_SECS after qemu started it is killed
+    and booted once more."""
+    kernel, out, boots = fake_rig(tmp_path, monkeypatch, die=0)
+    monkeypatch.setenv("HANG", "1")
+    monkeypatch.setattr(kernelrig, "BOOT_SECS", 1.5)
+    t0 = time.monotonic()
+    r = kernelrig.run_vm(kernel, "sleep 3\necho job ran\nexit 3\n", timeout=30, out=out)
+    took = time.monotonic() - t0
+    assert boots() == 2
+    # the second boot's job outlived BOOT_SECS: once started, only the timeout counts
+    assert r.rc == 3 and r.job_started and "job ran" in r.log, r.describe()
+    assert len(r.rig_faults) == 1 and "timed out before its job started" in r.rig_faults[0]
+    assert "Booting from ROM" in (out / "console.attempt1.log").read_text()
+    assert "its job had not started after" in kernelrig.rig_fault_log().read_text()
+    assert took < 20, took
 
 
 def _executable(path):
