@@ -128,10 +128,10 @@ def _probe_lines(ctx) -> list[str]:
                    "; ".join(f"{'allow' if f.allow else 'reject'} pages that are "
                              f"{'' if f.matching else 'not '}{_probe_filter_words(f)}"
                              for f in p.filters) + \
-                   f"); a page no filter matches is a hit if the last filter rejects"
+                   "); a page no filter matches is a hit if the last filter rejects"
         out.append(f"{label}: {rule}. Each region's hits count its samples that were hits, "
                    f"0..{min(spa, catalog.PROBE_HITS_MAX):g} per aggregation interval "
-                   "(tried_regions/<R>/probes/<P>/hits, shown by 'damos status --regions').")
+                   "('damos status --regions' shows them).")
         if p.weight:
             out.append(f"  Weight {p.weight}: the kernel stops checking accesses and splits and "
                        "merges regions by the probes' weighted hits instead (nr_accesses "

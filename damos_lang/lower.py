@@ -435,7 +435,7 @@ def _monitor(st: Statement) -> Monitor:
         with errs:
             if i == catalog.MAX_PROBES:
                 raise DamosError(f"at most {catalog.MAX_PROBES} probes: the kernel refuses "
-                                 f"nr_probes {len(s.many('probe'))} (DAMON_MAX_PROBES, EINVAL)",
+                                 f"{len(s.many('probe'))} (DAMON_MAX_PROBES; EINVAL)",
                                  x.key_loc)
             if i > catalog.MAX_PROBES:
                 continue

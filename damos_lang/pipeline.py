@@ -115,7 +115,7 @@ def _validate_probes(ctx: model.Context) -> None:
     first = ctx.probes[0].loc or ctx.loc
     if len(ctx.probes) > catalog.MAX_PROBES:
         raise _refuse(f"{len(ctx.probes)} probes: the kernel takes at most "
-                      f"{catalog.MAX_PROBES} (nr_probes above is EINVAL)",
+                      f"{catalog.MAX_PROBES} (DAMON_MAX_PROBES; more is EINVAL)",
                       ctx.probes[catalog.MAX_PROBES].loc or ctx.loc, "probes")
     if ctx.ops not in catalog.PROBE_OPS:
         raise _refuse(f"probes on {ctx.ops}: only paddr counts probe hits (the kernel's "

@@ -120,7 +120,7 @@ def damon_stat_lines(stat) -> list[str]:
 
 
 def _hits_words(hits) -> str:
-    """A tried region's probe hits, each probe by its index (7.2: probes/<P>/hits)."""
+    """A tried region's probe hits, each probe by its index (7.2)."""
     if not hits:
         return ""
     return ", probe hits " + " ".join(f"{i}:{h}" for i, h in enumerate(hits))

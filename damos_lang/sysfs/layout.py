@@ -207,7 +207,7 @@ PROBE = Entity("probe", "probe {i} ", (
     File("weight", NUMBER, since=(7, 3), field="weight", write=IF_NONZERO,
          feature=catalog.PROBE_WEIGHT, parse_bits=32),
     File("filters/nr_filters", COUNT, child=PROBE_FILTER, field="filters",
-         write=IF_NONZERO, retry=True),
+         write=IF_NONZERO, retry=True, what="number of filters"),
 ))
 
 GOAL = Entity("goal", "goal {i} ", (
