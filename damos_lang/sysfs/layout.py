@@ -240,8 +240,9 @@ DEST = Entity("dest", "dests/{i}/", (
     File("weight", NUMBER, field="weight"),
 ))
 
-# a tried region's probe (7.2): the pseudo moving sum of the probe's hits over the
-# last aggregation interval (damon_probe_hits_mvsum), printed "%hhu\n"
+# a tried region's probe (7.2): the probe's hits, printed "%hhu\n": on 7.3 their pseudo
+# moving sum over the last aggregation interval (damon_probe_hits_mvsum), on 7.2 the
+# current interval's count (region->probe_hits)
 TRIED_PROBE = Entity("tried region probe", "probe {i} ", (
     File("hits", NUMBER, mode=RO, stat="hits"),
 ))
