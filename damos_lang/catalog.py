@@ -56,6 +56,8 @@ PAUSE = "pause"                      # the context's pause file (7.2)
 ADDR_UNIT = "addr_unit"              # the context's address unit, paddr only (6.18)
 REFRESH_MS = "refresh_ms"            # the kdamond refreshes its stats files itself (6.17)
 COMMIT = "commit"                    # online parameter updates (the 'commit' state command)
+PROBES = "probes"                    # data-attribute probes of the context (7.2)
+PROBE_WEIGHT = "probe weight"        # a probe's weight: regions by probe hits (7.3)
 
 VADDR_OPS = frozenset({"vaddr", "fvaddr"})
 ALL_OPS = frozenset({"vaddr", "fvaddr", "paddr"})
@@ -183,6 +185,33 @@ FILTER_TYPES: dict[str, FilterType] = {f.name: f for f in (
 
 
 @dataclass(frozen=True)
+class ProbeFilterType:
+    """A filter type of a data-attribute probe (``enum damon_filter_type``, 7.2):
+    a vocabulary of its own, apart from the DAMOS filter types."""
+
+    name: str
+    c_enum: str
+    since: Version
+    arg: FilterArg                   # the shape of its argument (ARG_NONE or ARG_PATH)
+    words: str                       # explain: "pages that are <words>"
+
+
+PROBE_FILTER_TYPES: dict[str, ProbeFilterType] = {f.name: f for f in (
+    ProbeFilterType("anon", "DAMON_FILTER_TYPE_ANON", (7, 2), ARG_NONE, "anonymous"),
+    ProbeFilterType("memcg", "DAMON_FILTER_TYPE_MEMCG", (7, 2), ARG_PATH,
+                    "in cgroup {memcg_path}"),
+)}
+# DAMON_MAX_PROBES (include/linux/damon.h, 7.2 and 7.3): nr_probes above is EINVAL
+MAX_PROBES = 4
+# the operations sets that count probe hits: only paddr implements apply_probes
+# (mm/damon/paddr.c, 7.2 and 7.3); on vaddr and fvaddr the hits stay 0
+PROBE_OPS = frozenset({"paddr"})
+# probe_hits is an unsigned char per region: with a weight the kernel refuses (EINVAL at
+# on/commit) more samples per aggregation than it holds (damon_valid_probe_params)
+PROBE_HITS_MAX = 255
+
+
+@dataclass(frozen=True)
 class GoalMetric:
     name: str
     c_enum: str
@@ -299,9 +328,13 @@ SETTINGS: dict[str, Setting] = {x.name: x for x in (
     Setting(PAUSE, (7, 2), userspace_why_not="damos run has no kdamond to pause"),
     Setting(ADDR_UNIT, (6, 18)),         # ctx->addr_unit (6.18)
     Setting(REFRESH_MS, (6, 17)),          # a sysfs file; the C API has no such thing
+    Setting(PROBES, (7, 2), userspace_why_not="damos run samples accesses only, not data "
+            "attributes"),
+    Setting(PROBE_WEIGHT, (7, 3), userspace_why_not="damos run samples accesses only, not "
+            "data attributes"),
 )}
 # settings the c-module target does not emit (features.py refuses them there)
-NOT_IN_C_MODULE = frozenset({REFRESH_MS})
+NOT_IN_C_MODULE = frozenset({REFRESH_MS, PROBES, PROBE_WEIGHT})
 
 
 def vstr(v: Version) -> str:

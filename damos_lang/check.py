@@ -35,6 +35,10 @@ def check(unit, userspace: bool = False) -> Report:
             scheme_label(note.scheme, ctx.schemes[note.scheme]) + ": "
         report.warn(label + note.message, note.loc)
     spa = ctx.intervals.samples_per_aggr
+    if ctx.probes and not any(p.weight for p in ctx.probes) and spa > catalog.PROBE_HITS_MAX:
+        report.warn(f"an aggregation interval holds {fmt_number(spa)} samples, but the kernel "
+                    f"counts probe hits in 8 bits: above {catalog.PROBE_HITS_MAX} they wrap",
+                    ctx.probes[0].loc or ctx.loc)
     for i, s in enumerate(ctx.schemes):
         label = scheme_label(i, s)
         for name, lo, hi in s.pattern.ranges():

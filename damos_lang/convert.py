@@ -315,7 +315,7 @@ def _monitor_locs(m) -> dict:
 
 
 def _context_settings(m) -> dict:
-    """pause, addr_unit (bytes) and refresh_ms of a monitor block, in kernel units."""
+    """pause, addr_unit (bytes), refresh_ms and probes of a monitor block, in kernel units."""
     if m is None:
         return {}
     out = {}
@@ -325,6 +325,12 @@ def _context_settings(m) -> dict:
         out["addr_unit"] = max(1, size_bytes(m.addr_unit))
     if m.refresh is not None:
         out["refresh_ms"] = min(UINT_MAX, time_ms(m.refresh))
+    if m.probes:
+        out["probes"] = tuple(
+            model.Probe(p.weight or 0,
+                        tuple(model.ProbeFilter(f.type, f.matching, f.allow, f.memcg_path, f.loc)
+                              for f in p.filters), p.name, p.loc, p.weight_loc)
+            for p in m.probes)
     return out
 
 

@@ -30,11 +30,13 @@ from decimal import Decimal
 from . import catalog
 from .errors import DamosError, Loc, did_you_mean
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
-                 AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Program,
-                 Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+                 AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Probe,
+                 ProbeFilter, Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .convert import intervals_of, percent_of, size_bytes, time_ms, time_us
 from .units import AGGR_INTERVALS, SAMPLES, SIZE_UNITS, TIME_UNITS_NS, UINT_MAX, ULONG_MAX, \
     canonical_number
+
+PROBE_FILTER_TYPES = tuple(catalog.PROBE_FILTER_TYPES)
 
 # damo's goal metrics whose values are bp ("10 %" allowed); others are plain
 BP_GOAL_METRICS = ("node_mem_used_bp", "node_mem_free_bp", "node_memcg_used_bp",
@@ -596,7 +598,37 @@ def _monitor(c, path, ops) -> Monitor:
             ctx_kw["addr_unit"] = unit
     if c.get("pause") is not None and _bool(c["pause"], f"{path}.pause"):
         ctx_kw["pause"] = True
+    probes = _list(c.get("probes") or [], f"{path}.probes", "probes")
+    if probes:
+        ctx_kw["probes"] = tuple(_probe(p, f"{path}.probes[{i}]") for i, p in enumerate(probes))
     return Monitor(ops, sample, aggr, update, nr_regions, goal, **ctx_kw)
+
+
+def _probe(p, path) -> Probe:
+    """damo's DamonProbe: ``filters`` (each filter_type, matching, allow, path) and
+    ``weight`` (0 when null or left out, as damo reads it)."""
+    p = _obj(p, path, "probe")
+    filters = []
+    for i, f in enumerate(_list(_req(p, "filters", path), f"{path}.filters", "filters")):
+        fp = f"{path}.filters[{i}]"
+        f = _obj(f, fp, "probe filter")
+        ftype = _word(_req(f, "filter_type", fp), PROBE_FILTER_TYPES, "probe filter type",
+                      f"{fp}.filter_type")
+        matching = _bool(_req(f, "matching", fp), f"{fp}.matching")
+        allow = _bool(_req(f, "allow", fp), f"{fp}.allow")
+        memcg_path = None
+        if catalog.PROBE_FILTER_TYPES[ftype].arg is catalog.ARG_PATH:
+            memcg_path = _req(f, "path", fp)
+            if not isinstance(memcg_path, str):
+                raise _err(f"{fp}.path", "expected a string")
+        filters.append(ProbeFilter(allow, ftype, matching, memcg_path))
+    weight = p.get("weight")
+    if weight is not None:
+        weight = _int(weight, f"{path}.weight", "probe weight") or None
+        if weight is not None and weight > UINT_MAX:
+            raise _err(f"{path}.weight", f"probe weight must be at most {UINT_MAX} (the "
+                       "kernel's kstrtouint: ERANGE above)")
+    return Probe(None, weight, tuple(filters))
 
 
 def _target(t, path) -> Target:

@@ -111,6 +111,34 @@ def explain_scheme(i: int, s: Scheme, sample_us: int, aggr_us: int) -> str:
     return "\n".join(lines)
 
 
+def _probe_filter_words(f) -> str:
+    return catalog.PROBE_FILTER_TYPES[f.type].words.format(memcg_path=f.memcg_path)
+
+
+def _probe_lines(ctx) -> list[str]:
+    """Each data-attribute probe: what makes a sample a hit, and what its weight does."""
+    spa = ctx.intervals.samples_per_aggr
+    out = []
+    for i, p in enumerate(ctx.probes):
+        label = f"Probe {i}" + (f" ({p.name})" if p.name else "")
+        if not p.filters:
+            rule = "every sample is a hit (no filters)"
+        else:
+            rule = "a sampled page is a hit if the first filter it matches allows it (" + \
+                   "; ".join(f"{'allow' if f.allow else 'reject'} pages that are "
+                             f"{'' if f.matching else 'not '}{_probe_filter_words(f)}"
+                             for f in p.filters) + \
+                   "); a page no filter matches is a hit if the last filter rejects"
+        out.append(f"{label}: {rule}. Each region's hits count its samples that were hits, "
+                   f"0..{min(spa, catalog.PROBE_HITS_MAX):g} per aggregation interval "
+                   "('damos status --regions' shows them).")
+        if p.weight:
+            out.append(f"  Weight {p.weight}: the kernel stops checking accesses and splits and "
+                       "merges regions by the probes' weighted hits instead (nr_accesses "
+                       "stays 0).")
+    return out
+
+
 def explain(unit) -> str:
     ctx = unit.context
     iv = ctx.intervals
@@ -132,6 +160,7 @@ def explain(unit) -> str:
     if ctx.refresh_ms:
         head.append(f"Stats refresh: the kernel refreshes the stats files every "
                     f"{human_us(ctx.refresh_ms * 1000)} itself (refresh_ms {ctx.refresh_ms}).")
+    head += _probe_lines(ctx)
     for t in ctx.targets:
         if t.pid is not None:
             head.append(f"Target: process {t.pid}.")

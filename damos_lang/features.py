@@ -48,6 +48,10 @@ def _generic(ctx: Context):
         yield catalog.ADDR_UNIT, ctx.loc_of("addr_unit")
     if ctx.refresh_ms:
         yield catalog.REFRESH_MS, ctx.loc_of("refresh")
+    for p in ctx.probes:
+        yield catalog.PROBES, p.loc or ctx.loc
+        if p.weight:
+            yield catalog.PROBE_WEIGHT, p.weight_loc or p.loc or ctx.loc
     for s in ctx.schemes:
         if s.apply_interval_us:
             yield catalog.APPLY_INTERVAL, s.loc_of("apply_interval")

@@ -49,10 +49,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .catalog import ARG_ADDR_RANGE, ARG_INDEX, ARG_PATH, ARG_SIZE_RANGE, FILTER_TYPES
+from .catalog import (ARG_ADDR_RANGE, ARG_INDEX, ARG_PATH, ARG_SIZE_RANGE, FILTER_TYPES,
+                      PROBE_FILTER_TYPES)
 from .errors import DamosError, Loc
-from .ir import (Filter, Goal, IntervalsGoal, Monitor, Program, Quota, Range, Scheme, Target,
-                 Value, Watermarks)
+from .ir import (Filter, Goal, IntervalsGoal, Monitor, Probe, ProbeFilter, Program, Quota, Range,
+                 Scheme, Target, Value, Watermarks)
 from .lower import lower
 from .parser import BOM, parse_nodes, tokens
 
@@ -259,7 +260,29 @@ def _monitor_body(m: Monitor):
             _setting(out, depth, key + ("addr_unit",), f"addr_unit {_v(m.addr_unit)}")
         if m.refresh is not None:
             _setting(out, depth, key + ("refresh",), f"refresh {_v(m.refresh)}")
+        for i, p in enumerate(m.probes):
+            head = f"probe {_name(p.name)}" if p.name is not None else "probe"
+            _block(out, depth, key + ("probe", i), head, _probe_body(p))
     return body
+
+
+def _probe_body(p: Probe):
+    def body(out, depth, key):
+        if p.weight is not None:
+            _setting(out, depth, key + ("weight",), f"weight {p.weight}")
+        for i, f in enumerate(p.filters):
+            _setting(out, depth, key + ("filter", i), _probe_filter_text(f))
+    return body
+
+
+def _probe_filter_text(f: ProbeFilter) -> str:
+    parts = ["filter", "allow" if f.allow else "reject"]
+    if not f.matching:
+        parts.append("not")
+    parts.append(f.type)
+    if PROBE_FILTER_TYPES[f.type].arg is ARG_PATH:
+        parts.append(_path(f.memcg_path or ""))
+    return " ".join(parts)
 
 
 def _igoal_body(g: IntervalsGoal):
@@ -364,7 +387,7 @@ def _comments(text: str) -> _Comments:
             else:
                 parent = stack[-1]
                 word = tok.text
-                if word in ("filter", "dest", "goal"):
+                if word in ("filter", "dest", "goal", "probe"):
                     n = parent["n"].get(word, 0)
                     parent["n"][word] = n + 1
                     key = parent["key"] + (word, n)

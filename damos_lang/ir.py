@@ -172,6 +172,30 @@ class IntervalsGoal:
 
 
 @dataclass(frozen=True)
+class ProbeFilter:
+    """A data-attribute probe's filter: ``allow``/``reject`` pages that are
+    (``matching``) or are not of a type (catalog.PROBE_FILTER_TYPES)."""
+
+    allow: bool
+    type: str
+    matching: bool = True
+    memcg_path: str | None = None
+    loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """``probe [NAME] { weight N; filter ... }``: a data-attribute probe (7.2;
+    ``weight`` 7.3).  Each sample of a region that passes the filters is a hit."""
+
+    name: str | None = None
+    weight: int | None = None
+    filters: tuple[ProbeFilter, ...] = ()
+    loc: Loc | None = _loc()
+    weight_loc: Loc | None = _loc()
+
+
+@dataclass(frozen=True)
 class Monitor:
     """Monitoring attributes; ``None`` fields take the documented defaults."""
 
@@ -187,6 +211,7 @@ class Monitor:
     addr_unit: Value | None = None     # ``addr_unit 4K``: bytes per address unit, paddr (6.18)
     refresh: Value | None = None       # ``refresh 1s``: the kdamond refreshes its stats (6.17)
     pause_loc: Loc | None = _loc()
+    probes: tuple[Probe, ...] = ()     # data-attribute probes (7.2), at most 4
 
 
 @dataclass(frozen=True)

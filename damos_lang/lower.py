@@ -6,12 +6,15 @@ from . import catalog
 from .errors import DamosError, DamosErrors, Loc, did_you_mean, shorten
 from .ir import (ACTIONS, FILTER_TYPES, GOAL_METRICS, GOAL_TUNERS, OPS, WMARK_METRICS,
                  AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor,
-                 Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+                 Probe, ProbeFilter, Program, Quota, Range, Scheme, Target, Value, Watermarks,
+                 Weights)
 from .legacy import lower_legacy_line
 from .parser import (Atom, RangeNode, Setting, Statement, gc_paused, parse_nodes,
                      parse_nodes_recovering)
 from .units import (AGGR_INTERVALS, BP, PERCENT, PERMIL, SAMPLES, SIZE_UNITS, TIME_UNITS_NS,
                     UINT_MAX, ULONG_MAX, exact_number)
+
+PROBE_FILTER_TYPES = tuple(catalog.PROBE_FILTER_TYPES)
 from .values import (at_least_1us, error_at, exact_bytes, read_count, read_int, read_percent,
                      read_size, read_time, read_word, single_value)
 
@@ -402,7 +405,7 @@ def _interval(s: Setting, what: str) -> Value:
 def _monitor(st: Statement) -> Monitor:
     errs = _Errors()
     s = _Settings(st.body, ("ops", "sample", "aggr", "update", "nr_regions", "intervals_goal")
-                  + _CONTEXT_KEYS, "monitor", errs)
+                  + _CONTEXT_KEYS + ("probe",), "monitor", errs)
     ops = sample = aggr = update = nr_regions = nr_regions_loc = goal = None
     before = len(errs)
     with errs:
@@ -427,8 +430,82 @@ def _monitor(st: Statement) -> Monitor:
         if (x := s.one("intervals_goal")):
             goal = _intervals_goal(x)
     ctx = _context_settings(s, ops, ops_known, errs)
+    probes = []
+    for i, x in enumerate(s.many("probe")):
+        with errs:
+            if i == catalog.MAX_PROBES:
+                raise DamosError(f"at most {catalog.MAX_PROBES} probes: the kernel refuses "
+                                 f"{len(s.many('probe'))} (DAMON_MAX_PROBES; EINVAL)",
+                                 x.key_loc)
+            if i > catalog.MAX_PROBES:
+                continue
+            if ops_known and (ops or catalog.DEFAULT_OPS) not in catalog.PROBE_OPS:
+                raise DamosError("probes count hits on physical memory only: write 'ops paddr' "
+                                 f"(the kernel's {ops or catalog.DEFAULT_OPS} has no "
+                                 "apply_probes, so every hit would stay 0)", x.key_loc)
+            probes.append(_probe(x))
+    if probes:
+        ctx["probes"] = tuple(probes)
     errs.done()
     return Monitor(ops, sample, aggr, update, nr_regions, goal, st.loc, nr_regions_loc, **ctx)
+
+
+def _probe(x: Setting) -> Probe:
+    """``probe [NAME] { weight N; filter allow|reject [not] anon|memcg [PATH] }``."""
+    if x.body is None:
+        raise DamosError("probe takes a block: probe anon { filter allow anon }", x.key_loc)
+    if len(x.values) > 1:
+        raise error_at(x.values[1], "probe takes one name before its block")
+    name = None
+    if x.values:
+        a = single_value(x.values[0], "probe name")
+        if a.kind not in ("WORD", "STRING"):
+            raise error_at(a, "a probe name is a word or a quoted string")
+        name = a.value
+    errs = _Errors()
+    st = _Settings(x.body, ("weight", "filter"), "probe", errs)
+    weight = weight_loc = None
+    with errs:
+        if (w := st.one("weight")):
+            weight = read_int(_values(w, 1)[0], "probe weight")
+            weight_loc = w.loc
+            if weight > UINT_MAX:
+                raise error_at(w.values[0], f"probe weight must be at most {UINT_MAX} (the "
+                               "kernel's kstrtouint: ERANGE above)")
+    filters = []
+    for f in st.many("filter"):
+        with errs:
+            filters.append(_probe_filter(f))
+    errs.done()
+    return Probe(name, weight, tuple(filters), x.loc, weight_loc)
+
+
+def _probe_filter(s: Setting) -> ProbeFilter:
+    vals = list(s.values)
+    if s.body is not None:
+        raise DamosError("filter takes no block", s.key_loc)
+    if not vals:
+        raise DamosError("filter needs allow or reject and a type: filter allow anon", s.loc)
+    verdict, _ = read_word(vals.pop(0), ("allow", "reject"), "filter verdict")
+    matching = True
+    if vals and isinstance(vals[0], Atom) and vals[0].text == "not":
+        matching = False
+        vals.pop(0)
+    if not vals:
+        raise DamosError("filter needs a type", s.loc)
+    ftype, tloc = read_word(vals.pop(0), PROBE_FILTER_TYPES, "probe filter type")
+    arg = catalog.PROBE_FILTER_TYPES[ftype].arg
+    path = None
+    if arg is catalog.ARG_PATH:
+        if len(vals) != 1:
+            raise DamosError(f"probe filter type {ftype!r} takes {arg.words}", tloc)
+        a = single_value(vals[0], "memcg path")
+        if a.kind not in ("PATH", "STRING"):
+            raise error_at(a, "memcg path must be a /path or a quoted string")
+        path = a.value
+    elif vals:
+        raise error_at(vals[0], f"probe filter type {ftype!r} takes no argument")
+    return ProbeFilter(verdict == "allow", ftype, matching, path, s.loc)
 
 
 def _intervals_goal(x: Setting) -> IntervalsGoal:

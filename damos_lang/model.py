@@ -223,6 +223,30 @@ class Target:
 
 
 @dataclass(frozen=True)
+class ProbeFilter:
+    """``struct damon_filter`` of a probe: ``type`` is a catalog.PROBE_FILTER_TYPES
+    name; ``memcg_path`` is set for memcg only (the kernel resolves it at on/commit)."""
+
+    type: str
+    matching: bool = True
+    allow: bool = False
+    memcg_path: str | None = None
+    loc: Loc | None = source_loc()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """``struct damon_probe`` (7.2): a sample passing ``filters`` is a hit; a
+    nonzero ``weight`` (7.3) turns off access checks (regions by probe hits)."""
+
+    weight: int = uint(0)
+    filters: tuple[ProbeFilter, ...] = ()
+    name: str | None = field(default=None, compare=False)
+    loc: Loc | None = source_loc()
+    weight_loc: Loc | None = source_loc()
+
+
+@dataclass(frozen=True)
 class Context:
     """One DAMON context: monitoring attributes, targets and schemes."""
 
@@ -239,6 +263,7 @@ class Context:
     # the kdamond's own: it refreshes its stats files every refresh_ms (0: never; 6.17);
     # damos-lang runs one context per kdamond, so the context carries it
     refresh_ms: int = uint(0)
+    probes: tuple[Probe, ...] = ()       # data-attribute probes (7.2), at most 4
     # where each monitoring setting was written ("sample", "nr_regions", ...), for messages
     locs: dict = field(default_factory=dict, compare=False, repr=False)
 

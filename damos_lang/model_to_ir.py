@@ -9,8 +9,8 @@ that divides them), access frequencies in ``samples``, ages in
 from __future__ import annotations
 
 from . import catalog, model
-from .ir import (AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Program,
-                 Quota, Range, Scheme, Target, Value, Watermarks, Weights)
+from .ir import (AccessPattern, AddrRange, Dest, Filter, Goal, IntervalsGoal, Monitor, Probe,
+                 ProbeFilter, Program, Quota, Range, Scheme, Target, Value, Watermarks, Weights)
 from .units import UINT_MAX, ULONG_MAX
 
 
@@ -72,7 +72,13 @@ def to_program(ctx: model.Context) -> Program:
                   (ctx.nr_regions_min, ctx.nr_regions_max), ig,
                   pause=True if ctx.pause else None,
                   addr_unit=_n(ctx.addr_unit) if ctx.addr_unit != 1 else None,
-                  refresh=_ms(ctx.refresh_ms) if ctx.refresh_ms else None)
+                  refresh=_ms(ctx.refresh_ms) if ctx.refresh_ms else None,
+                  probes=tuple(Probe(p.name, p.weight or None,
+                                     tuple(ProbeFilter(f.allow, f.type, f.matching,
+                                                       f.memcg_path if catalog.PROBE_FILTER_TYPES[
+                                                           f.type].arg is catalog.ARG_PATH
+                                                       else None) for f in p.filters))
+                               for p in ctx.probes))
     targets = tuple(Target(t.pid, tuple(AddrRange(Value(hex(s)), Value(hex(e)))
                                         for s, e in t.regions))
                     for t in ctx.targets if t.pid is not None or t.regions)

@@ -15,6 +15,7 @@ from .features import require
 from .ir import Program
 from .source import Source, load, read_source
 from .unit import Unit
+from .units import UINT_MAX
 
 
 PAGE = 4096          # DAMON_MIN_REGION on x86-64: the kernel widens regions to whole pages
@@ -32,6 +33,7 @@ def validate(ctx: model.Context) -> None:
     shows stock 7.3 refusing each refusal here at 'on')."""
     _validate_monitor(ctx)
     _validate_regions(ctx)
+    _validate_probes(ctx)
     aggr_us = ctx.intervals.aggr_us
     for i, s in enumerate(ctx.schemes):
         label, path = _scheme_label(i, s), f"schemes[{i}]"
@@ -101,6 +103,44 @@ def _validate_monitor(ctx: model.Context) -> None:
                       locs.get(side) or locs.get("intervals_goal") or ctx.loc,
                       f"{gpath}.{side}_us",
                       hint="the tuner starts from 'sample': keep it within the bounds")
+
+
+def _validate_probes(ctx: model.Context) -> None:
+    """Probes (7.2): at most DAMON_MAX_PROBES, on paddr (the only apply_probes), and
+    with a weight (7.3) hits that fit the kernel's 8-bit counters and a weighted sum
+    that fits its u32 (damon_valid_probe_params(): EINVAL at 'commit'; at 'on' the
+    kernel does not check, and the counters wrap)."""
+    if not ctx.probes:
+        return
+    first = ctx.probes[0].loc or ctx.loc
+    if len(ctx.probes) > catalog.MAX_PROBES:
+        raise _refuse(f"{len(ctx.probes)} probes: the kernel takes at most "
+                      f"{catalog.MAX_PROBES} (DAMON_MAX_PROBES; more is EINVAL)",
+                      ctx.probes[catalog.MAX_PROBES].loc or ctx.loc, "probes")
+    if ctx.ops not in catalog.PROBE_OPS:
+        raise _refuse(f"probes on {ctx.ops}: only paddr counts probe hits (the kernel's "
+                      f"{ctx.ops} has no apply_probes, so every hit would stay 0)", first,
+                      "probes", hint="write 'ops paddr'")
+    for p in ctx.probes:
+        for f in p.filters:
+            _check_sysfs_text(f.memcg_path, "memcg path", f.loc or p.loc or ctx.loc)
+    weighted = [p for p in ctx.probes if p.weight]
+    if not weighted:
+        return
+    iv = ctx.intervals
+    spa = max(iv.aggr_us // max(iv.sample_us, 1), 1)
+    where = weighted[0].weight_loc or weighted[0].loc or ctx.loc
+    if spa > catalog.PROBE_HITS_MAX:
+        raise _refuse(f"a probe weight needs at most {catalog.PROBE_HITS_MAX} samples per "
+                      f"aggregation interval (probe hits are 8-bit), and {iv.aggr_us} us / "
+                      f"{iv.sample_us} us is {spa}: the kernel refuses it at 'commit' "
+                      "(EINVAL) and lets the hits wrap at 'on'", where, "probes",
+                      hint="make 'aggr' at most 255 times 'sample'")
+    total = sum(p.weight * spa for p in ctx.probes)
+    if total > UINT_MAX:
+        raise _refuse(f"the probe weights times {spa} samples per aggregation sum to {total}, "
+                      f"above {UINT_MAX}: the kernel refuses it at 'commit' (EINVAL; the "
+                      "weighted hits are a u32)", where, "probes")
 
 
 def _validate_regions(ctx: model.Context) -> None:

@@ -113,6 +113,14 @@ def skeleton(root, kdamonds):
             if ctx.intervals.intervals_goal != _damon.DamonIntervalsGoal():
                 os.makedirs(j(c, "monitoring_attrs", "intervals", "intervals_goal"),
                             exist_ok=True)
+            if ctx.probes:                           # 7.2; weight 7.3
+                pb = j(c, "monitoring_attrs", "probes")
+                mkfile(j(pb, "nr_probes"), "%d" % len(ctx.probes))
+                for pi, p in enumerate(ctx.probes):
+                    mkfile(j(pb, "%d" % pi, "weight"), "0")
+                    mkfile(j(pb, "%d" % pi, "filters", "nr_filters"), "%d" % len(p.filters))
+                    for fi in range(len(p.filters)):
+                        os.makedirs(j(pb, "%d" % pi, "filters", "%d" % fi))
             mkfile(j(c, "targets", "nr_targets"), "%d" % len(ctx.targets))
             for ti, t in enumerate(ctx.targets):
                 mkfile(j(c, "targets", "%d" % ti, "regions", "nr_regions"),

@@ -61,6 +61,7 @@ class KContext:
     intervals_goal: IntervalsGoal | None
     targets: tuple[Target, ...]
     schemes: tuple[KScheme, ...]
+    probes: tuple = ()                 # model.Probe records (7.2)
 
 
 def to_kernel(program, max_policy: str = "unbounded", intervals=None,
@@ -83,4 +84,4 @@ def to_kernel(program, max_policy: str = "unbounded", intervals=None,
             s.max_snapshots, q is not None, q is not None and q.weights is not None,
             s.watermarks is not None))
     return KContext(ctx.ops, ctx.intervals, ctx.nr_regions_min, ctx.nr_regions_max,
-                    ctx.intervals_goal, ctx.targets, tuple(schemes))
+                    ctx.intervals_goal, ctx.targets, tuple(schemes), ctx.probes)

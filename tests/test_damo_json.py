@@ -95,6 +95,11 @@ def assert_json_is_kernel(text: str, kctx: KContext) -> None:
         assert iv["intervals_goal"] == {"access_bp": g.access_bp, "aggrs": g.aggrs,
                                         "min_sample_us": g.min_sample_us,
                                         "max_sample_us": g.max_sample_us}
+    assert len(c.get("probes", [])) == len(kctx.probes)
+    for jp, kp in zip(c.get("probes", []), kctx.probes):
+        assert jp["weight"] == kp.weight
+        assert [(f["filter_type"], f["matching"], f["allow"], f["path"]) for f in jp["filters"]
+                ] == [(f.type, f.matching, f.allow, f.memcg_path) for f in kp.filters]
     assert len(c["targets"]) == len(kctx.targets)
     for jt, kt in zip(c["targets"], kctx.targets):
         assert jt["pid"] == (None if kctx.ops == "paddr" else kt.pid)
@@ -497,6 +502,15 @@ def expected_files(kctx: KContext) -> dict:
     if g and (g.access_bp, g.aggrs, g.min_sample_us, g.max_sample_us) != (0,) * 4:
         for name in ("access_bp", "aggrs", "min_sample_us", "max_sample_us"):
             e[f"{ma}/intervals/intervals_goal/{name}"] = getattr(g, name)
+    for i, p in enumerate(kctx.probes):
+        pb = f"{ma}/probes/{i}"
+        e[f"{pb}/weight"] = p.weight
+        for j, f in enumerate(p.filters):
+            fb = f"{pb}/filters/{j}"
+            e.update({f"{fb}/type": f.type, f"{fb}/matching": yn(f.matching),
+                      f"{fb}/allow": yn(f.allow)})
+            if f.type == "memcg":
+                e[f"{fb}/path"] = f.memcg_path
     for i, t in enumerate(kctx.targets):
         if kctx.ops != "paddr" and t.pid is not None:
             e[f"{C}/targets/{i}/pid_target"] = t.pid

@@ -119,6 +119,13 @@ def damon_stat_lines(stat) -> list[str]:
     return out
 
 
+def _hits_words(hits) -> str:
+    """A tried region's probe hits, each probe by its index (7.2)."""
+    if not hits:
+        return ""
+    return ", probe hits " + " ".join(f"{i}:{h}" for i, h in enumerate(hits))
+
+
 def render(kds: list, stat=None) -> str:
     """The status as DAMOS source: DAMON_STAT (when given), then one commented
     section per kdamond."""
@@ -146,7 +153,7 @@ def render(kds: list, stat=None) -> str:
                 r = TriedRegion(**r)
                 out.append(f"#   tried {r.start:#x}..{r.end:#x} "
                            f"({_bytes(r.end - r.start)}) nr_accesses {r.nr_accesses} "
-                           f"age {r.age}")
+                           f"age {r.age}" + _hits_words(r.probe_hits))
         out.append(e["source"].rstrip("\n"))
         out.append("")
     return "\n".join(out)

@@ -99,6 +99,8 @@ CITES: tuple[Cite, ...] = (
     Cite("context", "pause", (7, 2), None, None, "v7.2"),
     Cite("context", "monitoring_attrs/probes/nr_probes", (7, 2), None, None, "v7.2"),
     Cite("tried region", "probes", (7, 2), None, None, "v7.2"),
+    Cite("probe filter", "type=anon", (7, 2), None, None, "v7.2"),
+    Cite("probe filter", "type=memcg", (7, 2), None, None, "v7.2"),
     Cite("scheme", "quotas/fail_charge_num", (7, 2), None, None, "v7.2"),
     Cite("scheme", "quotas/fail_charge_denom", (7, 2), None, None, "v7.2"),
     Cite("scheme", "action=collapse", (7, 2), None, None, "v7.2"),

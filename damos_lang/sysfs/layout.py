@@ -86,7 +86,7 @@ WMARK_METRIC = Vocabulary("watermark metric", catalog.WMARK_METRICS)
 FILTER_TYPE = Vocabulary("filter type", catalog.FILTER_TYPES)
 GOAL_METRIC = Vocabulary("goal metric", catalog.GOAL_METRICS)
 GOAL_TUNER = Vocabulary("goal tuner", None, tuple(catalog.GOAL_TUNERS))
-PROBE_FILTER_TYPE = Vocabulary("probe filter type", None, ("anon", "memcg"))
+PROBE_FILTER_TYPE = Vocabulary("probe filter type", catalog.PROBE_FILTER_TYPES)
 
 
 # -- the kdamond's state commands (sysfs.md §5) -----------------------------------------
@@ -134,6 +134,7 @@ class File:
     parse_bits: int = 64               # bits its parser takes (kstrtouint: 32, ERANGE above)
     einval: bool = False               # every parse failure is -EINVAL (not -ERANGE)
     nonzero: bool = False              # the kernel refuses 0
+    max_count: int | None = None       # COUNT: the most the kernel takes (more is EINVAL)
 
     @property
     def name(self) -> str:
@@ -191,16 +192,22 @@ TARGET = Entity("target", "target {i} ", (
          what="number of regions", retry=True),
 ))
 
+# a probe's filter (mm/damon/sysfs.c; the rows need no 'since': their entity exists
+# only below a 7.2 context): a fresh one is anon, matching N, allow N;
+# 'path' is resolved to a memcg id at on/commit (EINVAL when no memcg has it)
 PROBE_FILTER = Entity("probe filter", "filter {i} ", (
-    File("type", KEYWORD, "anon", vocab=PROBE_FILTER_TYPE, write=NEVER),
-    File("matching", BOOL, "N", write=NEVER),
-    File("allow", BOOL, "N", write=NEVER),
-    File("path", TEXT, "", write=NEVER, retry=True),
+    File("type", KEYWORD, "anon", field="type", vocab=PROBE_FILTER_TYPE),
+    File("matching", BOOL, "N", field="matching"),
+    File("allow", BOOL, "N", field="allow"),
+    File("path", TEXT, "", field="memcg_path", arg=catalog.ARG_PATH,
+         retry=True),
 ))
 
 PROBE = Entity("probe", "probe {i} ", (
-    File("weight", NUMBER, since=(7, 3), write=NEVER),
-    File("filters/nr_filters", COUNT, child=PROBE_FILTER, write=NEVER, retry=True),
+    File("weight", NUMBER, since=(7, 3), field="weight", write=IF_NONZERO,
+         feature=catalog.PROBE_WEIGHT, parse_bits=32),
+    File("filters/nr_filters", COUNT, child=PROBE_FILTER, field="filters",
+         write=IF_NONZERO, retry=True, what="number of filters"),
 ))
 
 GOAL = Entity("goal", "goal {i} ", (
@@ -233,8 +240,11 @@ DEST = Entity("dest", "dests/{i}/", (
     File("weight", NUMBER, field="weight"),
 ))
 
+# a tried region's probe (7.2): the probe's hits, printed "%hhu\n": on 7.3 their pseudo
+# moving sum over the last aggregation interval (damon_probe_hits_mvsum), on 7.2 the
+# current interval's count (region->probe_hits)
 TRIED_PROBE = Entity("tried region probe", "probe {i} ", (
-    File("hits", NUMBER, mode=RO, write=NEVER),
+    File("hits", NUMBER, mode=RO, stat="hits"),
 ))
 
 TRIED_REGION = Entity("tried region", "tried region {i} ", (
@@ -321,7 +331,10 @@ CONTEXT = Entity("context", "", (
       for name in ("access_bp", "aggrs", "min_sample_us", "max_sample_us")),
     File(f"{_MA}/nr_regions/min", NUMBER, "10", field="nr_regions_min", what="nr_regions min"),
     File(f"{_MA}/nr_regions/max", NUMBER, "1000", field="nr_regions_max", what="nr_regions max"),
-    File(f"{_MA}/probes/nr_probes", COUNT, since=(7, 2), child=PROBE, write=NEVER, retry=True),
+    # an update writes 0 over a running kdamond's probes when the new file has none
+    File(f"{_MA}/probes/nr_probes", COUNT, since=(7, 2), child=PROBE, field="probes",
+         write=IF_CHANGED_OR_KNOWN, feature=catalog.PROBES, retry=True, what="number of probes",
+         max_count=catalog.MAX_PROBES),
     File("targets/nr_targets", COUNT, child=TARGET, field="targets", what="number of targets",
          retry=True),
     File("schemes/nr_schemes", COUNT, child=SCHEME, field="schemes", what="number of schemes",

@@ -91,6 +91,8 @@ def _value_text(row: L.File, value, what: str) -> str:
         return value
     if row.kind == L.TEXT:
         return _text(value or "", what)
+    if row.kind == L.COUNT:
+        return num(len(value))
     return num(value)
 
 
@@ -145,7 +147,9 @@ class _Writer:
             self.w(path, _value_text(row, value, label), label)
 
     def child(self, row: L.File, record, base: str, what: str) -> None:
-        arg = catalog.FILTER_TYPES[record.type].arg if row.child is L.FILTER else None
+        arg = (catalog.FILTER_TYPES[record.type].arg if row.child is L.FILTER else
+               catalog.PROBE_FILTER_TYPES[record.type].arg if row.child is L.PROBE_FILTER
+               else None)
         if row.child is L.REGION:
             record = Region(*record)
         self.entity(row.child, record, base, what, arg)

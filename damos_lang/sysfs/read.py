@@ -60,6 +60,8 @@ class TriedRegion:
     nr_accesses: int
     age: int
     sz_filter_passed: int | None = None
+    # each probe's hits in the region (7.2: tried_regions/<R>/probes/<P>/hits)
+    probe_hits: list[int] | None = None
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)
@@ -126,6 +128,13 @@ def read_child(fs, row: L.File, base: str):
     child = row.child
     if child is L.FILTER:
         return read_filter(fs, base)
+    if child is L.PROBE_FILTER:
+        t = read_row(fs, base, L.PROBE_FILTER.file("type"))
+        return model.ProbeFilter(**read_fields(fs, base, L.PROBE_FILTER,
+                                               catalog.PROBE_FILTER_TYPES[t].arg))
+    if child is L.PROBE:
+        d = read_fields(fs, base, child)
+        return model.Probe(d["weight"], tuple(d.get("filters", [])))
     if child is L.SCHEME:
         return read_scheme(fs, base)
     d = read_fields(fs, base, child)
@@ -192,7 +201,8 @@ def read_context(fs, cb: str) -> model.Context:
     refresh = read_row(fs, kb, L.KDAMOND.file("refresh_ms")) if kb != cb else 0
     return model.Context(ops, model.Intervals(**d["intervals"]), d["nr_regions_min"],
                          d["nr_regions_max"], goal if goal.aggrs else None, targets, schemes,
-                         pause=d["pause"], addr_unit=d["addr_unit"], refresh_ms=refresh)
+                         pause=d["pause"], addr_unit=d["addr_unit"], refresh_ms=refresh,
+                         probes=tuple(d.get("probes", [])))
 
 
 def read_ops(fs, cb: str) -> str | None:
@@ -232,8 +242,17 @@ def read_tried_regions(fs, sb: str) -> list[TriedRegion]:
                 text = fs.read_or(f"{base}/{r}/{f.path}")
                 if text is not None:
                     vals[f.stat] = int(text or 0)
+            elif f.child is L.TRIED_PROBE and fs.exists(f"{base}/{r}/{f.path}"):
+                vals["probe_hits"] = _probe_hits(fs, f"{base}/{r}/{f.path}")
         out.append(TriedRegion(**vals))
     return out
+
+
+def _probe_hits(fs, base: str) -> list[int]:
+    """Each probe's hits below a tried region's probes directory, in probe order."""
+    row = L.TRIED_PROBE.file("hits")
+    return [int(fs.read_or(f"{base}/{p}/{row.path}", "0") or 0)
+            for p in sorted((d for d in fs.listdir(base) if d.isdigit()), key=int)]
 
 
 # -- what the kernel can tell apart ----------------------------------------------------
@@ -267,7 +286,13 @@ def normalize(ctx: model.Context, kernel=None) -> model.Context:
     if not ops.takes_pid:
         regions = tuple(sorted(r for t in ctx.targets for r in t.regions))
         targets = (model.Target(None, regions),)
-    return replace(ctx, intervals_goal=ig, targets=targets, schemes=tuple(schemes))
+    probes = tuple(model.Probe(p.weight, tuple(
+        model.ProbeFilter(f.type, f.matching, f.allow,
+                          (f.memcg_path or "") if catalog.PROBE_FILTER_TYPES[f.type].arg
+                          is catalog.ARG_PATH else None) for f in p.filters))
+        for p in ctx.probes)
+    return replace(ctx, intervals_goal=ig, targets=targets, schemes=tuple(schemes),
+                   probes=probes)
 
 
 _FILTER_ARGS = tuple(f for a in (catalog.ARG_PATH, catalog.ARG_ADDR_RANGE, catalog.ARG_INDEX,

@@ -66,6 +66,10 @@ _BOOL_WORDS = {"Y": True, "y": True, "1": True, "on": True,
 _TICK = SchemeStats(nr_tried=3, sz_tried=3 << 20, nr_applied=2, sz_applied=2 << 20)
 # the one region each scheme "tried" at update_schemes_tried_regions
 _TRIED = TriedRegion(start=1 << 30, end=(1 << 30) + (4 << 20), nr_accesses=0, age=12)
+# its hits of probe 0, 1, ...: probe P hits (P * 7 + 5) % 21 of the 20 samples of
+# an aggregation, capped at them (deterministic, and apart per probe)
+def _tried_hits(p: int, samples: int) -> int:
+    return min((p * 7 + 5) % 21, samples, 255)
 
 
 class StandIn(SysfsFs):
@@ -168,7 +172,8 @@ class StandIn(SysfsFs):
             n = kstrtoul(text, signed=True, bits=32)
         except ValueError as e:
             raise _err(e.args[0], rel) from None
-        if n < 0 or (row.child is L.CONTEXT and n > 1):
+        if n < 0 or (row.child is L.CONTEXT and n > 1) or (
+                row.max_count is not None and n > row.max_count):
             raise _err(errno.EINVAL, rel)
         if row.child is L.KDAMOND and self._running():
             raise _err(errno.EBUSY, rel)
@@ -208,7 +213,7 @@ class StandIn(SysfsFs):
             self._set_running(k, [{"pid": t.pid, "state_of": t.pid}
                                   for t in read_context(self, cb).targets])
         elif cmd == L.COMMIT:
-            self._validate(rel, cb)
+            self._validate(rel, cb, commit=True)
             self._commit_targets(rel, k, read_context(self, cb).targets)
         elif cmd == L.UPDATE_SCHEMES_STATS:
             self._tick(k)
@@ -270,7 +275,7 @@ class StandIn(SysfsFs):
                 pass
         return False
 
-    def _validate(self, rel: str, cb: str) -> None:
+    def _validate(self, rel: str, cb: str, commit: bool = False) -> None:
         """What the kernel checks when it builds a context at on/commit."""
         ctx = read_context(self, cb)
         iv = ctx.intervals
@@ -303,6 +308,19 @@ class StandIn(SysfsFs):
             for g in (s.quota.goals if s.quota else ()):
                 if g.path and g.path not in self.memcgs:
                     raise _err(errno.ENOMEM, rel)
+        for p in ctx.probes:
+            for f in p.filters:
+                # damon_sysfs_memcg_path_to_id(): EINVAL (not ENOMEM) when no memcg has it
+                if catalog.PROBE_FILTER_TYPES[f.type].arg is catalog.ARG_PATH and \
+                        f.memcg_path not in self.memcgs:
+                    raise _err(errno.EINVAL, rel)
+        weights = [p.weight for p in ctx.probes]
+        if commit and any(weights):
+            # damon_valid_probe_params(), which only damon_commit_ctx() calls: 'on'
+            # starts with any weights (and the 8-bit hits wrap)
+            spa = max(iv.aggr_us // max(iv.sample_us, 1), 1)
+            if spa > 255 or sum(w * spa for w in weights) > 2**32 - 1:
+                raise _err(errno.EINVAL, rel)
 
     def _schemes(self, k: int) -> list[str]:
         cb = L.context_dir(k)
@@ -318,9 +336,25 @@ class StandIn(SysfsFs):
                     shutil.rmtree(self.path(f"{tb}/{d}"))
             if fill:
                 for f in L.TRIED_REGION.files:
+                    if not f.exists_at(self.version):
+                        continue
                     value = getattr(_TRIED, f.stat, None) if f.stat else None
                     if value is not None:
                         self._put(f"{tb}/0/{f.path}", str(value))
+                    elif f.child is L.TRIED_PROBE:
+                        self._tried_probes(k, f"{tb}/0/{f.path}")
+
+    def _tried_probes(self, k: int, base: str) -> None:
+        """A tried region's probes directory: one hits file per probe of the context
+        (the kernel makes the directory even when there is none)."""
+        os.makedirs(self.path(base), exist_ok=True)
+        cb = L.context_dir(k)
+        n = self._count(L.path_of(cb, L.CONTEXT, "probes"))
+        iv = read_context(self, cb).intervals
+        samples = max(iv.aggr_us // max(iv.sample_us, 1), 1)
+        hits = L.TRIED_PROBE.file("hits").path
+        for p in range(n):
+            self._put(f"{base}/{p}/{hits}", str(_tried_hits(p, samples)))
 
     def _tick(self, k: int) -> None:
         """update_schemes_stats: the counters move (deterministically)."""

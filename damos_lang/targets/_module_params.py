@@ -51,6 +51,10 @@ def shared_params(module: str, unit, options=None) -> list[tuple[str, str]]:
     if ctx.ops != "paddr":
         raise cannot_express(module, f"ops {ctx.ops}", ctx.loc,
                   "it monitors physical memory; write 'monitor { ops paddr }'")
+    if ctx.probes:
+        raise cannot_express(module, "probes", ctx.probes[0].loc or ctx.loc,
+                  "the module has no parameters for data-attribute probes; use the sysfs "
+                  "target")
     autotune = []
     if ctx.intervals_goal is not None:
         g, iv = ctx.intervals_goal, ctx.intervals

@@ -114,6 +114,12 @@ def context_kvpairs(ctx: Context, numbers: list[LegacyNumbers]) -> dict:
         nr_regions=OrderedDict(min=ctx.nr_regions_min, max=ctx.nr_regions_max))
     if ctx.pause:
         out["pause"] = True
+    if ctx.probes:
+        # damo's DamonProbe / DamonFilter keys (every filter key is required by its reader)
+        out["probes"] = [OrderedDict(
+            filters=[OrderedDict(filter_type=f.type, matching=f.matching, allow=f.allow,
+                                 path=f.memcg_path) for f in p.filters],
+            weight=p.weight) for p in ctx.probes]
     out["schemes"] = [scheme_kvpairs(k, n) for k, n in zip(ctx.schemes, numbers)]
     return out
 

@@ -13,7 +13,13 @@ quota differently; vaddr dests 30/70 split migrated pages by weight over two
 nodes; migrate_cold with target_nid moves pages; collapse grows
 AnonHugePages; core and ops filters change sz_ops_filter_passed; damos stop
 brings DAMON_STAT back.
+
+Boot 3 (jobs/stock73-ctx.sh): the context and kdamond settings (pause,
+refresh_ms, obsolete targets) and the data-attribute probes: an anon probe's
+hits in the regions holding a workload's anonymous memory, none for a memcg
+probe of an empty cgroup, and a weight turning the access checks off.
 """
+import json
 from pathlib import Path
 
 import pytest
@@ -282,16 +288,23 @@ def test_collapse_grows_anon_huge_pages(acts_run, run):
 # -- boot 3: the context and kdamond settings (jobs/stock73-ctx.sh) -------------
 
 @pytest.fixture(scope="module")
-def ctx_run(kernel_rig, stock73_kernel, tmp_path_factory):
+def ctx_vm(kernel_rig, stock73_kernel, tmp_path_factory):
     out = tmp_path_factory.mktemp("stock73-ctx")
     r = kernel_rig.run_vm(stock73_kernel, kernel_rig.job("stock73-ctx.sh"), timeout=600,
                           out=out)
     assert r.rc == 0, r.describe()
     res = kernel_rig.parse_kv(r.text("result.txt"))
     errs = "\n".join(f"{n}: {(r.out / f'{n}.err').read_text()}"
-                     for n in ("apply", "resume", "refresh", "drop", "readd", "exit", "stop")
+                     for n in ("apply", "resume", "refresh", "drop", "readd", "exit", "stop",
+                               "probes.apply", "probes.status1", "probes.pfns",
+                               "probes.update", "probes.status2", "probes.stop")
                      if (r.out / f"{n}.err").exists())
-    return res, f"{res}\n{errs}\n{r.describe()}"
+    return res, f"{res}\n{errs}\n{r.describe()}", r
+
+
+@pytest.fixture(scope="module")
+def ctx_run(ctx_vm):
+    return ctx_vm[:2]
 
 
 def test_pause_stops_the_kdamond_and_update_without_it_resumes(ctx_run):
@@ -362,3 +375,60 @@ def test_update_dropping_an_exited_target_converges(ctx_run):
     e2, f2 = _ages(res, "ebefore")[1], _ages(res, "eafter")[1]
     assert f2 >= e2 >= 0, ctx            # P2 kept its monitoring state
     assert res["stop.rc"] == "0", ctx
+
+
+# -- boot 3, probes ------------------------------------------------------------------
+
+def _tried(r, n):
+    """The tried regions of damos status --regions --json number ``n``."""
+    data = json.loads((r.out / f"probes.status{n}.json").read_text())
+    return data["kdamonds"][0]["schemes"][0]["tried_regions"]
+
+
+def _workload_bytes(r):
+    """[start, end) physical byte ranges of the workload's pages (its pagemap)."""
+    return [tuple(map(int, line.split())) for line in r.text("probes.pfns.txt").splitlines()]
+
+
+def _overlap(region, ranges) -> int:
+    return sum(max(0, min(region["end"], e) - max(region["start"], s)) for s, e in ranges)
+
+
+def test_an_anon_probe_hits_the_workload_s_regions_and_a_memcg_probe_of_an_empty_cgroup_none(
+        ctx_vm):
+    res, ctx, r = ctx_vm
+    assert res["probe.apply.rc"] == "0" and res["probe.status1.rc"] == "0", ctx
+    assert res["probe.nr_probes"] == "2" and res["probe.path"] == "/dprobe_empty", ctx
+    assert "dprobe_empty" not in res["probe.cgroup"], ctx        # the workload is not in it
+    # every tried region has one hits file per probe
+    assert res["probe.hits_files"].split() == ["0", "1"], ctx
+    regions = _tried(r, 1)
+    assert regions and all(len(t["probe_hits"]) == 2 for t in regions), (regions, ctx)
+    assert res["probe.pfns.rc"] == "0", ctx
+    wl = _workload_bytes(r)
+    assert sum(e - s for s, e in wl) >= 120 << 20, ctx           # the 128 MiB are resident
+    # the regions mostly made of the workload's anonymous pages: the anon probe hits
+    # each of them; the memcg probe of a cgroup nobody is in hits nothing anywhere
+    # (2026-12-04: 219 of 497 regions mostly the workload's, each hit 20 of 20 samples;
+    # the memcg probe 0 in all 497)
+    mostly = [t for t in regions if 2 * _overlap(t, wl) >= t["end"] - t["start"]]
+    assert mostly, (regions, wl, ctx)
+    assert all(t["probe_hits"][0] > 0 for t in mostly), (mostly, ctx)
+    assert all(t["probe_hits"][1] == 0 for t in regions), (regions, ctx)
+    # with access monitoring on, the written workload shows accesses
+    assert any(t["nr_accesses"] > 0 for t in mostly), (mostly, ctx)
+
+
+def test_a_probe_weight_turns_the_access_checks_off(ctx_vm):
+    res, ctx, r = ctx_vm
+    assert res["probe.update.rc"] == "0" and res["probe.weight"] == "1", ctx
+    assert res["probe.status2.rc"] == "0", ctx
+    regions = _tried(r, 2)
+    wl = _workload_bytes(r)
+    # the kernel checks no access (nr_accesses stays 0) and still counts anon hits
+    assert regions and all(t["nr_accesses"] == 0 for t in regions), (regions, ctx)
+    assert any(t["probe_hits"][0] > 0 and _overlap(t, wl) for t in regions), (regions, ctx)
+    # damon_valid_probe_params(): a weighted sum above the u32 fails the commit, and the
+    # kdamond runs on
+    assert res["probe.hand.commit"] == "failed" and res["probe.hand.state"] == "on", ctx
+    assert res["probe.stop.rc"] == "0", ctx

@@ -18,6 +18,14 @@
 #             P3's regions are set to P2's range, which they do not overlap)
 #   exited    P1 exits; staging it obsolete by hand fails the commit (the kernel
 #             looks the pid up); damos update dropping it still converges
+#   probes    a paddr file with two probes (filter allow anon; filter allow memcg
+#             of an empty cgroup) over the biggest System RAM range, a 128 MiB
+#             workload writing all its anonymous memory: damos status --regions
+#             --json after 3 s (probes.status1.json), the workload's physical
+#             ranges from its pagemap (probes.pfns.txt); then damos update with
+#             'weight 1' on the anon probe (access checks off), status again
+#             (probes.status2.json); then a weight whose weighted hits overflow
+#             the u32, written by hand: the commit fails (probe.hand.commit)
 # Results: /out/result.txt KEY=VALUE; T.* keys are uptimes.
 . /lib/rig.sh
 HOSTRUN_ENV="PYTHONPATH=$PROJ"; export HOSTRUN_ENV
@@ -129,3 +137,63 @@ sleep 0.5
 ages eafter
 damos stop > /out/stop.out 2> /out/stop.err
 put stop.rc $?
+echo "=== probes"
+CG=/sys/fs/cgroup
+mount -t cgroup2 none $CG || { echo "no cgroup2"; exit 3; }
+echo +memory > $CG/cgroup.subtree_control
+mkdir -p $CG/dprobe_empty
+rm -f /tmp/wl.out
+start_workload 128 128 0 || { echo "workload did not start"; exit 3; }
+PW=$pid
+put probe.pid "$PW"
+put probe.cgroup "$(cat /proc/$PW/cgroup)"
+pfile() {  # pfile NAME WEIGHT: the probes file
+  { printf 'monitor {\n    ops paddr\n    probe anon {\n'
+    [ "$2" = 0 ] || printf '        weight %s\n' "$2"
+    printf '        filter allow anon\n    }\n'
+    printf '    probe other {\n        filter allow memcg /dprobe_empty\n    }\n}\n'
+    printf 'target region %s\n' "$(system-ram)"
+    printf 'scheme {\n    action stat\n}\n'; } > /out/$1.damos
+}
+pfile probes 0
+pfile probesw 1
+damos apply --stop-damon-stat $O/probes.damos > /out/probes.apply.out 2> /out/probes.apply.err
+put probe.apply.rc $?
+put probe.nr_probes "$(cat $C/monitoring_attrs/probes/nr_probes)"
+put probe.path "$(cat $C/monitoring_attrs/probes/1/filters/0/path)"
+sleep 3
+damos status --regions --json > /out/probes.status1.json 2> /out/probes.status1.err
+put probe.status1.rc $?
+put probe.hits_files "$(ls $S0/tried_regions/0/probes | tr '\n' ' ')"
+cat > /out/pfns.py <<'EOP'
+import struct, sys
+pid, addr, length = int(sys.argv[1]), int(sys.argv[2], 0), int(sys.argv[3])
+ps, runs = 4096, []
+with open("/proc/%d/pagemap" % pid, "rb") as f:
+    f.seek(addr // ps * 8)
+    data = f.read(length // ps * 8)
+for i in range(len(data) // 8):
+    e, = struct.unpack_from("<Q", data, i * 8)
+    if e >> 63 & 1:
+        pfn = e & ((1 << 55) - 1)
+        if runs and runs[-1][1] == pfn:
+            runs[-1][1] = pfn + 1
+        else:
+            runs.append([pfn, pfn + 1])
+for s, e in runs:
+    print(s * ps, e * ps)
+EOP
+hostrun $PY $O/pfns.py $PW $addr $len > /out/probes.pfns.txt 2> /out/probes.pfns.err
+put probe.pfns.rc $?
+damos update $O/probesw.damos > /out/probes.update.out 2> /out/probes.update.err
+put probe.update.rc $?
+put probe.weight "$(cat $C/monitoring_attrs/probes/0/weight)"
+sleep 3
+damos status --regions --json > /out/probes.status2.json 2> /out/probes.status2.err
+put probe.status2.rc $?
+# 4294967295 x 20 samples does not fit the u32 of the weighted hits
+echo 4294967295 > $C/monitoring_attrs/probes/0/weight
+if echo commit > $K/state 2>/dev/null; then put probe.hand.commit ok; else put probe.hand.commit failed; fi
+put probe.hand.state "$(cat $K/state)"
+damos stop > /out/probes.stop.out 2> /out/probes.stop.err
+put probe.stop.rc $?
