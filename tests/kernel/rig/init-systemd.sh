@@ -4,7 +4,8 @@
 # mounts the Debian tree of rootfs.sh as the root and hands over to systemd.
 # Kernel command line parameters:
 #   (rig.out=, set by runvm.sh: the run directory, 9p tag "out", /out in the VM, writable)
-#   rig.root=/abs/host/path  the tree on the host, reached through the 9p host root
+#   rig.root=/abs/host/path  the tree on the host (DIR/root of rootfs.sh, with DIR/rw.tar),
+#                            reached through the 9p host root
 #   rig.proj=/abs/host/path  the checkout, bound read-only at /srv/damos-lang
 # The tree is read-only (it is the cache's); /etc, /var and /root are tmpfs
 # copies of it, so a boot changes nothing in the cache and starts from the
@@ -43,9 +44,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || fail "no o
 [ -x "/host$ROOT/usr/lib/systemd/systemd" ] || fail "no systemd in rig.root=$ROOT"
 N=/newroot
 mount --bind "/host$ROOT" $N
-for d in etc var root; do
-  { mount -t tmpfs -o mode=0755 "$d" $N/$d && cp -a "/host$ROOT/$d/." $N/$d/; } || fail "cannot copy /$d"
-done
+# (rootfs.sh packed them next to the tree: one read over 9p)
+for d in etc var root; do mount -t tmpfs "$d" $N/$d || fail "cannot mount /$d"; done
+tar -xf "/host${ROOT%/*}/rw.tar" -C $N || fail "cannot unpack /etc, /var and /root"
 [ -n "$PROJ" ] && { mount --bind "/host$PROJ" $N/srv/damos-lang || fail "cannot bind the checkout"; }
 mount --move /out $N/out && O=$N/out
 
