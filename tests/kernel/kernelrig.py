@@ -541,6 +541,7 @@ def _systemd_initrd(base: Path) -> Path:
         os.chmod(Path(d) / "init-systemd", 0o755)
         archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=b"init-systemd\n",
                                  stdout=subprocess.PIPE, cwd=d, check=True).stdout
+    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     tmp.write_bytes(base.read_bytes() + gzip.compress(archive, 1))
     tmp.replace(dest)

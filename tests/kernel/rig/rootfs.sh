@@ -30,7 +30,9 @@ PACKAGES="systemd systemd-sysv python3 python3-lark python3-typer python3-rich p
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 if [ -z "${RIG_ROOTFS_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
-  RIG_ROOTFS_LOCKED=1 exec flock "$CACHE/fleet/.lock" sh "$0" "$@"
+  # -o: flock holds the lock until the script ends; the progress loop's last
+  # sleep, which outlives the script by up to 30 s, does not
+  RIG_ROOTFS_LOCKED=1 exec flock -o "$CACHE/fleet/.lock" sh "$0" "$@"
 fi
 
 sha() { sha256sum | cut -c1-16; }
@@ -53,7 +55,8 @@ build() {
   log "building the Debian $SUITE root filesystem with mmdebstrap from $m" \
       "(once per package list: about 150 MB, a minute or two): $PACKAGES"
   t0=$(date +%s)
-  ( while sleep "${RIG_PROGRESS_SECS:-30}"; do
+  # the sleep holds no pipe: the caller gets EOF when the script ends
+  ( while sleep "${RIG_PROGRESS_SECS:-30}" >/dev/null 2>&1; do
       log "mmdebstrap: $(( $(date +%s) - t0 ))s elapsed, $(du -sm "$tmp" 2>/dev/null | cut -f1) MB written"
     done ) &
   progress=$!
