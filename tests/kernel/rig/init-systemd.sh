@@ -44,7 +44,8 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /out || fail "no o
 [ -x "/host$ROOT/usr/lib/systemd/systemd" ] || fail "no systemd in rig.root=$ROOT"
 N=/newroot
 mount --bind "/host$ROOT" $N
-# (rootfs.sh packed them next to the tree: one read over 9p)
+# writable /etc, /var and /root: tmpfs, filled from the rw.tar rootfs.sh
+# packed next to the tree (one read over 9p)
 for d in etc var root; do mount -t tmpfs "$d" $N/$d || fail "cannot mount /$d"; done
 tar -xf "/host${ROOT%/*}/rw.tar" -C $N || fail "cannot unpack /etc, /var and /root"
 [ -n "$PROJ" ] && { mount --bind "/host$PROJ" $N/srv/damos-lang || fail "cannot bind the checkout"; }
