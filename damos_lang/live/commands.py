@@ -185,8 +185,10 @@ def stop(sysfs_root=None, kdamond=None, module_root=None, file=None) -> int:
     notes = []
     for d in done:
         out(f"damos stop: kdamond {d['index']} is off")
+        # a line that reads alone: a unit's journal keeps each line as its own entry
         for i, st in enumerate(d["stats"]):
-            out("  " + stats_line(i, None, SchemeStats(**st), effective=False))
+            out(f"damos stop: kdamond {d['index']}, "
+                + stats_line(i, None, SchemeStats(**st), effective=False))
         if d.get("damon_stat") and d["damon_stat"] not in notes:
             notes.append(d["damon_stat"])
     for note in notes:

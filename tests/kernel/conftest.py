@@ -1,6 +1,7 @@
 """Fixtures for the real-kernel test tier (marker `kernel`); see docs/kernel-rig.md.
 
 Kernels: custom_kernel, stock_kernel (6.12), stock73_kernel, rig_kernel(kind);
+systemd_root: a Debian tree booted with systemd as PID 1 on the stock 7.3 kernel;
 tree_listing(kind) gives a kernel's DAMON sysfs tree listing (cached).
 
 Prerequisites (qemu, busybox-static, kernel build tools, linux-source-6.12):
@@ -85,6 +86,24 @@ def stock73_kernel(kernel_rig):
 def rig_kernel(kernel_rig):
     """rig_kernel(kind): the kernel of any kind of kernelrig.KINDS ("stock72", ...)."""
     return lambda kind: _kernel(kernel_rig, lambda: kernel_rig.ensure_kernel(kind))
+
+
+@pytest.fixture(scope="session")
+def systemd_root(kernel_rig, stock73_kernel):
+    """A Debian trixie tree with systemd as PID 1 on the stock 7.3 kernel
+    (kernelrig.SystemdRoot; rig/rootfs.sh builds it with mmdebstrap once,
+    about a minute, then it is cached)."""
+    missing = kernel_rig.missing_rootfs_prerequisites()
+    if missing and kernel_rig.in_ci() and os.geteuid() == 0:
+        try:
+            kernel_rig.install_prerequisites()
+        except kernel_rig.RigError as e:
+            _unavailable(str(e))
+        missing = kernel_rig.missing_rootfs_prerequisites()
+    if missing:
+        _unavailable("missing " + ", ".join(missing)
+                     + " (as root: sh tests/kernel/rig/install-prereqs.sh)")
+    return _kernel(kernel_rig, lambda: kernel_rig.ensure_systemd_root(stock73_kernel))
 
 
 @pytest.fixture(scope="session")

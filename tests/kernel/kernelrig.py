@@ -30,6 +30,8 @@ Only the standard library is used here.
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import hashlib
 import os
 import shlex
 import shutil
@@ -314,15 +316,31 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
     """
     if numa_nodes < 1 or mem_mib % numa_nodes or smp % numa_nodes:
         raise RigError(f"numa_nodes={numa_nodes} must divide mem_mib={mem_mib} and smp={smp}")
+    out = _run_dir(out)
+    py = python or default_python()
+    header = {"PY": py, "PROJ": str(PROJECT_ROOT), "KDIR": str(HERE)}
+    header.update(env or {})
+    _write_job(out, header, job, files)
+    keep_list = _keep_paths([str(PROJECT_ROOT), py, os.path.realpath(py), sys.prefix,
+                             sys.base_prefix, *keep])
+    args = list(cmdline)
+    if keep_list:
+        args.append("rig.keep=" + ",".join(keep_list))
+    return _boot_retrying(kernel, out, args, timeout, mem_mib, smp, numa_nodes)
+
+
+def _run_dir(out) -> Path:
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="damos-rig-"))
     out = Path(os.path.realpath(out))
     out.mkdir(parents=True, exist_ok=True)
     if any(c in str(out) for c in " ,\t\n"):
         raise RigError(f"run directory {out} must not contain whitespace or commas")
-    py = python or default_python()
-    header = {"PY": py, "PROJ": str(PROJECT_ROOT), "KDIR": str(HERE)}
-    header.update(env or {})
+    return out
+
+
+def _write_job(out: Path, header: dict, job: str, files: dict | None) -> None:
+    """run.sh (the header, then `job`) and `files` into the run directory."""
     # the first line marks that the job started: a VM that ends without it is a rig fault
     lines = ["# --- written by kernelrig.run_vm", f": > {JOB_STARTED}   # cwd is /out"]
     for k, v in header.items():
@@ -339,11 +357,10 @@ def run_vm(kernel: Kernel, job: str, *, timeout: float = 120, cmdline=ACCESS_CMD
         else:
             dest.write_text(content)
 
-    keep_list = _keep_paths([str(PROJECT_ROOT), py, os.path.realpath(py), sys.prefix,
-                             sys.base_prefix, *keep])
-    args = list(cmdline)
-    if keep_list:
-        args.append("rig.keep=" + ",".join(keep_list))
+
+def _boot_retrying(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
+                   smp: int, numa_nodes: int = 1) -> VMResult:
+    """_boot, once more if the guest died before its job started (a rig fault)."""
     faults = []
     for attempt in (1, 2):
         r = _boot(kernel, out, args, timeout, mem_mib, smp, numa_nodes)
@@ -478,6 +495,106 @@ def _boot(kernel: Kernel, out: Path, args: list, timeout: float, mem_mib: int,
     return VMResult(status=status, timed_out=timed_out, out=out, log=read("run.sh.log"),
                     console=console, duration=duration, cmdline=" ".join(args),
                     job_started=(out / JOB_STARTED).exists())
+
+
+# ------------------------------------------------------------ systemd boots
+ROOTFS_SH = RIG_DIR / "rootfs.sh"
+INIT_SYSTEMD = RIG_DIR / "init-systemd.sh"
+#: where a systemd VM has the checkout (read-only); the tree's
+#: /usr/local/bin/damos runs `python3 -m damos_lang` from it
+SYSTEMD_PROJ = "/srv/damos-lang"
+#: what the host needs to build the tree (command -> Debian package)
+ROOTFS_COMMANDS = {"mmdebstrap": "mmdebstrap", "chroot": "coreutils", "cpio": "cpio"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemdRoot:
+    """A Debian root filesystem booted with systemd as PID 1 (rig/rootfs.sh)."""
+    kernel: Kernel     # the stock 7.3 kernel; its initrd is the systemd one (init-systemd.sh)
+    tree: Path         # the tree in the cache, shared read-only
+    name: str          # "trixie-<key>": one build of the tree
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.kernel.name}"
+
+
+def missing_rootfs_prerequisites() -> list[str]:
+    return [f"{c} (package {p})" for c, p in ROOTFS_COMMANDS.items()
+            if shutil.which(c) is None and shutil.which(c, path="/usr/sbin:/sbin") is None]
+
+
+def ensure_systemd_root(kernel: Kernel | None = None) -> SystemdRoot:
+    """The Debian trixie tree with systemd (built once by rig/rootfs.sh with
+    mmdebstrap, about a minute; cached under fleet/ keyed by its package list
+    and script) and the stock 7.3 kernel with an initramfs that boots it."""
+    kernel = kernel or ensure_stock73()
+    if missing_rootfs_prerequisites():
+        raise RigError("the systemd root filesystem needs " + ", ".join(missing_rootfs_prerequisites()))
+    env = dict(os.environ, DAMOS_RIG_CACHE=str(cache_root()))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["/bin/sh", str(ROOTFS_SH)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, stdin=subprocess.DEVNULL)
+    err = []
+    for line in proc.stderr:      # the build's progress, as it comes
+        err.append(line)
+        print(line, end="", file=sys.stderr, flush=True)
+    stdout = proc.stdout.read()
+    if proc.wait() != 0:
+        raise RigError(f"rootfs.sh failed ({proc.returncode}) after {time.monotonic() - t0:.0f}s:\n"
+                       f"{''.join(err)[-6000:]}")
+    res = [line.split() for line in stdout.splitlines() if line.startswith("RIG_ROOTFS ")]
+    if not res or len(res[-1]) != 3 or not Path(res[-1][1]).is_dir():
+        raise RigError(f"rootfs.sh printed no RIG_ROOTFS line:\n{stdout}{''.join(err)[-3000:]}")
+    _, tree, name = res[-1]
+    return SystemdRoot(dataclasses.replace(kernel, initrd=_systemd_initrd(kernel.initrd)),
+                       Path(tree), name)
+
+
+def _systemd_initrd(base: Path) -> Path:
+    """`base` with init-systemd.sh appended as a second cpio archive (the
+    kernel unpacks both; rdinit=/init-systemd runs it): keyed by both."""
+    h = hashlib.sha256(base.read_bytes() + INIT_SYSTEMD.read_bytes()).hexdigest()[:16]
+    dest = cache_root() / "fleet" / f"initrd-{h}.gz"
+    if dest.is_file():
+        return dest
+    with tempfile.TemporaryDirectory(prefix="damos-rig-initrd-") as d:
+        shutil.copy(INIT_SYSTEMD, Path(d) / "init-systemd")
+        os.chmod(Path(d) / "init-systemd", 0o755)
+        archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=b"init-systemd\n",
+                                 stdout=subprocess.PIPE, cwd=d, check=True).stdout
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    tmp.write_bytes(base.read_bytes() + gzip.compress(archive, 1))
+    tmp.replace(dest)
+    return dest
+
+
+def run_vm_systemd(root: SystemdRoot, job: str, *, setup: str | None = None, timeout: float = 180,
+                   cmdline=ACCESS_CMDLINE, files: dict | None = None, env: dict | None = None,
+                   out: Path | str | None = None, mem_mib: int = 1024, smp: int = 2) -> VMResult:
+    """Boot `root` with systemd as PID 1 and run the shell script text `job` as
+    a service after multi-user.target (rig-job.service, see init-systemd.sh);
+    the VM powers off when it ends.  `setup`, if given, runs in the tree before
+    systemd starts (`systemctl enable` works there: systemd is not running).
+    Both run as root under the tree's /bin/sh with the Debian tree's tools; the
+    header defines PROJ (the checkout, read-only at SYSTEMD_PROJ), KDIR and the
+    `env` entries, and `damos` is /usr/local/bin/damos (the checkout with the
+    tree's python3).  /out is the run directory.  `timeout`, the kill of the
+    qemu process group and the retry of a rig fault are run_vm's."""
+    out = _run_dir(out)
+    header = {"PROJ": SYSTEMD_PROJ, "KDIR": f"{SYSTEMD_PROJ}/tests/kernel"}
+    header.update(env or {})
+    _write_job(out, header, job, files)
+    (out / "setup.sh").unlink(missing_ok=True)
+    if setup is not None:
+        (out / "setup.sh").write_text(setup)
+    proj = os.path.realpath(PROJECT_ROOT)
+    for p in (proj, str(root.tree)):
+        if any(c in p for c in " ,\t\n"):
+            raise RigError(f"cannot boot a systemd VM with {p!r} (whitespace or comma in path)")
+    args = [*cmdline, "rdinit=/init-systemd", f"rig.root={root.tree}", f"rig.proj={proj}",
+            "systemd.unit=rig.target"]
+    return _boot_retrying(root.kernel, out, args, timeout, mem_mib, smp)
 
 
 def job(name: str) -> str:

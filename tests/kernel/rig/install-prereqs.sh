@@ -5,9 +5,10 @@
 # The 6.12 packages (linux-source-6.12, linux-image-6.12-amd64) come from
 # bookworm-security, which is in the default apt sources.  The stock 7.2 and
 # 7.3 kernels are not installed: setup.sh fetches them through its own source
-# list, whose signatures debian-archive-keyring verifies.
+# list, whose signatures debian-archive-keyring verifies.  mmdebstrap builds
+# the Debian tree of the systemd boots (rootfs.sh) from the same mirror.
 set -eu
-PKGS="qemu-system-x86 busybox-static cpio build-essential bc bison flex libelf-dev libssl-dev xz-utils kmod linux-source-6.12 debian-archive-keyring"
+PKGS="qemu-system-x86 busybox-static cpio build-essential bc bison flex libelf-dev libssl-dev xz-utils kmod linux-source-6.12 debian-archive-keyring mmdebstrap"
 missing=
 for p in $PKGS; do
   s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || s=
