@@ -45,9 +45,11 @@ mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
 log() { echo "rig-setup: $*" >&2; }
 
-# one setup at a time per cache (CI setup script and pytest fixtures may race)
+# one setup at a time per cache (CI setup script and pytest fixtures may race);
+# -o: flock holds the lock until the script ends, not the build progress
+# loop's last sleep, which inherits no lock and outlives the script by <= 45 s
 if [ -z "${RIG_SETUP_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
-  RIG_SETUP_LOCKED=1 exec flock "$CACHE/.setup.lock" sh "$0" "$@"
+  RIG_SETUP_LOCKED=1 exec flock -o "$CACHE/.setup.lock" sh "$0" "$@"
 fi
 
 want_stock='' want_custom='' want_series=''
