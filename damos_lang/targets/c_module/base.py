@@ -1,6 +1,6 @@
 """The shared C emitter: everything every in-kernel DAMON API family has in common.
 
-A family module (``v5_16.py`` .. ``v7_2.py``) subclasses :class:`Emitter`
+A family module (``v5_16.py`` .. ``v7_3.py``) subclasses :class:`Emitter`
 and overrides only what its API does differently: the calls that create the
 context's attributes, a scheme and a filter, where the access pattern lives,
 and how the periodic work is hooked (``after_aggregation`` callback up to
@@ -22,7 +22,8 @@ import jinja2
 
 from ... import catalog
 from ...errors import DamosError
-from ...model import UINT_MAX, ULONG_MAX, Context, Filter, QuotaGoal, Scheme
+from ...features import C_NO_MEMCG_PROBE
+from ...model import UINT_MAX, ULONG_MAX, Context, Filter, Probe, QuotaGoal, Scheme
 
 Version = tuple[int, int]
 
@@ -223,12 +224,20 @@ class Emitter:
             self.need(SINCE["ctx addr_unit"], "addr_unit", ctx.loc)
         if context_setting(ctx, "pause"):
             self.need(SINCE["ctx pause"], "pause", ctx.loc)
-        if ctx.probes:
-            # the 7.2 API has them (damon_new_probe, damon_add_probe, damon_new_filter),
-            # but a memcg filter needs a memcg id, which a module cannot resolve from a
-            # path here either: not emitted yet
-            raise DamosError("the c-module target does not emit data-attribute probes yet; "
-                             "use the sysfs target", ctx.probes[0].loc or ctx.loc)
+        for p in ctx.probes:
+            self.check_probe(ctx, p)
+
+    def check_probe(self, ctx: Context, p: Probe) -> None:
+        loc = p.loc or ctx.loc
+        self.need(SINCE[catalog.PROBES], "probes", loc)
+        if p.weight:
+            self.need(SINCE[catalog.PROBE_WEIGHT], "probe weight", p.weight_loc or loc)
+        for f in p.filters:
+            self.need(catalog.PROBE_FILTER_TYPES[f.type].since, f"probe filter type {f.type!r}",
+                      f.loc or loc)
+            if catalog.PROBE_FILTER_TYPES[f.type].arg is catalog.ARG_PATH:
+                raise DamosError(f"c-module cannot express a memcg probe filter: {C_NO_MEMCG_PROBE}",
+                                 f.loc or loc)
 
     def check_scheme(self, ctx: Context, s: Scheme) -> None:
         loc = s.action_loc or s.loc
@@ -425,6 +434,13 @@ class Emitter:
                     f"\t.min = {c_size(f.sz_min)},", f"\t.max = {c_size(f.sz_max)},", "};"]
         return out + ["damos_add_filter(scheme, filter);"]
 
+    def probes_body(self, ctx: Context) -> list[str]:
+        """The statements of the module's ``NAME_add_probes()``, which adds the
+        data-attribute probes to ``ctx`` and returns 0 or an error; empty
+        without probes.  :meth:`check_probe` refuses probes before 7.2, so only
+        the families with the probe API (``v7_2`` on) override this."""
+        return []
+
     def goal_parts(self, g: QuotaGoal) -> list[str]:
         out = [wrap("goal = damos_new_quota_goal",
                     [catalog.GOAL_METRICS[g.metric].c_enum, c_ulong(g.target_value)]),
@@ -478,7 +494,7 @@ class Emitter:
             nr_goals=sum(len(s.quota.goals) for s in ctx.schemes if s.quota),
             nr_filters=sum(len(s.filters) for s in ctx.schemes),
             min_age_us=[c_ulong(min(ULONG_MAX, s.pattern.age_min * aggr)) for s in ctx.schemes],
-            has_quota=any(quota_schemes),
+            has_quota=any(quota_schemes), probes=self.probes_body(ctx),
             quota_ms=[c_ulong(s.quota.ms if s.quota else 0) for s in ctx.schemes],
             quota_sz=[c_size(s.quota.sz if s.quota else 0) for s in ctx.schemes],
         )
