@@ -125,12 +125,6 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
                                "the sysfs target"))
         else:
             out.append(Feature(name, setting_since(name, interface), loc, key=name))
-    if interface == C_API:
-        for p in ctx.probes:
-            for f in p.filters:
-                if catalog.PROBE_FILTER_TYPES[f.type].arg is catalog.ARG_PATH:
-                    out.append(Feature("a memcg probe filter", None, f.loc or p.loc,
-                                       C_NO_MEMCG_PROBE))
     for s in ctx.schemes:
         for f in s.filters:
             out.append(Feature(f"filter type {f.type}", catalog.FILTER_TYPES[f.type].since,
@@ -153,10 +147,6 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
     return out
 
 
-# damon_filter.memcg_id is an id; the path-to-id lookup that sysfs.c uses,
-# damon_sysfs_memcg_path_to_id(), is private to mm/damon (sysfs-common.c, 7.2 and 7.3)
-C_NO_MEMCG_PROBE = ("the C API takes a memcg id, and DAMON's cgroup-path-to-id lookup "
-                    "(damon_sysfs_memcg_path_to_id) is private to mm/damon; use the sysfs target")
 _C_NO_MEMCG = ("the c-module target cannot resolve a cgroup path to a memcg id yet; use the "
                "sysfs target")
 

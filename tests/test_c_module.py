@@ -199,7 +199,7 @@ def test_examples_compile_against_debian_612_headers(headers_612):
 
 def test_examples_compile_against_debian_73_headers(headers_73):
     paths = expressible((7, 3))
-    assert {p.name for p in paths} >= {"prcl.damos", "ethp.damos", "reclaim.damos"}
+    assert {p.name for p in paths} >= {"prcl.damos", "ethp.damos", "reclaim.damos", "probes.damos"}
     # the headers are the API this family emits for
     assert c_module.detect(str(Path(headers_73).with_name(
         Path(headers_73).name.replace("-amd64", "-common")))) == (7, 3)
@@ -231,10 +231,11 @@ def test_examples_pass_checkpatch_strict_for_every_family(checkpatch):
         paths = expressible(v)
         assert paths, v
         modules += [emit_path(p, v) for p in paths]
-    # every example is expressible for some API but everything.damos (memcg paths: see
-    # below) and probes.damos (its memcg probe filter: see below)
+    # every example is expressible for some API but everything.damos (memcg paths of
+    # scheme filters and goals: see below); probes.damos from 7.3 on
     names = {c_file(m)[0] for m in modules}
-    assert len(names) >= len(EXAMPLES) - 2, names
+    assert len(names) >= len(EXAMPLES) - 1, names
+    assert "samples/damon/damos_probes.c" in names
     # the Kconfig and Makefile fragments differ by example, not by API
     fragments = {c_file(m)[0]: {k: t for k, t in m.items() if not k.endswith(".c")}
                  for m in modules}
@@ -533,10 +534,6 @@ def test_context_settings_hook():
      "scheme { action stat }", (7, 1), "probes needs Linux 7.2"),
     ("monitor { ops paddr; probe { weight 2; filter allow anon } }\ntarget region 4G..8G\n"
      "scheme { action stat }", (7, 2), "probe weight needs Linux 7.3"),
-    ('monitor { ops paddr; probe { filter allow memcg "/a b" } }\ntarget region 4G..8G\n'
-     "scheme { action stat }", (7, 3),
-     "c-module cannot express a memcg probe filter: the C API takes a memcg id, and DAMON's "
-     "cgroup-path-to-id lookup (damon_sysfs_memcg_path_to_id) is private to mm/damon"),
 ])
 def test_features_the_api_lacks_are_errors_naming_the_first_version(text, kernel, words):
     # the target's own check, without the pipeline's generic gate in front of it
@@ -547,11 +544,13 @@ def test_features_the_api_lacks_are_errors_naming_the_first_version(text, kernel
     assert e.value.diagnostic.loc is not None or "has no DAMOS C API" in words
 
 
-# probes.damos without its memcg probe (see above), plus a probe of two filters
-# and one without any; PROBES_72: the same without the weight (7.3)
+# probes.damos (an anon probe with a weight, a memcg one), plus a probe of two
+# filters and one without any; PROBES_72: the same without the weight (7.3)
 PROBES = ((ROOT / "examples" / "probes.damos").read_text()
-          .replace('probe batch {\n        filter allow memcg "/workloads/batch job"\n    }',
-                   "probe file { filter reject anon; filter allow not anon }\n    probe all { }"))
+          .replace('"/workloads/batch job"\n    }\n',
+                   '"/workloads/batch job"\n    }\n'
+                   "    probe file { filter reject anon; filter allow not anon }\n"
+                   "    probe all { }\n"))
 PROBES_72 = PROBES.replace("        weight 1\n", "")
 
 
@@ -559,25 +558,41 @@ def test_probes_are_built_as_sysfs_builds_them():
     """7.2+: each probe is added to the context as soon as it exists and each
     filter to its probe (mm/damon/sysfs.c's damon_sysfs_set_probes()), so
     damon_destroy_ctx() frees a half-built set; the weight is a 7.3 store."""
-    assert "weight 1" in PROBES and "memcg" not in PROBES
+    assert "weight 1" in PROBES and PROBES.count("\n    probe ") == 4
     body = ("\t/* probe 0 \"anon\" (line 10) */\n"
             "\tprobe = damon_new_probe();\n\tif (!probe)\n\t\treturn -ENOMEM;\n"
             "\tdamon_add_probe(c, probe);\n"
             "{weight}"
             "\tfilter = damon_new_filter(DAMON_FILTER_TYPE_ANON, true, true);\n"
             "\tif (!filter)\n\t\treturn -ENOMEM;\n\tdamon_add_filter(probe, filter);\n\n"
-            "\t/* probe 1 \"file\" (line 16) */\n")
-    c73 = c_file(emit(PROBES, "probes.damos", (7, 3)))[1]
+            "\t/* probe 1 \"batch\" (line 16) */\n")
+    files73 = emit(PROBES, "probes.damos", (7, 3))
+    c73 = c_file(files73)[1]
     c72 = c_file(emit(PROBES_72, "probes.damos", (7, 2)))[1]
     assert body.format(weight="\tprobe->weight = 1;\n") in c73
     assert body.format(weight="").replace("line 16", "line 15") in c72
     for c in (c73, c72):
         assert "static int damos_probes_add_probes(struct damon_ctx *c)\n{\n" in c
-        assert "\tstruct damon_filter *filter;\n\tstruct damon_probe *probe;\n" in c
+        assert "\tstruct damon_filter *filter;\n\tstruct damon_probe *probe;\n\tint err;\n" in c
+        # a memcg filter gets the id sysfs would find for the path, or the start fails
+        assert ("\tfilter = damon_new_filter(DAMON_FILTER_TYPE_MEMCG, true, true);\n"
+                "\tif (!filter)\n\t\treturn -ENOMEM;\n"
+                "\terr = damos_probes_memcg_id(\"/workloads/batch job\", &filter->memcg_id);\n"
+                "\tif (err) {\n\t\tdamon_destroy_filter(filter);\n\t\treturn err;\n\t}\n"
+                "\tdamon_add_filter(probe, filter);\n") in c
+        lookup = c[c.index("static int damos_probes_memcg_id(const char *path, u64 *id)"):]
+        lookup = lookup[:lookup.index("\n}\n")]
+        for line in ("for (memcg = mem_cgroup_iter(NULL, NULL, NULL); memcg;",
+                     "if (!mem_cgroup_online(memcg))", "cgroup_path(memcg->css.cgroup, buf, PATH_MAX);",
+                     "if (!strcmp(buf, path)) {", "*id = mem_cgroup_id(memcg);",
+                     "mem_cgroup_iter_break(NULL, memcg);", "kfree(buf);",
+                     'pr_err("no memcg at cgroup path %s\\n", path);'):
+            assert line in lookup, line
+        assert "#include <linux/memcontrol.h>\n" in c and "#include <linux/slab.h>\n" in c
         assert ("damon_new_filter(DAMON_FILTER_TYPE_ANON, true, false);\n"
                 "\tif (!filter)\n\t\treturn -ENOMEM;\n\tdamon_add_filter(probe, filter);\n"
                 "\tfilter = damon_new_filter(DAMON_FILTER_TYPE_ANON, false, true);\n") in c
-        assert c.count("damon_new_probe()") == 3 and c.count("damon_new_filter(") == 3
+        assert c.count("damon_new_probe()") == 4 and c.count("damon_new_filter(") == 4
         # the last probe has no filter: every sample is a hit
         assert "\tdamon_add_probe(c, probe);\n\treturn 0;\n}\n" in c
         # added before the schemes and damon_start(); a failure destroys the context
@@ -588,6 +603,12 @@ def test_probes_are_built_as_sysfs_builds_them():
     # a weight of 0 is damon_new_probe()'s own: no store
     c0 = c_file(emit(PROBES.replace("weight 1", "weight 0"), "probes.damos", (7, 3)))[1]
     assert "probe->weight" not in c0
+    assert "\tdepends on DAMON && DAMON_PADDR && MEMCG\n" in files73["samples/damon/Kconfig.damos_probes"]
+    # no memcg filter: no lookup, no err, no MEMCG dependency
+    anon = emit(PROBES_72.replace('filter allow memcg "/workloads/batch job"', ""),
+                "probes.damos", (7, 2))
+    assert "memcg" not in c_file(anon)[1].split(" */", 1)[1] and "int err;\n\n\t/* probe" not in c_file(anon)[1]
+    assert "\tdepends on DAMON && DAMON_PADDR\n" in anon["samples/damon/Kconfig.damos_probes"]
     # no probes: no function, no call, no filter variable
     prcl = c_file(emit(PRCL, kernel=(7, 3)))[1]
     assert "probe" not in prcl.split(" */", 1)[1]

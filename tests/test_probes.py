@@ -361,8 +361,8 @@ def test_targets_without_probes_refuse_them_at_the_probe(target, words):
 
 def test_c_module_emits_them_from_7_2_and_damos_run_refuses_them(tmp_path):
     """c-module: an older --kernel refuses probes (and 7.2 a weight) at the
-    probe with the version; 7.2+ emits them; a memcg probe filter is refused
-    at any version (tests/test_c_module.py has the emitted C)."""
+    probe with the version; 7.2+ emits them, memcg filters too
+    (tests/test_c_module.py has the emitted C and compiles it)."""
     def compile_(text, kernel):
         path = tmp_path / "f.damos"
         path.write_text(text)
@@ -385,12 +385,11 @@ def test_c_module_emits_them_from_7_2_and_damos_run_refuses_them(tmp_path):
     assert rc == 0, out
     assert "damon_new_filter(DAMON_FILTER_TYPE_ANON, true, true);" in c
     assert "\tprobe->weight = 3;\n" in c
-    rc, out, _ = compile_(TWO, "7.3")
-    assert rc == 2 and out.splitlines()[0].endswith(
-        "f.damos:4:29: error: c-module cannot express a memcg probe filter: the C API takes a "
-        "memcg id, and DAMON's cgroup-path-to-id lookup (damon_sysfs_memcg_path_to_id) is "
-        "private to mm/damon; use the sysfs target"), out
-    assert len(out.splitlines()) == 3          # the line, the source line, the caret
+    # a memcg filter: the module finds the path's memcg id as sysfs does, at start
+    rc, out, c = compile_(TWO, "7.3")
+    assert rc == 0, out
+    assert ('damos_f_memcg_id("/a b", &filter->memcg_id);' in c
+            and "damon_new_filter(DAMON_FILTER_TYPE_MEMCG, false, false);" in c)
     from damos_lang.features import blockers
     why = {f.name: f.why for f in blockers(unit_from_text(TWO).context, catalog.USERSPACE)}
     assert why["probes"] == "damos run samples accesses only, not data attributes"

@@ -10,12 +10,19 @@ The probes are built as ``mm/damon/sysfs.c`` builds them from its
 ``probes/`` directories (``damon_sysfs_set_probes()``, 7.2 and 7.3): each
 probe is added to the context as soon as it exists and each filter to its
 probe, so a failure halfway leaves nothing that ``damon_destroy_ctx()`` does
-not free."""
+not free.
+
+A memcg filter takes the memcg's id (``u64 memcg_id``: ``mem_cgroup_id()``,
+the cgroup id, in Debian's 7.2.13 and 7.3.4 headers).  sysfs finds it from
+the path with ``damon_sysfs_memcg_path_to_id()``, which is private to
+``mm/damon`` but uses only public memcg calls: the module carries the same
+walk (``NAME_memcg_id()`` in the template), so a path names the same memcg
+through either interface, resolved when the module starts."""
 from __future__ import annotations
 
 from ... import catalog
 from ...model import Probe
-from .base import comment_text, context_setting, wrap
+from .base import c_string, comment_text, context_setting, wrap
 from .v7_1 import Family as F71
 
 
@@ -36,13 +43,22 @@ class Family(F71):
         """Plain stores into the new ``probe`` (7.3 adds its weight)."""
         return []
 
-    def probes_body(self, ctx):
+    def memcg_lookup(self, ctx):
+        return any(f.memcg_path is not None for p in ctx.probes for f in p.filters)
+
+    def includes(self, ctx):
+        extra = ["linux/memcontrol.h", "linux/slab.h"] if self.memcg_lookup(ctx) else []
+        return sorted(set(super().includes(ctx) + extra))
+
+    def probes_body(self, ctx, name):
         if not ctx.probes:
             return []
         out = []
         if any(p.filters for p in ctx.probes):
             out.append("struct damon_filter *filter;")
         out.append("struct damon_probe *probe;")
+        if self.memcg_lookup(ctx):
+            out.append("int err;")
         for i, p in enumerate(ctx.probes):
             label = f"probe {i}" + (f' "{p.name}"' if p.name else "")
             if p.loc is not None:
@@ -54,5 +70,10 @@ class Family(F71):
                 out += [wrap("filter = damon_new_filter",
                              [catalog.PROBE_FILTER_TYPES[f.type].c_enum,
                               str(f.matching).lower(), str(f.allow).lower()]),
-                        "if (!filter)", "\treturn -ENOMEM;", "damon_add_filter(probe, filter);"]
+                        "if (!filter)", "\treturn -ENOMEM;"]
+                if f.memcg_path is not None:
+                    out += [wrap(f"err = {name}_memcg_id",
+                                 [c_string(f.memcg_path), "&filter->memcg_id"]),
+                            "if (err) {", "\tdamon_destroy_filter(filter);", "\treturn err;", "}"]
+                out.append("damon_add_filter(probe, filter);")
         return out + ["return 0;"]
