@@ -589,6 +589,8 @@ def test_probes_are_built_as_sysfs_builds_them():
                      'pr_err("no memcg at cgroup path %s\\n", path);'):
             assert line in lookup, line
         assert "#include <linux/memcontrol.h>\n" in c and "#include <linux/slab.h>\n" in c
+        assert (" * Each memcg probe filter's cgroup path is resolved to its memcg at every\n"
+                " * start: the cgroup must exist then, or the start fails with -EINVAL.\n") in c
         assert ("damon_new_filter(DAMON_FILTER_TYPE_ANON, true, false);\n"
                 "\tif (!filter)\n\t\treturn -ENOMEM;\n\tdamon_add_filter(probe, filter);\n"
                 "\tfilter = damon_new_filter(DAMON_FILTER_TYPE_ANON, false, true);\n") in c
@@ -607,7 +609,9 @@ def test_probes_are_built_as_sysfs_builds_them():
     # no memcg filter: no lookup, no err, no MEMCG dependency
     anon = emit(PROBES_72.replace('filter allow memcg "/workloads/batch job"', ""),
                 "probes.damos", (7, 2))
-    assert "memcg" not in c_file(anon)[1].split(" */", 1)[1] and "int err;\n\n\t/* probe" not in c_file(anon)[1]
+    body = c_file(anon)[1].split(" */", 1)[1]
+    add = body[body.index("static int damos_probes_add_probes("):]
+    assert "memcg" not in body and "int err;" not in add[:add.index("\n}\n")]
     assert "\tdepends on DAMON && DAMON_PADDR\n" in anon["samples/damon/Kconfig.damos_probes"]
     # no probes: no function, no call, no filter variable
     prcl = c_file(emit(PRCL, kernel=(7, 3)))[1]
