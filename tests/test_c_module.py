@@ -707,11 +707,21 @@ H_73 = (H_72.replace("int damon_stop(", "void damon_stop(")
                  "\tstruct damon_operations ops;\n"))
 
 
+# the probe API as Debian's 7.2.13 and 7.3.4 declare it: a weight is 7.3's
+H_PROBES = ("struct damon_probe {\n\tstruct list_head filters;\n\tstruct list_head list;\n};\n"
+            "struct damon_probe *damon_new_probe(void);\n")
+H_WEIGHT = H_PROBES.replace("{\n", "{\n\tunsigned int weight;\n/* private: */\n", 1)
+
+
 @pytest.mark.parametrize("body,version", [
     (H_617, (6, 17)), (H_618, (6, 18)), (H_70, (7, 0)), (H_71, (7, 1)), (H_72, (7, 2)), (H_73, (7, 3)),
+    # the probe calls mark 7.2 (alone too); a probe weight marks 7.3 (a 7.2 tree
+    # that took it emits the weight store, which it then has)
+    (H_71 + H_PROBES, (7, 2)), (H_72 + H_WEIGHT, (7, 3)),
     # 6.19.y took the 7.0 rename (a dependency of a 7.0 fix): its region calls are 7.0's
     (H_618.replace("min_sz_region", "min_region_sz"), (7, 0)),
-], ids=["6.17", "6.18", "7.0", "7.1", "7.2", "7.3", "6.19.y-rename"])
+], ids=["6.17", "6.18", "7.0", "7.1", "7.2", "7.3", "7.2-probes", "7.2+weight",
+        "6.19.y-rename"])
 def test_detect_markers_past_617(tmp_path, body, version):
     h = tmp_path / "include" / "linux"
     h.mkdir(parents=True)
