@@ -334,7 +334,7 @@ SETTINGS: dict[str, Setting] = {x.name: x for x in (
             "data attributes"),
 )}
 # settings the c-module target does not emit (features.py refuses them there)
-NOT_IN_C_MODULE = frozenset({REFRESH_MS, PROBES, PROBE_WEIGHT})
+NOT_IN_C_MODULE = frozenset({REFRESH_MS})
 
 
 def vstr(v: Version) -> str:

@@ -359,12 +359,37 @@ def test_targets_without_probes_refuse_them_at_the_probe(target, words):
     assert e.value.loc is not None and e.value.loc.line == 3
 
 
-def test_c_module_and_damos_run_refuse_them(tmp_path):
-    path = tmp_path / "f.damos"
-    path.write_text(TWO)
-    r = CliRunner().invoke(app, ["compile", str(path), "-t", "c-module", "--kernel", "7.3",
-                                 "-o", str(tmp_path / "out")])
-    assert r.exit_code == 2 and "c-module cannot express probes" in r.output
+def test_c_module_emits_them_from_7_2_and_damos_run_refuses_them(tmp_path):
+    """c-module: an older --kernel refuses probes (and 7.2 a weight) at the
+    probe with the version; 7.2+ emits them, memcg filters too
+    (tests/test_c_module.py has the emitted C and compiles it)."""
+    def compile_(text, kernel):
+        path = tmp_path / "f.damos"
+        path.write_text(text)
+        out = tmp_path / f"out{kernel}"
+        r = CliRunner().invoke(app, ["compile", str(path), "-t", "c-module", "--kernel", kernel,
+                                     "-o", str(out)])
+        c = out / "samples" / "damon" / "damos_f.c"
+        return r.exit_code, r.output, c.read_text() if c.is_file() else None
+
+    anon = source("probe anon { filter allow anon }", "probe w { weight 3 }")
+    rc, out, _ = compile_(anon, "7.1")
+    assert rc == 2 and out.splitlines()[0].endswith(
+        "f.damos:3:5: error: Linux 7.1 lacks probes (first in Linux 7.2)"), out
+    rc, out, _ = compile_(anon, "7.2")
+    assert rc == 2 and out.splitlines()[0].endswith(
+        "f.damos:4:15: error: Linux 7.2 lacks probe weight (first in Linux 7.3)"), out
+    rc, out, c = compile_(anon.replace("weight 3", ""), "7.2")
+    assert rc == 0 and c.count("damon_new_probe()") == 2 and "weight" not in c.split(" */", 1)[1]
+    rc, out, c = compile_(anon, "7.3")
+    assert rc == 0, out
+    assert "damon_new_filter(DAMON_FILTER_TYPE_ANON, true, true);" in c
+    assert "\tprobe->weight = 3;\n" in c
+    # a memcg filter: the module finds the path's memcg id as sysfs does, at start
+    rc, out, c = compile_(TWO, "7.3")
+    assert rc == 0, out
+    assert ('damos_f_memcg_id("/a b", &filter->memcg_id);' in c
+            and "damon_new_filter(DAMON_FILTER_TYPE_MEMCG, false, false);" in c)
     from damos_lang.features import blockers
     why = {f.name: f.why for f in blockers(unit_from_text(TWO).context, catalog.USERSPACE)}
     assert why["probes"] == "damos run samples accesses only, not data attributes"

@@ -22,8 +22,8 @@ to the tree's top (``NAME`` below is ``damos_<stem of the scheme file>``):
 :func:`install` puts them into a tree (see :mod:`.install`).
 
 The C API changed shape several times; one module per API family emits the
-calls that family has (``v5_16`` .. ``v7_2``, over :mod:`.base`; 7.3
-changed nothing the module calls and is ``v7_2``'s).
+calls that family has (``v5_16`` .. ``v7_3``, over :mod:`.base`; 7.3
+differs from 7.2 only by the probes' ``weight``).
 ``--kernel X.Y`` picks the family, ``--kernel-tree DIR`` detects it from
 ``DIR/include/linux/damon.h`` (:mod:`.detect`); without either the newest
 API is used.  A feature the chosen API lacks is an error naming the first
@@ -36,7 +36,7 @@ import os
 from ... import catalog
 from ...errors import DamosError
 from .. import TargetOption
-from . import v5_16, v6_1, v6_7, v6_11, v6_14, v6_17, v6_18, v7_0, v7_1, v7_2
+from . import v5_16, v6_1, v6_7, v6_11, v6_14, v6_17, v6_18, v7_0, v7_1, v7_2, v7_3
 from .base import Emitter, module_name, vstr
 from .detect import detect
 from .install import install
@@ -45,7 +45,7 @@ NAME = "c-module"
 INTERFACE = catalog.C_API
 FAMILIES: tuple[type[Emitter], ...] = (v5_16.Family, v6_1.Family, v6_7.Family, v6_11.Family,
                                        v6_14.Family, v6_17.Family, v6_18.Family, v7_0.Family,
-                                       v7_1.Family, v7_2.Family)
+                                       v7_1.Family, v7_2.Family, v7_3.Family)
 #: the API emitted when neither --kernel nor --kernel-tree is given
 NEWEST: tuple[int, int] = (7, 3)
 OPTIONS = (

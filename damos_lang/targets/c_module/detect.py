@@ -41,8 +41,11 @@ MARKERS: tuple[tuple[Version, str], ...] = (
     ((7, 2), r"fail_charge_num"),
     ((7, 2), r"int damon_set_region_system_rams_default\("),
     ((7, 2), r"unsigned long min_region_sz; bool pause;"),
+    ((7, 2), r"struct damon_probe \*damon_new_probe\(void\);"),
     # 7.3: damon_stop() cannot fail
     ((7, 3), r"void damon_stop\(struct damon_ctx \*\*ctxs, int nr_ctxs\);"),
+    # 7.3: a probe has a weight (the one thing the v7_3 family emits differently)
+    ((7, 3), r"struct damon_probe \{ unsigned int weight;"),
 )
 # 6.17 dropped struct damon_callback: a tree that still has it is 6.16 or older
 NO_CALLBACK = ((6, 17), r"struct damon_callback \{")
