@@ -82,12 +82,11 @@ def grid(rec: Record, rows: int, max_cols: int, addr_range=None, time_range=None
     band = total / rows
     step = max(1, -(-len(positions) // max_cols))
     cols = [positions[i:i + step] for i in range(0, len(positions), step)]
-    aggr = rec.aggr_us or 0
     values: List[List[Optional[float]]] = [[None] * len(cols) for _ in range(rows)]
     col_times = []
     for c, chunk in enumerate(cols):
         first, last = rec.aggregations[chunk[0]], rec.aggregations[chunk[-1]]
-        col_times.append((first.time_us - aggr, last.time_us))
+        col_times.append((first.time_us - rec.aggr_us_of(first), last.time_us))
         acc_sum = [0.0] * rows
         cov = [0.0] * rows
         for pos in chunk:
@@ -216,25 +215,26 @@ def png(rec: Record, output: str, addr_range=None, time_range=None, rows: int = 
     exact = any(agg.acted for agg in rec.aggregations)
     if deltas:
         sax = fig.add_axes([0.14, 0.91 - strip_h, 0.70, strip_h - 0.01], sharex=ax)
-        aggr = (rec.aggr_us or 0) / 1e6
         for idx in sorted(deltas):
             colour = colours[idx % len(colours)]
             scheme = rec.schemes[idx] if idx < len(rec.schemes) else {}
-            xs, hs = [], []
+            xs, hs, ws = [], [], []
             for pos, nbytes in deltas[idx]:
                 agg = rec.aggregations[pos]
                 t = agg.time_us / 1e6
                 if not (t0 < t <= t1):
                     continue
+                aggr = rec.aggr_us_of(agg) / 1e6     # retuned intervals: its own
                 xs.append(t - aggr / 2)
                 hs.append(nbytes / (1 << 20))
+                ws.append(max(aggr, (t1 - t0) / 1000))
                 for s, e, acc, age in where_acted(agg, idx, scheme, addr_range):
                     o = g.offset_of(s)
                     if o is None:
                         continue
                     ax.add_patch(Rectangle((t - max(aggr, 1e-9), o), max(aggr, 1e-9), e - s,
                                            fill=False, edgecolor=colour, lw=0.6))
-            sax.bar(xs, hs, width=max(aggr, (t1 - t0) / 1000), color=colour)
+            sax.bar(xs, hs, width=ws, color=colour)
             handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor=colour,
                                      label=f"{rec.scheme_label(idx)} applied: "
                                            + ("the regions it acted on" if exact else

@@ -52,6 +52,10 @@ class Aggregation:
     targets: List[TargetSnapshot]
     stats: List[dict] = field(default_factory=list)   # cumulative, per scheme
     acted: List[Acted] = field(default_factory=list)  # regions schemes acted on (traces)
+    # the intervals this aggregation ran at, where the line says (a damos run
+    # whose intervals_goal or --max-cpu retunes them); None: the record's
+    sample_us: Optional[int] = None
+    aggr_us: Optional[int] = None
 
     def regions(self) -> List[RegionT]:
         return [r for t in self.targets for r in t.regions]
@@ -84,6 +88,10 @@ class Record:
         if self.sample_us and self.aggr_us:
             return max(1, self.aggr_us // self.sample_us)
         return max((r[2] for a in self.aggregations for r in a.regions()), default=0) or 1
+
+    def aggr_us_of(self, agg: Aggregation) -> int:
+        """The aggregation interval ``agg`` ran at (0 when unknown)."""
+        return agg.aggr_us or self.aggr_us or 0
 
     def scheme_label(self, i: int) -> str:
         s = self.schemes[i] if i < len(self.schemes) else {}
@@ -150,7 +158,20 @@ def parse_record(text: str, path: str = "<record>") -> Record:
                                        "(expected header, aggregation or summary)")
     if not rec.aggregations:
         raise RecordError(path, None, "no aggregation lines: nothing to report")
+    rec.tuned = _tunings(rec)
     return rec
+
+
+def _tunings(rec: Record) -> List[Tuple[int, int]]:
+    """(time_us, sample_us) wherever a line's sampling interval differs from
+    the one before it (the header's to begin with), as a trace's
+    damon_monitor_intervals_tune events give them."""
+    out, cur = [], rec.sample_us
+    for a in rec.aggregations:
+        if a.sample_us is not None and a.sample_us != cur:
+            out.append((a.time_us, a.sample_us))
+            cur = a.sample_us
+    return out
 
 
 def _aggregation(obj: dict, path: str, n: int) -> Aggregation:
@@ -181,7 +202,9 @@ def _aggregation(obj: dict, path: str, n: int) -> Aggregation:
     stats = obj.get("stats", [])
     if not isinstance(stats, list) or not all(isinstance(s, dict) for s in stats):
         raise RecordError(path, n, "aggregation: 'stats' must be a list of objects")
-    return Aggregation(time_us, index if isinstance(index, int) else 0, snaps, stats)
+    return Aggregation(time_us, index if isinstance(index, int) else 0, snaps, stats,
+                       sample_us=_int(obj, "sample_us", path, n, "aggregation", nullable=True),
+                       aggr_us=_int(obj, "aggr_us", path, n, "aggregation", nullable=True))
 
 
 def applied_deltas(rec: Record) -> Dict[int, List[Tuple[int, int]]]:

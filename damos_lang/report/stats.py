@@ -97,6 +97,8 @@ def text(rec: Record, addr_range=None, time_range=None) -> str:
                        f"{_b(esz):>10}")
     if r["tuned"]:
         out.append("")
-        out.append("sampling interval tuned (intervals_goal): " + ", ".join(
+        by = ("intervals_goal" if rec.kind == "kernel trace"
+              else "intervals_goal or --max-cpu; aggr/sample kept")
+        out.append(f"sampling interval tuned ({by}): " + ", ".join(
             f"{x['sample_us'] / 1000:g} ms at {x['time_us'] / 1e6:.1f} s" for x in r["tuned"]))
     return "\n".join(out) + "\n"

@@ -64,6 +64,8 @@ def text(rec: Record, addr_range=None, time_range=None, rows: int = 20) -> str:
     if not times:
         return f"{rec.path}: no aggregation in the time window\n"
     aggr = f"{rec.aggr_us / 1000:g} ms" if rec.aggr_us else "?"
+    if rec.tuned:
+        aggr += f" at first, retuned {len(rec.tuned)} time{'s' if len(rec.tuned) > 1 else ''}"
     out = [f"{rec.path}: {rec.kind}, {len(times)} aggregations of {aggr}, "
            f"{times[0] / 1e6:.1f} s .. {times[-1] / 1e6:.1f} s",
            "working-set size: bytes of the regions with nr_accesses > 0, per aggregation",
@@ -71,7 +73,8 @@ def text(rec: Record, addr_range=None, time_range=None, rows: int = 20) -> str:
     for p, v in percentiles(wss).items():
         out.append(f"  {p:>10}  {format_bytes(v):>11}")
     step = max(1, -(-len(times) // rows))
-    span = step * (rec.aggr_us or 0) / 1e6
+    # retuned intervals make rows of unequal time: then each row says its own
+    span = 0 if rec.tuned else step * (rec.aggr_us or 0) / 1e6
     out += ["", f"over time ({step} aggregation{'s' if step > 1 else ''} per row"
                 + (f", {span:g} s" if span else "") + ")",
             f"  {'from':>8}  {'to':>8}  {'mean':>11}  {'min':>11}  {'max':>11}"]

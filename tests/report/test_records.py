@@ -129,3 +129,50 @@ def test_a_trace_knows_its_clock_origin():
     rec = parse_trace("\n".join(line.format(t=t) for t in ("100.100000", "100.200000", "100.300000")))
     assert rec.aggr_us == 100_000 and [a.time_us for a in rec.aggregations] == [100_000, 200_000, 300_000]
     assert abs(rec.origin_s + rec.aggregations[0].time_us / 1e6 - 100.1) < 1e-9
+
+
+def _tuned_record(tmp_path):
+    """A damos run record whose sampling went 5 -> 10 ms (aggr 100 -> 200 ms)
+    at its third aggregation, as intervals_goal or --max-cpu retune it."""
+    lines = [HEADER]
+    t = 0
+    for i, (sample, aggr) in enumerate([(5000, 100000)] * 2 + [(10000, 200000)] * 3, 1):
+        t += aggr
+        lines.append({**agg(t, [(4096, 8192, 3, i)]), "aggregation": i,
+                      "sample_us": sample, "aggr_us": aggr})
+    path = tmp_path / "tuned.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return str(path)
+
+
+def test_each_line_keeps_the_intervals_it_ran_at(tmp_path):
+    rec = load(_tuned_record(tmp_path))
+    assert [(a.sample_us, a.aggr_us) for a in rec.aggregations] == \
+        [(5000, 100000)] * 2 + [(10000, 200000)] * 3
+    assert [rec.aggr_us_of(a) for a in rec.aggregations] == [100000] * 2 + [200000] * 3
+    # one retuning, where it happened; the header's interval before it
+    assert rec.tuned == [(400000, 10000)]
+    assert rec.max_nr_accesses == 20          # the ratio stays: the scale does too
+
+
+def test_a_line_without_intervals_runs_at_the_record_s(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + json.dumps(GOOD) + "\n")
+    rec = load(str(path))
+    assert rec.aggregations[0].aggr_us is None and rec.aggr_us_of(rec.aggregations[0]) == 100000
+    assert rec.tuned == []
+
+
+def test_reports_of_a_retuned_record_say_so(tmp_path):
+    from damos_lang.report import heatmap, stats, wss
+    path = _tuned_record(tmp_path)
+    rec = load(path)
+    w = wss.text(rec)
+    assert "aggregations of 100 ms at first, retuned 1 time" in w, w
+    assert "per row, " not in w            # rows of unequal time state no one span
+    s = stats.text(rec)
+    assert "sampling interval tuned (intervals_goal or --max-cpu; aggr/sample kept): " \
+           "10 ms at 0.4 s" in s, s
+    # a heatmap column starts one of its own aggregation intervals before its end
+    g = heatmap.grid(rec, rows=4, max_cols=5)
+    assert g.col_times_us[0] == (0, 100000) and g.col_times_us[2] == (200000, 400000), g.col_times_us
