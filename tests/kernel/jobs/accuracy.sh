@@ -3,7 +3,8 @@
 # /bin/phases, which logs where each region is and when each phase began).
 # Each workload runs twice, under a kdamond (our compiled sysfs script, the
 # damon_aggregated trace on the mono clock) and then under `damos run --pid`
-# with --record: never both at once (they share the accessed bits).  ASLR is
+# with --record (the workload stopped until it is ready): never both at once
+# (they share the accessed bits).  ASLR is
 # off so both runs of a workload have the same addresses.
 # Inputs in /out: stairs.cfg, zigzag.cfg, stat.damos, stat.sh (stat.damos
 # compiled to the sysfs target).  Results: result.txt (KEY=VALUE), and per
@@ -44,8 +45,17 @@ for w in stairs zigzag; do
   echo 0 > $D/kdamonds/nr_kdamonds
 
   start_phases $w damos
+  # held (SIGSTOP) until damos run is monitoring (its record has a header):
+  # Python's start takes 2 s idle and took 29 s at load 4, most of the
+  # workload's 30 s; the kdamond's shell script needs no such wait
+  kill -STOP $pid
   hostrun $PY -m damos_lang run $O/stat.damos --pid $pid --record $O/$w-damos.jsonl -q \
-      > /out/$w-damos.out 2>&1
+      > /out/$w-damos.out 2>&1 &
+  runner=$!
+  i=0; while [ ! -s /out/$w-damos.jsonl ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+  echo "${w}_damos_ready_s=$((i / 10))" >> $R
+  kill -CONT $pid
+  wait $runner
   echo "${w}_damos_rc=$?" >> $R
   wait
 done
