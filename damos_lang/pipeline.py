@@ -306,13 +306,23 @@ def build(source: Source, program: Program, *, interface: str | None = None,
         raise
     ctx = with_pid(ctx, pid)
     if interface is not None:
-        try:
-            require(ctx, interface, kernel)
-        except DamosError as e:
-            if e.diagnostic.path is not None:    # a refusal that names its place
-                _json_located(e, source)
-            raise
+        _require(source, ctx, interface, kernel)
     return Unit(source, program, ctx, tuple(notes))
+
+
+def gate(unit: Unit, interface: str, kernel: tuple[int, int] | None = None) -> None:
+    """:func:`~damos_lang.features.require` for a target that gates a built unit
+    itself, its errors placed as :func:`build` places them."""
+    _require(unit.source, unit.context, interface, kernel)
+
+
+def _require(source: Source, ctx: model.Context, interface: str, kernel) -> None:
+    try:
+        require(ctx, interface, kernel)
+    except DamosError as e:
+        if e.diagnostic.path is not None:    # a refusal that names its place
+            _json_located(e, source)
+        raise
 
 
 def _json_located(e: DamosError, source: Source) -> None:

@@ -261,3 +261,25 @@ def test_apply_through_sysfs_refuses_it_and_writes_nothing(tmp_path):
         assert r.exit_code == 2, (args, r.output)
         assert r.output.startswith(f"{f}:1:1: error: {REFUSAL}\n"), r.output
     assert sorted(p.name for p in (tmp_path / "admin").rglob("*")) == before
+
+
+def test_the_damos_target_writes_it_and_gates_only_under_kernel(tmp_path):
+    # source to source: the language holds paddr without a region (as damo JSON does)
+    f = _damo_json(tmp_path, [])
+    r = cli("compile", f, "-t", "damos")
+    assert r.exit_code == 0, r.output
+    assert "ops paddr" in r.output and "target" not in r.output
+    g = write(tmp_path, r.output, "back.damos")
+    assert cli("check", g).exit_code == 0
+    # --kernel gates it like the sysfs interface, at the JSON path as the pipeline does
+    r = cli("compile", f, "-t", "damos", "--kernel", "7.2")
+    assert r.exit_code == 2
+    assert r.output.startswith(f"{f}:kdamonds[0].contexts[0]: error: {REFUSAL}\n"), r.output
+
+
+def test_the_fleet_targets_refuse_it_as_apply_does(tmp_path):
+    f = write(tmp_path, PADDR)
+    for target in ("systemd", "kubernetes"):
+        r = cli("compile", f, "-t", target, "-o", str(tmp_path / target))
+        assert r.exit_code == 2, (target, r.output)
+        assert r.output.startswith(f"{f}:1:1: error: {REFUSAL}\n"), r.output
