@@ -300,6 +300,50 @@ DEFAULT_OPS = "vaddr"
 
 
 @dataclass(frozen=True)
+class DefaultRegion:
+    """What the kernel monitors on an operations set whose file gives no region,
+    and which interfaces let it pick one."""
+
+    ops: str
+    name: str                        # the feature's name in messages
+    since: dict                      # interface -> first kernel that picks the region itself
+    modules: tuple                   # the module targets that leave it to the module
+    regions: tuple                   # ((first kernel, what is monitored), ...), oldest first
+    refusal: str                     # the error of an interface with no default
+    why_not: str                     # the short reason, for an interfaces line
+
+
+# paddr without 'target region'.  The C API's damon_set_region_biggest_system_ram_default()
+# (6.1; commit 233f0b31bd95, 2022-10-03) and DAMON_RECLAIM / DAMON_LRU_SORT
+# (monitor_region_start and _end both 0) take the biggest 'System RAM' resource of
+# /proc/iomem (mm/damon/core.c, 6.1-7.1); 7.2 replaced it by
+# damon_set_region_system_rams_default() (Debian's 7.2.13 and 7.3.4 damon.h), one region
+# from the first 'System RAM' resource's start to the last one's end, walked in address
+# order (walk_system_ram_res(), so the holes between them are in it; damonitor/linux).
+# The modules write the range they picked back into those two parameters.  DAMON's sysfs
+# and debugfs interfaces have no default: they monitor the regions written to them.
+PADDR_DEFAULT_REGION = DefaultRegion(
+    "paddr", "the default paddr region", {C_API: (6, 1)}, ("reclaim", "lru-sort"),
+    (((5, 16), "the biggest 'System RAM' range of /proc/iomem"),
+     ((7, 2), "all System RAM: one region from the lowest 'System RAM' start of /proc/iomem "
+              "to the highest end (holes between the ranges included)")),
+    "paddr needs the physical address range to monitor: write 'target region "
+    "START..END' (e.g. the largest 'System RAM' range of /proc/iomem)",
+    "DAMON's sysfs and debugfs interfaces have no default region")
+
+
+def default_region_words(d: DefaultRegion = PADDR_DEFAULT_REGION) -> str:
+    """What ``d`` monitors, by kernel version ("before Linux 7.2 ...; from 7.2 ...")."""
+    parts = []
+    for i, (_, words) in enumerate(d.regions):
+        if i + 1 < len(d.regions):
+            parts.append(f"before Linux {vstr(d.regions[i + 1][0])} {words}")
+        else:
+            parts.append(f"from Linux {vstr(d.regions[i][0])} {words}" if i else words)
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
 class Setting:
     """A versioned part of a scheme or context that is not a vocabulary word
     (apply_interval, filters, quota goals, ...).  Its first sysfs kernel is the

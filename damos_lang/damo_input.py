@@ -659,7 +659,7 @@ def _context(c, path, errors: list | None = None) -> Program:
     empty = [i for i, t in enumerate(targets) if t.pid is None and not t.regions]
     if empty == [0] and len(targets) == 1:
         # damo's {"pid": null, "regions": []}: the same as no target in DAMOS
-        # source (the pid comes from the caller; paddr needs its regions)
+        # source (the pid comes from the caller; paddr leaves the region to the kernel)
         targets = ()
     elif empty:
         e = _err(f"{path}.targets[{empty[0]}]",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import catalog
 from .check import min_version_line, scheme_label
-from .features import interfaces_line
+from .features import default_region, interfaces_line
 from .model import Scheme, Weights
 from .units import UINT_MAX, ULONG_MAX
 
@@ -168,6 +168,9 @@ def explain(unit) -> str:
             head.append(f"Target region: [{start:#x}, {end:#x}) ({human_bytes(end - start)}).")
     if not ctx.targets and catalog.OPS[ctx.ops].takes_pid:
         head.append("Target: the process id given when the scheme is applied.")
+    if default_region(ctx) is not None:
+        head.append("Target region: none given, so the kernel picks it: "
+                    f"{catalog.default_region_words()}.")
     line = min_version_line(ctx)
     head.append(line[0].upper() + line[1:] + ".")
     head.append(f"Interfaces: {interfaces_line(ctx)}.")

@@ -27,6 +27,11 @@ class Feature:
     loc: Loc | None = None
     why: str | None = None
     key: str | None = None       # the catalog feature key (a setting, or GOAL_METRIC)
+    # an interface that lacks it raises this error instead of "X cannot express ..."
+    # (``path``: where it is in damo JSON, relative to the context; "" the context)
+    message: str | None = None
+    path: str | None = None
+    hint: str | None = None
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -36,6 +41,32 @@ def parse_version(text: str) -> tuple[int, int]:
     except (ValueError, IndexError):
         raise DamosError(f"bad kernel version {text!r}; write it as X.Y, e.g. 6.12") from None
     return major, minor
+
+
+def default_region(ctx: Context, d: catalog.DefaultRegion = catalog.PADDR_DEFAULT_REGION):
+    """(loc, damo JSON path) where the file leaves ``d``'s region to the kernel: no
+    target of its ops set has a region; else None."""
+    if ctx.ops != d.ops or any(t.regions for t in ctx.targets):
+        return None
+    if not ctx.targets:
+        return ctx.loc, ""
+    return ctx.targets[0].loc or ctx.loc, "targets[0].regions"
+
+
+def _default_region_feature(ctx: Context, interface: str) -> list[Feature]:
+    where = default_region(ctx)
+    if where is None:
+        return []
+    d = catalog.PADDR_DEFAULT_REGION
+    since = d.since.get(interface)
+    if since is not None:
+        return [Feature(d.name, since, where[0])]
+    names = [INTERFACE_LABELS[i] for i in d.since] + list(d.modules)
+    able = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    return [Feature(d.name, None, where[0], f"{d.why_not}; the {able} targets leave it to the "
+                    "kernel", message=d.refusal, path=where[1],
+                    hint=f"the {able} targets leave the region to the kernel ('damos explain' "
+                    "says which it monitors)")]
 
 
 def _generic(ctx: Context):
@@ -108,6 +139,7 @@ def _features_of(ctx: Context, interface: str) -> list[Feature]:
     out: list[Feature] = [Feature(INTERFACE_WORDS[interface], INTERFACE_SPAN[interface][0])]
     if interface == USERSPACE:
         return out + _userspace(ctx)
+    out += _default_region_feature(ctx, interface)
     for s in ctx.schemes:
         a = catalog.ACTIONS[s.action]
         loc = s.action_loc or s.loc
@@ -200,6 +232,8 @@ def minimum_version(ctx: Context, interface: str = SYSFS) -> Feature | None:
 def require(ctx: Context, interface: str, version: tuple[int, int] | None = None) -> None:
     """Raise for the first thing ``interface`` (at ``version``, if given) lacks."""
     for f in blockers(ctx, interface):
+        if f.message is not None:
+            raise DamosError(f.message, f.loc, path=f.path, hint=f.hint)
         raise DamosError(f"{INTERFACE_LABELS[interface]} cannot express {f.name}: {f.why}",
                          f.loc)
     if version is None:

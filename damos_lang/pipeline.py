@@ -11,7 +11,7 @@ from dataclasses import replace
 from . import catalog, model
 from .convert import Note, to_context
 from .errors import DamosError
-from .features import require
+from .features import default_region, require
 from .ir import Program
 from .source import Source, load, read_source
 from .unit import Unit
@@ -57,7 +57,9 @@ def validate(ctx: model.Context) -> None:
         if s.quota is not None:
             _validate_quota(label, s, s.apply_interval_us or aggr_us, f"{path}.quotas")
     ops = catalog.OPS[ctx.ops]
-    if ops.needs_regions:
+    # paddr may leave its region to the kernel: whether the interface has a default
+    # is features.py's (require() refuses it for sysfs and debugfs)
+    if ops.needs_regions and default_region(ctx) is None:
         if not ctx.targets:
             raise DamosError(_needs_regions(ctx.ops), ctx.loc)
         for i, t in enumerate(ctx.targets):
@@ -264,9 +266,8 @@ def _dests_refusal(ops: str) -> str:
 
 
 def _needs_regions(ops: str, i: int | None = None) -> str:
-    if ops == "paddr":
-        return ("paddr needs the physical address range to monitor: write 'target region "
-                "START..END' (e.g. the largest 'System RAM' range of /proc/iomem)")
+    if ops == catalog.PADDR_DEFAULT_REGION.ops:
+        return catalog.PADDR_DEFAULT_REGION.refusal
     return (f"fvaddr monitors fixed address ranges: give target {i or 0} a region, e.g. "
             "'target pid N region START..END'")
 
@@ -301,14 +302,37 @@ def build(source: Source, program: Program, *, interface: str | None = None,
     try:
         validate(ctx)
     except DamosError as e:
-        d = e.diagnostic
-        if source.kind == "damo-json" and d.loc is None:
-            d.path = _json_path(source.text, d.path)
+        _json_located(e, source)
         raise
     ctx = with_pid(ctx, pid)
     if interface is not None:
-        require(ctx, interface, kernel)
+        _require(source, ctx, interface, kernel)
     return Unit(source, program, ctx, tuple(notes))
+
+
+def gate(unit: Unit, interface: str, kernel: tuple[int, int] | None = None) -> None:
+    """:func:`~damos_lang.features.require` for a target that gates a built unit
+    itself, its errors placed as :func:`build` places them."""
+    _require(unit.source, unit.context, interface, kernel)
+
+
+def _require(source: Source, ctx: model.Context, interface: str, kernel) -> None:
+    try:
+        require(ctx, interface, kernel)
+    except DamosError as e:
+        if e.diagnostic.path is not None:    # a refusal that names its place
+            _json_located(e, source)
+        raise
+
+
+def _json_located(e: DamosError, source: Source) -> None:
+    """Point a damo JSON error without a source location at its JSON path (relative to
+    the context; "" is the context itself)."""
+    d = e.diagnostic
+    if source.kind == "damo-json" and d.loc is None:
+        d.path = _json_path(source.text, d.path or None)
+    elif d.path == "":
+        d.path = None
 
 
 def compile_path(path: str, **kw) -> Unit:

@@ -314,12 +314,9 @@ def test_generated_programs_compile_against_61(headers_61):
 
 def _paddr_default(v) -> dict[str, str]:
     """A paddr module without regions: the C API's default region (the biggest
-    System RAM, all System RAM from 7.2).  pipeline.validate asks the file for
-    regions, so they are dropped after it."""
-    from dataclasses import replace
-    unit = pipeline.unit_from_text("monitor { ops paddr }\ntarget region 1M..1G\n"
-                                   "4K max 0 0 5s max pageout\n", "paddr_default.damos")
-    unit = replace(unit, context=replace(unit.context, targets=()))
+    System RAM, all System RAM from 7.2; tests/test_default_region.py)."""
+    unit = pipeline.unit_from_text("monitor { ops paddr }\n4K max 0 0 5s max pageout\n",
+                                   "paddr_default.damos")
     return c_module.compile(unit, Options(kernel=v))
 
 

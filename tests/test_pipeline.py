@@ -143,7 +143,6 @@ def test_the_model_carries_locations_without_comparing_them():
 # -- one pipeline: check refuses what compile refuses ------------------------------
 
 @pytest.mark.parametrize("text, words", [
-    ("monitor { ops paddr }\nscheme { action pageout }\n", "target region"),
     ("monitor { ops fvaddr }\ntarget pid 3\nscheme { action pageout }\n", "region"),
     ("monitor { sample 200ms; aggr 100ms }\n4K max 0 0 5s max pageout\n", "sampling interval"),
     # stock 7.3: a paddr scheme with dests migrated 0 bytes (damon_pa_migrate uses target_nid)
@@ -167,6 +166,25 @@ def test_check_and_compile_refuse_alike(tmp_path, text, words):
     # the error has a line and column, and a caret
     r = damos("check", str(f))
     assert r.stderr.split(":")[1].isdigit() and "^" in r.stderr
+
+
+def test_paddr_without_a_region_is_refused_by_the_sysfs_targets_only(tmp_path):
+    """paddr with no 'target region' is the kernel's default region: check and
+    explain take it (tests/test_default_region.py); every sysfs target refuses it
+    as before, at the monitor block, with a caret."""
+    f = tmp_path / "bad.damos"
+    f.write_text("monitor { ops paddr }\nscheme { action pageout }\n")
+    for target in ("sysfs", "sysfs-plan", "damo-json", "debugfs"):
+        r = damos("compile", str(f), "-t", target)
+        assert r.returncode == 2, (target, r.stdout, r.stderr)
+        assert r.stderr.startswith(f"{f}:1:1: error: paddr needs the physical address range "
+                                   "to monitor: write 'target region START..END' (e.g. the "
+                                   "largest 'System RAM' range of /proc/iomem)\n"), r.stderr
+        assert "\n  ^~~~" in r.stderr and "Traceback" not in r.stderr
+        assert not r.stdout
+    for args in (("check", str(f)), ("explain", str(f))):
+        r = damos(*args)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
 
 
 # -- what the kernel refuses at 'on' is an error, at the offending setting -------------

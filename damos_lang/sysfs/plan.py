@@ -26,6 +26,7 @@ from typing import NamedTuple
 from .. import catalog, model
 from ..convert import LegacyNumbers, output_numbers
 from ..errors import DamosError
+from ..features import require
 from ..model import Context
 from . import layout as L
 
@@ -161,7 +162,12 @@ def _targets(ctx: Context, pid_from_caller: bool) -> tuple[model.Target, ...]:
     (or the caller's placeholder) and, for fvaddr, its regions."""
     ops = catalog.OPS[ctx.ops]
     if not ops.takes_pid:
-        return (model.Target(None, tuple(sorted(r for t in ctx.targets for r in t.regions))),)
+        regions = tuple(sorted(r for t in ctx.targets for r in t.regions))
+        if not regions:
+            # sysfs has no default region: the gate's own refusal, for a caller
+            # that did not build the unit for the sysfs interface
+            require(ctx, catalog.SYSFS)
+        return (model.Target(None, regions),)
     if pid_from_caller:
         regions = ctx.targets[0].regions if ctx.targets and ops.needs_regions else ()
         return (model.Target(PID_FROM_CALLER, regions),)

@@ -10,7 +10,11 @@ scheme(s), or a DamosError naming the part the module cannot express;
 """
 from __future__ import annotations
 
+import textwrap
+
+from .. import catalog
 from ..errors import DamosError
+from ..features import default_region
 from ..units import ULONG_MAX
 
 PAGE_SIZE = 4096
@@ -73,6 +77,9 @@ def shared_params(module: str, unit, options=None) -> list[tuple[str, str]]:
     if len(regions) > 1:
         raise cannot_express(module, f"{len(regions)} regions", ctx.targets[0].loc,
                   "it monitors one physical address range")
+    # no region: 0 and 0 make the module pick its default region (the kernel's
+    # damon_set_region_*_default()); written, not left out, because the module stores
+    # the range it picked in these two parameters, where a later commit would reuse it
     start, end = regions[0] if regions else (0, 0)
     iv = ctx.intervals
     return [("sample_interval", str(iv.sample_us)), ("aggr_interval", str(iv.aggr_us)),
@@ -125,4 +132,8 @@ def compile_target(unit, module: str, target: str, params) -> str:
               f"/sys/module/{module}/parameters/NAME (enabled last),",
               "or put the lines on the kernel command line; "
               f"'damos apply --target {target}' writes them."]
+    if default_region(unit.context) is not None:
+        header += textwrap.wrap(f"No 'target region': monitor_region_start and _end 0 let "
+                                f"{LABEL[module]} pick its default region: "
+                                f"{catalog.default_region_words()}.", 90)
     return render(module, params, header)

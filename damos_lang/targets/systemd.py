@@ -24,7 +24,7 @@ import shlex
 from .. import __version__
 from ..catalog import SYSFS, USERSPACE
 from ..errors import DamosError
-from ..features import require
+from ..pipeline import gate
 from . import TargetOption
 from ._fleet import (DEPLOY_DIR, NAME_OPTION, STOP_DAMON_STAT_OPTION, derived_name,
                      is_pid_target, needs_pid, stem)
@@ -135,7 +135,7 @@ class Plan:
         if run and options.ensure_every is not None:
             raise DamosError("--ensure-every applies to --engine apply: a damos run unit "
                              "restarts on failure (Restart=on-failure)")
-        require(unit.context, USERSPACE if run else SYSFS, options.kernel)
+        gate(unit, USERSPACE if run else SYSFS, options.kernel)
         self.exec = _exec_words(options.exec_command) if options.exec_command is not None \
             else None
         if self.exec and options.pid is not None:

@@ -30,7 +30,8 @@ Version = tuple[int, int]
 #: the C API has (checked in kernel trees as c-api.md lists)
 SINCE: dict[str, Version] = {
     "fvaddr": (5, 18),                 # damon_select_ops(), DAMON_OPS_FVADDR
-    "paddr default region": (6, 1),    # damon_set_region_biggest_system_ram_default()
+    # damon_set_region_biggest_system_ram_default()
+    "paddr default region": catalog.PADDR_DEFAULT_REGION.since[catalog.C_API],
     "migrate on vaddr": (6, 17),       # vaddr's migrate_{hot,cold} implementation
     "ctx addr_unit": (6, 18),          # damon_ctx->addr_unit (and ->min_sz_region)
     "ctx pause": (7, 2),               # damon_ctx->pause
