@@ -289,14 +289,23 @@ def eval_(file: str = typer.Argument(..., metavar="FILE", help="DAMOS source or 
           png: Optional[str] = typer.Option(
               None, "-o", "--output", metavar="PNG",
               help="RSS over time per arm; with --vary the trade-off with its Pareto front."),
-          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines.")):
+          thp: Optional[str] = typer.Option(
+              None, "--thp", metavar="ARMS",
+              help="Arms by transparent huge page mode instead (e.g. never,always,scheme; "
+                   "scheme: THP madvise with FILE's schemes): memory waste removed and "
+                   "speedup kept against always and never. The mode found is restored."),
+          thp_root: Optional[str] = typer.Option(
+              None, "--thp-root", metavar="DIR",
+              help="Instead of /sys/kernel/mm/transparent_hugepage (a stand-in for testing)."),
+          quiet: bool = typer.Option(False, "--quiet", "-q",
+                                     help="No progress (bar on a terminal, else a line per run).")):
     """Run a workload without DAMON, with monitoring only and with FILE's schemes,
     alternating, and print what the schemes save and cost (docs/eval.md)."""
     from .eval.command import eval_file
     _exit(eval_file(file, command or [], repeat=repeat, via=via, json_out=json_out,
                     sysfs_root=sysfs_root, module_root=module_root, drop_caches=drop_caches,
                     dilate=dilate, stop_damon_stat=stop_damon_stat, quiet=quiet,
-                    vary=vary, png=png))
+                    vary=vary, png=png, thp=thp, thp_root=thp_root))
 
 
 report_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,

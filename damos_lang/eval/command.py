@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import sys
 import time
 from typing import List, Optional
 
@@ -25,21 +26,71 @@ def _bad(msg: str) -> None:
     fail(DamosError(msg), "damos eval")
 
 
-class Progress:
-    """One line per run on standard error (the view the plan updates)."""
+def _run_line(r) -> str:
+    cpu = "n/a" if r.damon_cpu_s is None else f"{r.damon_cpu_s:.2f} s"
+    return (f"{r.arm} run {r.index + 1}: wall {r.wall_s:.2f} s, "
+            f"RSS mean {r.rss_mean_mib:.1f} MiB peak {r.rss_peak_mib:.1f} MiB, DAMON CPU {cpu}")
 
-    def __init__(self, quiet: bool = False):
+
+class Progress:
+    """What the eval shows on standard error while it runs (the view the plan
+    updates): nothing with --quiet; on a terminal a bar -- run N/M, the arm,
+    the time since the eval and since the run started -- with each run's line
+    printed above it; elsewhere (CI, a pipe, a file) one line per run."""
+
+    def __init__(self, quiet: bool = False, tty: Optional[bool] = None, console=None):
         self.quiet = quiet
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.console = console
+        self.bar = None
+        self.task = None
+
+    def _start(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, Progress as Bar, ProgressColumn, TextColumn,
+                                   TimeElapsedColumn)
+        from rich.text import Text
+
+        class RunElapsed(ProgressColumn):
+            def render(self, task):
+                t0 = task.fields.get("t0")
+                if t0 is None:          # between runs
+                    return Text("")
+                s = int(time.monotonic() - t0)
+                return Text(f"this run {s // 60}:{s % 60:02d}")
+
+        console = self.console or Console(stderr=True)
+        self.bar = Bar(TextColumn("damos eval"), BarColumn(),
+                       TextColumn("run {task.fields[run]}/{task.total}"),
+                       TextColumn("{task.fields[arm]}"), TimeElapsedColumn(), RunElapsed(),
+                       console=console, transient=True, refresh_per_second=4)
+        self.task = self.bar.add_task("eval", total=total, run=0, arm="", t0=None)
+        self.bar.start()
 
     def update(self, step, done: int, total: int, runs) -> None:
         if self.quiet:
             return
-        if runs and done and runs[-1].arm == step.arm and runs[-1].index == step.index:
-            r = runs[-1]
-            cpu = "n/a" if r.damon_cpu_s is None else f"{r.damon_cpu_s:.2f} s"
-            err(f"damos eval: [{done}/{total}] {r.arm} run {r.index + 1}: wall {r.wall_s:.2f} s, "
-                f"RSS mean {r.rss_mean_mib:.1f} MiB peak {r.rss_peak_mib:.1f} MiB, "
-                f"DAMON CPU {cpu}")
+        finished = bool(runs and done and runs[-1].arm == step.arm
+                        and runs[-1].index == step.index)
+        if not self.tty:
+            if finished:
+                err(f"damos eval: [{done}/{total}] {_run_line(runs[-1])}")
+            return
+        if self.bar is None:
+            self._start(total)
+        if finished:
+            self.bar.console.print(f"damos eval: [{done}/{total}] {_run_line(runs[-1])}",
+                                   markup=False, highlight=False)
+            self.bar.update(self.task, completed=done, arm=f"{step.arm} done", t0=None)
+        else:
+            self.bar.update(self.task, completed=done, run=done + 1,
+                            arm=f"{step.arm} #{step.index + 1}", t0=time.monotonic())
+
+    def close(self) -> None:
+        """End the bar (before the table is printed, and on any exit)."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def hypervisor() -> bool:
@@ -66,17 +117,38 @@ def eval_file(file: str, command: List[str], *, repeat: int = 3, via: str = "ker
               module_root: Optional[str] = None, drop_caches: bool = False,
               dilate: str = "off", stop_damon_stat: bool = False, quiet: bool = False,
               sample_s: float = 0.05, vary: Optional[List[str]] = None,
-              png: Optional[str] = None) -> int:
+              png: Optional[str] = None, thp: Optional[str] = None,
+              thp_root: Optional[str] = None, view: Optional[Progress] = None) -> int:
     from ..console import Exit
     try:
         return _eval(file, command, repeat, via, json_out, sysfs_root, module_root,
-                     drop_caches, dilate, stop_damon_stat, quiet, sample_s, vary or [], png)
+                     drop_caches, dilate, stop_damon_stat, quiet, sample_s, vary or [], png,
+                     thp, thp_root, view)
     except Exit as e:
         return e.code
 
 
+def _thp_check(spec: str, via: str, axes, sysfs_root, thp_root):
+    """--thp's arms and the checked THP mode, or exit 2 saying why not."""
+    from . import thp as T
+    if via == "reclaim":
+        _bad("--thp cannot be combined with --via reclaim: DAMON_RECLAIM only pages out, "
+             "its scheme has no hugepage action (use --via kernel)")
+    if axes:
+        _bad("--thp cannot be combined with --vary: both set the arms (run two evals)")
+    try:
+        arms = T.parse_arms(spec)
+        mode = T.ThpMode(T.default_root(thp_root, sysfs_root))
+        mode.check([T.MODE[a] for a in arms])
+    except DamosError as e:
+        _bad(e.diagnostic.message)
+    return arms, mode
+
+
 def _eval(file, command, repeat, via, json_out, sysfs_root, module_root, drop_caches,
-          dilate, stop_damon_stat, quiet, sample_s, vary_specs, png) -> int:
+          dilate, stop_damon_stat, quiet, sample_s, vary_specs, png, thp_spec, thp_root,
+          view) -> int:
+    from . import thp as T
     from . import vary
     if via not in E.VIAS:
         _bad(f"--via must be one of {', '.join(E.VIAS)}, not {via!r}")
@@ -103,6 +175,10 @@ def _eval(file, command, repeat, via, json_out, sysfs_root, module_root, drop_ca
         _bad(e.diagnostic.message)
     if via == "reclaim" and axes:
         _bad("--vary applies to --via kernel and run (DAMON_RECLAIM runs one fixed scheme)")
+    if thp_root is not None and thp_spec is None:
+        _bad("--thp-root goes with --thp")
+    thp_arms, thp = _thp_check(thp_spec, via, axes, sysfs_root, thp_root) \
+        if thp_spec is not None else ((), None)
     try:
         factor, dilation_note = P.resolve_dilation(dilate)
     except DamosError as e:
@@ -121,12 +197,15 @@ def _eval(file, command, repeat, via, json_out, sysfs_root, module_root, drop_ca
         _bad(e.diagnostic.message)
     schemes = [(name, P.dilate(u, factor)) for name, u in schemes]
     arms = ("baseline", "monitor", *(name for name, _ in schemes))
+    damon_arms = arms[1:]
+    if thp is not None:     # no monitoring-only arm: the THP modes are the references
+        arms, damon_arms = thp_arms, [a for a in thp_arms if a == "scheme"]
     if via == "kernel":
         eng = E.KernelEngine(sysfs_root, module_root)
-        engines = {a: eng for a in arms[1:]}
+        engines = {a: eng for a in damon_arms}
     elif via == "run":
         eng = E.RunEngine()
-        engines = {a: eng for a in arms[1:]}
+        engines = {a: eng for a in damon_arms}
     else:
         mr = module_root or ("/sys/module" if sysfs_root is None else None)
         if mr is None:
@@ -150,15 +229,32 @@ def _eval(file, command, repeat, via, json_out, sysfs_root, module_root, drop_ca
             "dilation": {"factor": factor, "why": dilation_note}, "machine": machine(),
             "drop_caches": drop_caches, "arms": list(arms),
             "vary": [{"setting": a.setting, "values": list(a.values)} for a in axes]}
+    pairs = None
+    if thp is not None:
+        pairs = T.change_pairs(arms)
+        meta["thp"] = {"root": thp.root, "modes": {a: T.MODE[a] for a in arms},
+                       "mode_before": thp.original, "defrag": thp.defrag}
     if not quiet:
         err(f"damos eval: {unit.source_name} on {' '.join(command)}: "
             f"{repeat} x {'/'.join(arms)} via {via}")
+        if thp is not None:
+            err(f"damos eval: THP mode per arm: "
+                f"{', '.join(f'{a}: {T.MODE[a]}' for a in arms)} (now: {thp.original})")
         err(f"damos eval: {dilation_note}")
     units = {"monitor": monitor_unit, **dict(schemes)}
-    result = P.execute(units, list(command), engines, repeat=repeat, drop_caches=drop_caches,
-                       view=Progress(quiet), sample_s=sample_s, arms=arms)
+    view = view or Progress(quiet)
+    try:
+        result = P.execute(units, list(command), engines, repeat=repeat,
+                           drop_caches=drop_caches, view=view, sample_s=sample_s, arms=arms,
+                           thp=thp, thp_modes=T.MODE if thp is not None else None)
+    finally:
+        view.close()
     result.notes[:0] = notes
-    out(report.table(result), nl=False)
+    out(report.table(result, pairs=pairs), nl=False)
+    if thp is not None:
+        fr = T.fractions(report.summaries(result.runs))
+        meta["thp"].update(mode_after=thp.now, fractions=fr)
+        out(T.text(fr), nl=False)
     done_arms = {r.arm for r in result.runs}
     rows = None
     if axes and set(arms) <= done_arms:
@@ -183,7 +279,7 @@ def _eval(file, command, repeat, via, json_out, sysfs_root, module_root, drop_ca
             err(f"damos eval: wrote {png}")
     if json_out:
         with open(json_out, "w") as f:
-            f.write(report.to_json(result, meta))
+            f.write(report.to_json(result, meta, pairs))
         if not quiet:
             err(f"damos eval: wrote {json_out}")
     if result.stopped:

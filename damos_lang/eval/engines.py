@@ -123,19 +123,25 @@ class KernelEngine(Engine):
 
     def start(self, unit, pid: int) -> None:
         from ..live import apply as A
+        from .sigint import held
         self._register_pid(pid)
-        info = A.apply(_target(unit, pid), root=self.root, module_root=self.module_root)
-        self.index, self.kpid = info["index"], info["kdamond_pid"]
+        # a Ctrl-C halfway would leave a kdamond set up that no one stops: it
+        # waits until the kdamond is started and known here (then stop() ends it)
+        with held():
+            info = A.apply(_target(unit, pid), root=self.root, module_root=self.module_root)
+            self.index, self.kpid = info["index"], info["kdamond_pid"]
 
     def damon_cpu(self) -> Optional[float]:
         return _kdamond_cpu(self.kpid) if self.kpid is not None else None
 
     def stop(self) -> Optional[float]:
         from ..live import apply as A
+        from .sigint import held
         if self.index is None:
             return None
-        index, self.index, self.kpid = self.index, None, None
-        A.stop(root=self.root, index=index, module_root=None)
+        with held():
+            index, self.index, self.kpid = self.index, None, None
+            A.stop(root=self.root, index=index, module_root=None)
         return None
 
     def finish(self) -> list[str]:
@@ -289,8 +295,10 @@ class ReclaimEngine(Engine):
         from ..live.modules import write_params
         from ..targets import reclaim
         from ..targets._module_params import RECLAIM
-        res = write_params(self.module_root, RECLAIM, reclaim.params(unit))
-        self.on, self.kpid = True, res["kdamond_pid"]
+        from .sigint import held
+        with held():        # as the kernel engine's: on and known here, or not on
+            res = write_params(self.module_root, RECLAIM, reclaim.params(unit))
+            self.on, self.kpid = True, res["kdamond_pid"]
 
     def damon_cpu(self) -> Optional[float]:
         return _kdamond_cpu(self.kpid) if self.kpid is not None else None

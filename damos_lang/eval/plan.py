@@ -170,11 +170,13 @@ class Result:
 
 def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
             drop_caches: bool = False, view=None, sample_s: float = runner.SAMPLE_S,
-            arms=ARMS) -> Result:
+            arms=ARMS, thp=None, thp_modes: Optional[dict] = None) -> Result:
     """Run the plan; ``units`` and ``engines`` map each monitored arm to its
-    unit and engine.  Whatever happens, every engine is stopped and finished
-    (nothing left applied); a failing workload ends the eval, keeping the
-    runs done (``stopped`` says why)."""
+    unit and engine.  With ``thp`` (a checked :class:`.thp.ThpMode`) each run
+    first sets the THP mode ``thp_modes`` gives its arm.  Whatever happens,
+    every engine is stopped and finished (nothing left applied) and the THP
+    mode found is written back; a failing workload ends the eval, keeping
+    the runs done (``stopped`` says why)."""
     runs: List[runner.Run] = []
     notes: List[str] = []
     steps = order(repeat, arms)
@@ -197,6 +199,8 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
             gated = runner.Gated(argv)
             run = final = None
             try:
+                if thp is not None:      # before the workload's exec: THP acts at its faults
+                    thp.set(thp_modes[step.arm])
                 if engine is not None:
                     engine.start(unit, gated.pid)
                 run = runner.measure(
@@ -228,9 +232,20 @@ def execute(units: dict, argv: List[str], engines: dict, *, repeat: int = 3,
             if view:
                 view.update(step, k + 1, len(steps), runs)
     finally:
-        for e in prepared:      # nothing stays applied, whatever happened
-            try:
-                e.stop()
-            finally:
-                notes += e.finish()
+        try:
+            for e in prepared:      # nothing stays applied, whatever happened
+                try:
+                    e.stop()
+                finally:
+                    notes += e.finish()
+        finally:
+            # the THP mode found comes back also after an exception (Ctrl-C between runs)
+            why = thp.restore() if thp is not None else None
+            if why:
+                notes.append(f"THP mode NOT restored: {why}")
+                stopped = stopped or f"the THP mode could not be restored: {why}"
+            elif thp is not None:
+                per_arm = ", ".join(f"{a}: {thp_modes[a]}" for a in arms)
+                notes.append(f"THP mode per arm ({per_arm}); it was '{thp.original}' "
+                             "before the eval and is again after it")
     return Result(runs, notes, stopped)

@@ -33,10 +33,11 @@ def summaries(runs: List[Run]) -> dict:
     return out
 
 
-def changes(summ: dict) -> dict:
-    """"arm_vs_ref" -> metric -> Change (None when either side lacks it)."""
+def changes(summ: dict, pairs=None) -> dict:
+    """"arm_vs_ref" -> metric -> Change (None when either side lacks it);
+    ``pairs`` (arm, reference) instead of :func:`change_pairs`'."""
     out = {}
-    for arm, ref in change_pairs(list(summ)):
+    for arm, ref in (change_pairs(list(summ)) if pairs is None else pairs):
         if arm in summ and ref in summ:
             out[f"{arm}_vs_{ref}"] = {
                 m: (stats.change(summ[arm][m], summ[ref][m])
@@ -54,7 +55,7 @@ def _c(x: Optional[stats.Change]) -> Optional[dict]:
                                    "inside_spread": x.inside_spread}
 
 
-def to_dict(result, meta: dict) -> dict:
+def to_dict(result, meta: dict, pairs=None) -> dict:
     summ = summaries(result.runs)
     return {
         **meta,
@@ -64,14 +65,15 @@ def to_dict(result, meta: dict) -> dict:
                   "rss_series": [[round(t, 3), round(v, 2)] for t, v, *_ in r.samples]}
                  for r in result.runs],
         "arms": {a: {m: _s(v) for m, v in ms.items()} for a, ms in summ.items()},
-        "changes": {k: {m: _c(v) for m, v in cs.items()} for k, cs in changes(summ).items()},
+        "changes": {k: {m: _c(v) for m, v in cs.items()}
+                    for k, cs in changes(summ, pairs).items()},
         "notes": list(result.notes),
         "stopped": result.stopped,
     }
 
 
-def to_json(result, meta: dict) -> str:
-    return json.dumps(to_dict(result, meta), indent=1) + "\n"
+def to_json(result, meta: dict, pairs=None) -> str:
+    return json.dumps(to_dict(result, meta, pairs), indent=1) + "\n"
 
 
 def _fmt(v: float, unit: str) -> str:
@@ -126,13 +128,13 @@ def arms_table(result, width: int = 170) -> str:
     return _render(t, width)
 
 
-def table(result, width: int = 170) -> str:
+def table(result, width: int = 170, pairs=None) -> str:
     """The terminal table (plain text; rich draws it)."""
     from rich.table import Table
     summ = summaries(result.runs)
     if len(summ) > 3:
         return arms_table(result, width)
-    ch = changes(summ)
+    ch = changes(summ, pairs)
     arms = list(summ)
     t = Table(title=None, show_lines=False)
     t.add_column("metric", no_wrap=True)

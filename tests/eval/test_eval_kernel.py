@@ -219,3 +219,26 @@ def test_ctrl_c_stops_damon_and_keeps_the_runs_done(tree, tmp_path, monkeypatch,
     assert "interrupted in the scheme arm, run 1" in capsys.readouterr().err
     assert json.loads(out.read_text())["order"] == ["baseline#1", "monitor#1"]
     nothing_applied(root)
+
+
+def test_a_sigint_while_the_kdamond_is_set_up_still_leaves_nothing_applied(
+        tree, monkeypatch, capsys):
+    """A real SIGINT in the middle of apply's writes (a Ctrl-C landing while
+    the scheme arm's kdamond is set up): the setup finishes, the kdamond is
+    known and stopped, and the eval ends as interrupted."""
+    import signal
+    from damos_lang.live import apply as A
+    root, _ = tree
+    real_write = A.Transaction.write
+    sent = []
+
+    def write(self, w):
+        if not sent and w.path.endswith("/action") and w.value == "pageout":
+            sent.append(w.path)
+            os.kill(os.getpid(), signal.SIGINT)   # handled at the next bytecode: here
+        return real_write(self, w)
+    monkeypatch.setattr(A.Transaction, "write", write)
+    rc = eval_file(PRCL, ["sleep", "0.05"], repeat=1, sysfs_root=root, quiet=True)
+    assert sent and rc == 1
+    assert "interrupted in the scheme arm, run 1" in capsys.readouterr().err
+    nothing_applied(root)
