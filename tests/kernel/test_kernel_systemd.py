@@ -16,7 +16,10 @@ python3 running this checkout; kernelrig.run_vm_systemd), in one boot
 * the journal's lines of the unit's programs are one-line damos messages;
 * `damos export`, a service beside it, is scraped at boot and after the
   reload while the kdamond runs (its tried counter rises) and once after the
-  stop (DAMON_STAT's metrics are back), with Debian's prometheus_client."""
+  stop (DAMON_STAT's metrics are back), with Debian's prometheus_client;
+* then examples/fleet/playbook.yml, run twice on the node by Debian's
+  ansible-core (-c local), reports changed, then ok, and leaves the kdamond
+  running the file as the playbook says."""
 from __future__ import annotations
 
 import re
@@ -70,7 +73,7 @@ def unit_run(kernel_rig, systemd_root, tmp_path_factory):
     files["damos-export.service"] = EXPORT_UNIT
     out = tmp_path_factory.mktemp("systemd-unit")
     r = kernel_rig.run_vm_systemd(systemd_root, kernel_rig.job("systemd-unit.sh"), setup=SETUP,
-                                  files=files, out=out, timeout=240)
+                                  files=files, out=out, timeout=480)
     assert r.rc == 0, r.describe()
     res = kernel_rig.parse_kv(r.text("result.txt"))
     journal = r.text("journal.unit.txt") if r.path("journal.unit.txt").exists() else ""
@@ -170,3 +173,41 @@ def test_the_exporter_service_scrapes_twice_and_after_the_stop(unit_run):
     assert not any(n == "damos_kdamond_running" and v == 1 for (n, _), v in stop.items())
     assert stop[("damos_damon_stat_enabled", frozenset())] == 1
     assert res["export_active"] == "active", ctx
+
+
+RECAP = re.compile(r"^localhost\s+:\s+(.*)$", re.M)
+
+
+def recap(r, n: int) -> dict:
+    """The PLAY RECAP counts of the job's playbook run N (/out/ansible.N.txt)."""
+    lines = RECAP.findall(r.text(f"ansible.{n}.txt"))
+    assert len(lines) == 1, r.text(f"ansible.{n}.txt")[-3000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[0])}
+
+
+def test_the_example_playbook_reports_changed_then_ok(unit_run):
+    # after the unit's stop (the job's last unit step): Debian's ansible-core
+    # runs examples/fleet/playbook.yml on the node with -c local, twice
+    r, res, ctx = unit_run
+    first, second = r.text("ansible.1.txt"), r.text("ansible.2.txt")
+    assert res["ansible1.rc"] == "0", first[-3000:]
+    assert res["ansible2.rc"] == "0", second[-3000:]
+    one, two = recap(r, 1), recap(r, 2)
+    # the copy put back the file the reload step had edited and apply --ensure
+    # started a kdamond: both tasks changed
+    assert one["changed"] >= 1 and one["failed"] == 0 and one["unreachable"] == 0, one
+    # nothing to do: the file as copied, the kdamond running it as written
+    assert two["changed"] == 0 and two["ok"] >= 1, two
+    assert two["failed"] == 0 and two["unreachable"] == 0, two
+    applied = re.search(r'"msg": "applied: kdamond 0 \(pid (\d+)\)"', first)
+    unchanged = re.search(r'"msg": "unchanged: kdamond 0 \(pid (\d+)\)"', second)
+    assert applied and unchanged, (first[-3000:], second[-3000:])
+    # the kdamond runs as the playbook says: the checkout's prcl (5 s) on pid
+    # 1, the pid both runs reported, DAMON_STAT stopped by --stop-damon-stat;
+    # the unit stays stopped, so the kdamond is the playbook's
+    assert applied.group(1) == unchanged.group(1) == res["ansible.pid"], ctx
+    assert res["ansible.state"] == "on" and res["ansible.pid_comm"].startswith("kdamond"), ctx
+    assert (res["ansible.ops"], res["ansible.target_pid"], res["ansible.action"]) == \
+        ("vaddr", "1", "pageout"), ctx
+    assert res["ansible.age_min"] == "50" and res["ansible.file_age"] == "1", ctx
+    assert res["ansible.stat_enabled"] == "N" and res["ansible.active"] == "inactive", ctx

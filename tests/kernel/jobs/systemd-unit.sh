@@ -6,6 +6,7 @@
 #   boot     the unit's and the kernel's state as the boot left them
 #   reload   after editing the file (age 5s -> 7s) and `systemctl reload`
 #   stop     after `systemctl stop`
+#   ansible  after examples/fleet/playbook.yml ran twice (/out/ansible.1.txt, .2.txt)
 # and `systemctl show` of the unit after each (/out/show.TAG.txt), the
 # metrics of damos-export.service (enabled in setup too) scraped after each
 # (/out/scrape.TAG.txt), the
@@ -76,6 +77,34 @@ snap stop
 kv stop.boot_pid_alive "$( [ -d /proc/"$boot_pid" ] && echo yes || echo no)"
 scrape stop
 kv export_active "$(systemctl is-active damos-export.service)"
+
+# examples/fleet/playbook.yml run twice by Debian's ansible-core on the node
+# itself (-c local, root, no become: no sudo in the tree).  It runs after the
+# unit's stop and the scrapes, so every step above is the unit's alone and the
+# playbook starts from what the stop left: no kdamond, DAMON_STAT running
+# (hence --stop-damon-stat) and /etc/damos-lang/prcl.damos as the reload step
+# edited it (7s).  The first run puts the checkout's file back (5s) and
+# apply --ensure starts a kdamond (changed); the second writes nothing (ok).
+# Output to /out/ansible.N.txt; its temp files and HOME under /tmp.
+playbook() {  # playbook N
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  HOME=/tmp/ansible-home LC_ALL=C.UTF-8 ANSIBLE_LOCAL_TEMP=/tmp/ansible/local \
+  ANSIBLE_REMOTE_TEMP=/tmp/ansible/remote ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 \
+  ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_PIPELINING=1 ANSIBLE_RETRY_FILES_ENABLED=0 \
+    ansible-playbook -c local -i localhost, "$PROJ/examples/fleet/playbook.yml" \
+      -e damos_hosts=localhost -e damos_become=false \
+      -e ansible_python_interpreter=/usr/bin/python3 \
+      -e damos_source="$PROJ/examples/prcl.damos" \
+      -e '{"damos_args": ["--pid", "1", "--stop-damon-stat"]}' > "/out/ansible.$1.txt" 2>&1
+  kv "ansible$1.rc" $?
+  kv "ansible$1.secs" "$(awk -v a="$t0" '{print $1 - a}' /proc/uptime)"
+}
+mkdir -p /tmp/ansible-home
+playbook 1
+playbook 2
+snap ansible
+kv ansible.pid_comm "$(cat /proc/"$(cat $K/pid 2>/dev/null)"/comm 2>/dev/null)"
+kv ansible.file_age "$(grep -c ' 5s ' $F)"
 
 journalctl -b -t damos-prcl -o cat --no-pager > /out/journal.damos.txt 2>&1
 journalctl -b -u $U -o short-monotonic --no-pager > /out/journal.unit.txt 2>&1

@@ -11,7 +11,7 @@
 #   fleet/trixie-<key>/packages.txt   what dpkg installed (name version)
 #   fleet/trixie-<key>/rw.tar     its /etc, /var and /root, for the VM's tmpfs copies
 # (kernelrig writes the initramfs that boots it, fleet/initrd-<hash>.gz.)
-# The tree is built once by mmdebstrap (150 MB, 111 packages, 50 s here) and never
+# The tree is built once by mmdebstrap (224 MB, 144 packages with ansible-core, 65 s here) and never
 # again while this script and its package list stay the same: a warm run
 # touches no network.  Packages come from the Debian mirror of the rig's own
 # source list (apt/sources.list in the cache, written by setup.sh stock73),
@@ -24,9 +24,11 @@ log() { echo "rig-rootfs: $*" >&2; }
 [ $# = 0 ] || { echo "usage: $0" >&2; exit 2; }
 
 # what `python3 -m damos_lang apply/update/stop/check/export` imports
-# (pyproject.toml's dependencies; rich for typer), systemd as PID 1
+# (pyproject.toml's dependencies; rich for typer), systemd as PID 1, and
+# Debian's ansible-core for examples/fleet/playbook.yml run on the node itself
+# (-c local; test_kernel_systemd.py)
 SUITE=trixie
-PACKAGES="systemd systemd-sysv python3 python3-lark python3-typer python3-rich python3-jinja2 python3-prometheus-client"
+PACKAGES="systemd systemd-sysv python3 python3-lark python3-typer python3-rich python3-jinja2 python3-prometheus-client ansible-core"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 if [ -z "${RIG_ROOTFS_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
@@ -96,6 +98,8 @@ EOS
   tar -C "$r" -cf "$tmp/rw.tar" etc var root
   chroot "$r" python3 -c 'import lark, typer, rich, jinja2, prometheus_client' ||
     { log "the tree's python3 cannot import the project's dependencies"; exit 5; }
+  chroot "$r" ansible-playbook --version >/dev/null ||
+    { log "the tree's ansible-playbook does not run"; exit 5; }
   # shellcheck disable=SC2016  # dpkg-query's own ${FIELD} placeholders
   chroot "$r" dpkg-query -W -f '${Package} ${Version}\n' > "$tmp/packages.txt"
   log "built in $(( $(date +%s) - t0 ))s: $(du -sm "$r" | cut -f1) MB, $(wc -l < "$tmp/packages.txt") packages"
