@@ -158,11 +158,13 @@ def _wmarks_body(w: Watermarks):
     return body
 
 
+def _filter_head(f) -> list:
+    """``filter allow|reject [not] TYPE`` of a scheme's or a probe's filter."""
+    return ["filter", "allow" if f.allow else "reject"] + ([] if f.matching else ["not"]) + [f.type]
+
+
 def _filter_text(f: Filter) -> str:
-    parts = ["filter", "allow" if f.allow else "reject"]
-    if not f.matching:
-        parts.append("not")
-    parts.append(f.type)
+    parts = _filter_head(f)
     arg = FILTER_TYPES[f.type].arg
     if arg is ARG_PATH:
         parts.append(_path(f.memcg_path or ""))
@@ -276,10 +278,7 @@ def _probe_body(p: Probe):
 
 
 def _probe_filter_text(f: ProbeFilter) -> str:
-    parts = ["filter", "allow" if f.allow else "reject"]
-    if not f.matching:
-        parts.append("not")
-    parts.append(f.type)
+    parts = _filter_head(f)
     if PROBE_FILTER_TYPES[f.type].arg is ARG_PATH:
         parts.append(_path(f.memcg_path or ""))
     return " ".join(parts)

@@ -302,12 +302,14 @@ def _watermarks(s: Setting) -> Watermarks:
     return Watermarks(metric, interval, marks["high"], marks["mid"], marks["low"], s.loc)
 
 
-def _filter(s: Setting) -> Filter:
+def _filter_head(s: Setting, types, what: str, example: str):
+    """``allow|reject [not] TYPE`` of a scheme's or a probe's filter:
+    (allow, matching, type, type's location, the values after it)."""
     vals = list(s.values)
     if s.body is not None:
         raise DamosError("filter takes no block", s.key_loc)
     if not vals:
-        raise DamosError("filter needs allow or reject and a type: filter reject anon", s.loc)
+        raise DamosError(f"filter needs allow or reject and a type: {example}", s.loc)
     verdict, _ = read_word(vals.pop(0), ("allow", "reject"), "filter verdict")
     matching = True
     if vals and isinstance(vals[0], Atom) and vals[0].text == "not":
@@ -315,8 +317,21 @@ def _filter(s: Setting) -> Filter:
         vals.pop(0)
     if not vals:
         raise DamosError("filter needs a type", s.loc)
-    ftype, tloc = read_word(vals.pop(0), FILTER_TYPES, "filter type")
-    kw = dict(allow=verdict == "allow", type=ftype, matching=matching, loc=s.loc)
+    ftype, tloc = read_word(vals.pop(0), types, what)
+    return verdict == "allow", matching, ftype, tloc, vals
+
+
+def _memcg_path(v) -> str:
+    a = single_value(v, "memcg path")
+    if a.kind not in ("PATH", "STRING"):
+        raise error_at(a, "memcg path must be a /path or a quoted string")
+    return a.value
+
+
+def _filter(s: Setting) -> Filter:
+    allow, matching, ftype, tloc, vals = _filter_head(s, FILTER_TYPES, "filter type",
+                                                      "filter reject anon")
+    kw = dict(allow=allow, type=ftype, matching=matching, loc=s.loc)
     arg = catalog.FILTER_TYPES[ftype].arg
     need = 0 if arg is catalog.ARG_NONE else 1
     if len(vals) != need:
@@ -324,10 +339,7 @@ def _filter(s: Setting) -> Filter:
             raise DamosError(f"filter type {ftype!r} takes {arg.words}", tloc)
         raise error_at(vals[0], f"filter type {ftype!r} takes no argument")
     if arg is catalog.ARG_PATH:
-        a = single_value(vals[0], "memcg path")
-        if a.kind not in ("PATH", "STRING"):
-            raise error_at(a, "memcg path must be a /path or a quoted string")
-        kw["memcg_path"] = a.value
+        kw["memcg_path"] = _memcg_path(vals[0])
     elif arg is catalog.ARG_ADDR_RANGE:
         if not isinstance(vals[0], RangeNode):
             raise error_at(vals[0], "addr filter takes a range start..end")
@@ -481,31 +493,17 @@ def _probe(x: Setting) -> Probe:
 
 
 def _probe_filter(s: Setting) -> ProbeFilter:
-    vals = list(s.values)
-    if s.body is not None:
-        raise DamosError("filter takes no block", s.key_loc)
-    if not vals:
-        raise DamosError("filter needs allow or reject and a type: filter allow anon", s.loc)
-    verdict, _ = read_word(vals.pop(0), ("allow", "reject"), "filter verdict")
-    matching = True
-    if vals and isinstance(vals[0], Atom) and vals[0].text == "not":
-        matching = False
-        vals.pop(0)
-    if not vals:
-        raise DamosError("filter needs a type", s.loc)
-    ftype, tloc = read_word(vals.pop(0), PROBE_FILTER_TYPES, "probe filter type")
+    allow, matching, ftype, tloc, vals = _filter_head(s, PROBE_FILTER_TYPES,
+                                                      "probe filter type", "filter allow anon")
     arg = catalog.PROBE_FILTER_TYPES[ftype].arg
     path = None
     if arg is catalog.ARG_PATH:
         if len(vals) != 1:
             raise DamosError(f"probe filter type {ftype!r} takes {arg.words}", tloc)
-        a = single_value(vals[0], "memcg path")
-        if a.kind not in ("PATH", "STRING"):
-            raise error_at(a, "memcg path must be a /path or a quoted string")
-        path = a.value
+        path = _memcg_path(vals[0])
     elif vals:
         raise error_at(vals[0], f"probe filter type {ftype!r} takes no argument")
-    return ProbeFilter(verdict == "allow", ftype, matching, path, s.loc)
+    return ProbeFilter(allow, ftype, matching, path, s.loc)
 
 
 def _intervals_goal(x: Setting) -> IntervalsGoal:
