@@ -80,7 +80,8 @@ def default_root(thp_root: Optional[str], sysfs_root: Optional[str]) -> str:
     if sysfs_root is not None:
         raise DamosError("--thp with --sysfs-root needs --thp-root (a stand-in of "
                          f"{THP_ROOT}): a stand-in eval must not switch the host's THP")
-    if os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("DAMOS_LIVE_NO_KERNEL_TREE"):
+    from ..sysfs.root import under_test
+    if under_test():
         raise DamosError(f"refusing to use the kernel's {THP_ROOT} under a test: "
                          "pass --thp-root")
     return THP_ROOT

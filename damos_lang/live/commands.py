@@ -2,13 +2,12 @@
 returns the exit status (:mod:`damos_lang.cli` only declares their options)."""
 from __future__ import annotations
 
-import os
-
 from .. import catalog
 from ..console import EXIT_FAILED, body, err, fail, out
 from ..errors import DamosError
 from ..pipeline import text_of, unit_or_exit
 from ..sysfs.modules import LABEL, module_root_for
+from ..sysfs.root import under_test
 from . import exclusive
 
 # apply --target: the targets whose output is module parameters
@@ -23,8 +22,7 @@ def _die(e: DamosError, name: str = "damos", unit=None) -> None:
 
 
 def _refuse_under_tests(sysfs_root, module_root) -> None:
-    if (sysfs_root is None or module_root is None) and (
-            os.environ.get("PYTEST_CURRENT_TEST") or os.environ.get("DAMOS_LIVE_NO_KERNEL_TREE")):
+    if (sysfs_root is None or module_root is None) and under_test():
         what = "DAMON tree" if sysfs_root is None else "/sys/module"
         raise DamosError(f"refusing to use the kernel's {what} under a test: pass "
                          "--sysfs-root and --module-root")

@@ -19,11 +19,16 @@ def open_root(root: str | None) -> SysfsFs:
     return SysfsFs(root)
 
 
+def under_test() -> bool:
+    """Under pytest (or DAMOS_LIVE_NO_KERNEL_TREE): the kernel's own trees
+    (DAMON's, /sys/module, THP's) are refused, so no test touches the host's."""
+    return bool(os.environ.get("PYTEST_CURRENT_TEST")
+                or os.environ.get("DAMOS_LIVE_NO_KERNEL_TREE"))
+
+
 def tree(root: str | None = None) -> SysfsFs:
-    """The admin tree at ``root`` (None: the kernel's).  Under pytest the
-    kernel's own tree is refused, so no test can touch the host's DAMON."""
-    if root is None and (os.environ.get("PYTEST_CURRENT_TEST")
-                         or os.environ.get("DAMOS_LIVE_NO_KERNEL_TREE")):
+    """The admin tree at ``root`` (None: the kernel's; refused under_test())."""
+    if root is None and under_test():
         raise DamosError("refusing to use the kernel's DAMON tree under a test: pass a "
                          "stand-in tree (--sysfs-root)")
     fs = open_root(root)
