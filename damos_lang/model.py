@@ -201,6 +201,12 @@ class Intervals:
         """How many samples an aggregation interval holds (nr_accesses' maximum)."""
         return self.aggr_us / self.sample_us
 
+    @property
+    def samples_per_aggr_whole(self) -> int:
+        """The kernel's integer count of it, at least 1 (what probe hits count to
+        and what damon_valid_probe_params() multiplies the weights by)."""
+        return max(self.aggr_us // max(self.sample_us, 1), 1)
+
 
 @dataclass(frozen=True)
 class IntervalsGoal:

@@ -130,7 +130,7 @@ def _validate_probes(ctx: model.Context) -> None:
     if not weighted:
         return
     iv = ctx.intervals
-    spa = max(iv.aggr_us // max(iv.sample_us, 1), 1)
+    spa = iv.samples_per_aggr_whole
     where = weighted[0].weight_loc or weighted[0].loc or ctx.loc
     if spa > catalog.PROBE_HITS_MAX:
         raise _refuse(f"a probe weight needs at most {catalog.PROBE_HITS_MAX} samples per "

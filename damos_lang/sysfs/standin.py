@@ -19,6 +19,7 @@ import os
 import shutil
 
 from .. import catalog
+from ..units import UINT_MAX
 from . import layout as L
 from .fs import SysfsFs
 from .modules import EXCLUSIVE_MODULES, enabled_path
@@ -69,7 +70,7 @@ _TRIED = TriedRegion(start=1 << 30, end=(1 << 30) + (4 << 20), nr_accesses=0, ag
 # its hits of probe 0, 1, ...: probe P hits (P * 7 + 5) % 21 of the 20 samples of
 # an aggregation, capped at them (deterministic, and apart per probe)
 def _tried_hits(p: int, samples: int) -> int:
-    return min((p * 7 + 5) % 21, samples, 255)
+    return min((p * 7 + 5) % 21, samples, catalog.PROBE_HITS_MAX)
 
 
 class StandIn(SysfsFs):
@@ -318,8 +319,8 @@ class StandIn(SysfsFs):
         if commit and any(weights):
             # damon_valid_probe_params(), which only damon_commit_ctx() calls: 'on'
             # starts with any weights (and the 8-bit hits wrap)
-            spa = max(iv.aggr_us // max(iv.sample_us, 1), 1)
-            if spa > 255 or sum(w * spa for w in weights) > 2**32 - 1:
+            spa = iv.samples_per_aggr_whole
+            if spa > catalog.PROBE_HITS_MAX or sum(w * spa for w in weights) > UINT_MAX:
                 raise _err(errno.EINVAL, rel)
 
     def _schemes(self, k: int) -> list[str]:
@@ -350,8 +351,7 @@ class StandIn(SysfsFs):
         os.makedirs(self.path(base), exist_ok=True)
         cb = L.context_dir(k)
         n = self._count(L.path_of(cb, L.CONTEXT, "probes"))
-        iv = read_context(self, cb).intervals
-        samples = max(iv.aggr_us // max(iv.sample_us, 1), 1)
+        samples = read_context(self, cb).intervals.samples_per_aggr_whole
         hits = L.TRIED_PROBE.file("hits").path
         for p in range(n):
             self._put(f"{base}/{p}/{hits}", str(_tried_hits(p, samples)))
