@@ -11,10 +11,8 @@ import json
 import os
 
 import pytest
-from typer.testing import CliRunner
 
 from damos_lang import catalog
-from damos_lang.cli import app
 from damos_lang.damo_input import parse_damo_json
 from damos_lang.errors import DamosError
 from damos_lang.explain import explain
@@ -30,6 +28,7 @@ from damos_lang.sysfs.standin import StandIn
 from damos_lang.targets import Options, damo_json, run_target
 
 import damo_oracle
+from cli_check import check_cli
 
 C = "kdamonds/0/contexts/0"
 ALL = """monitor {
@@ -128,13 +127,6 @@ def test_set_twice_is_an_error():
 
 
 # -- check with kernel versions ----------------------------------------------------
-
-def check_cli(tmp_path, text, *args):
-    path = tmp_path / "f.damos"
-    path.write_text(text)
-    r = CliRunner().invoke(app, ["check", *args, str(path)])
-    return r.exit_code, r.output.replace(str(path), "F")
-
 
 @pytest.mark.parametrize("setting, line, col, name, since, before", [
     ("pause yes", 3, 5, "pause", "7.2", "7.1"),

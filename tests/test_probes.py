@@ -32,6 +32,8 @@ from damos_lang.sysfs.read import normalize, read_context, read_tried_regions
 from damos_lang.sysfs.standin import StandIn
 from damos_lang.targets import Options, damo_json, debugfs, lru_sort, reclaim, run_target
 
+from cli_check import check_cli
+
 C = "kdamonds/0/contexts/0"
 P = f"{C}/monitoring_attrs/probes"
 
@@ -66,13 +68,6 @@ def test_fmt_is_canonical_and_round_trips():
     # comments stay with their probe's settings
     commented = text.replace("        weight 3\n", "        # why\n        weight 3  # three\n")
     assert "# why" in format_source(commented) and "weight 3  # three" in format_source(commented)
-
-
-def check_cli(tmp_path, text, *args):
-    path = tmp_path / "f.damos"
-    path.write_text(text)
-    r = CliRunner().invoke(app, ["check", *args, str(path)])
-    return r.exit_code, r.output.replace(str(path), "F")
 
 
 @pytest.mark.parametrize("probe, line, col, message", [

@@ -14,10 +14,10 @@ import pytest
 
 from damos_lang.eval.command import eval_file
 from damos_lang.eval.runner import METRICS
-from damos_lang.live.owners import Owners
-from damos_lang.sysfs.read import kdamonds
 from damos_lang.sysfs.root import open_root
 from damos_lang.sysfs.standin import StandIn
+
+from .standin import nothing_applied, writes
 
 ROOT = Path(__file__).resolve().parents[2]
 PRCL = str(ROOT / "examples" / "prcl.damos")
@@ -30,18 +30,6 @@ def tree(tmp_path):
     log = str(tmp_path / "writes.jsonl")
     StandIn.create(root, (6, 12), pids={os.getpid()}, write_log=log)
     return root, log
-
-
-def writes(log):
-    with open(log) as f:
-        return [tuple(json.loads(line)) for line in f]
-
-
-def nothing_applied(root):
-    fs = open_root(root)
-    ks = kdamonds(fs)
-    assert all(k.state == "off" and k.nr_contexts == 0 for k in ks), ks
-    assert not any(Owners(fs).owns(fs, k) for k in ks)
 
 
 def test_arms_alternate_and_every_metric_is_measured(tree, tmp_path, capsys):

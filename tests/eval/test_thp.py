@@ -20,9 +20,8 @@ import pytest
 from damos_lang.eval import thp as T
 from damos_lang.eval.command import eval_file
 from damos_lang.eval.stats import summarize
-from damos_lang.live.owners import Owners
-from damos_lang.sysfs.read import kdamonds
-from damos_lang.sysfs.root import open_root
+
+from .standin import nothing_applied, writes
 
 ROOT = Path(__file__).resolve().parents[2]
 ETHP = str(ROOT / "examples" / "ethp.damos")
@@ -39,18 +38,6 @@ def rig(tmp_path):
     tlog = str(tmp_path / "thp.log")
     root = T.make_standin(str(tmp_path / "thp"), mode="always", log=tlog)
     return admin, dlog, root, tlog
-
-
-def writes(log):
-    with open(log) as f:
-        return [tuple(json.loads(line)) for line in f]
-
-
-def nothing_applied(root):
-    fs = open_root(root)
-    ks = kdamonds(fs)
-    assert all(k.state == "off" and k.nr_contexts == 0 for k in ks), ks
-    assert not any(Owners(fs).owns(fs, k) for k in ks)
 
 
 def modes_written(tlog):

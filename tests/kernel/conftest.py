@@ -39,19 +39,25 @@ def _unavailable(reason: str):
     pytest.skip(f"kernel rig unavailable: {reason}")
 
 
-@pytest.fixture(scope="session")
-def kernel_rig():
-    """The kernelrig module, once the host has everything the rig needs."""
-    missing = kernelrig.missing_prerequisites()
+def _ensure_prerequisites(missing_now) -> None:
+    """What ``missing_now()`` lists is installed in CI as root; elsewhere, or if
+    that fails, the rig is unavailable (skip; a failure in CI)."""
+    missing = missing_now()
     if missing and kernelrig.in_ci() and os.geteuid() == 0:
         try:
             kernelrig.install_prerequisites()
         except kernelrig.RigError as e:
             _unavailable(str(e))
-        missing = kernelrig.missing_prerequisites()
+        missing = missing_now()
     if missing:
         _unavailable("missing " + ", ".join(missing)
                      + " (as root: sh tests/kernel/rig/install-prereqs.sh)")
+
+
+@pytest.fixture(scope="session")
+def kernel_rig():
+    """The kernelrig module, once the host has everything the rig needs."""
+    _ensure_prerequisites(kernelrig.missing_prerequisites)
     return kernelrig
 
 
@@ -93,16 +99,7 @@ def systemd_root(kernel_rig, stock73_kernel):
     """A Debian trixie tree with systemd as PID 1 on the stock 7.3 kernel
     (kernelrig.SystemdRoot; rig/rootfs.sh builds it with mmdebstrap once,
     about a minute, then it is cached)."""
-    missing = kernel_rig.missing_rootfs_prerequisites()
-    if missing and kernel_rig.in_ci() and os.geteuid() == 0:
-        try:
-            kernel_rig.install_prerequisites()
-        except kernel_rig.RigError as e:
-            _unavailable(str(e))
-        missing = kernel_rig.missing_rootfs_prerequisites()
-    if missing:
-        _unavailable("missing " + ", ".join(missing)
-                     + " (as root: sh tests/kernel/rig/install-prereqs.sh)")
+    _ensure_prerequisites(kernel_rig.missing_rootfs_prerequisites)
     return _kernel(kernel_rig, lambda: kernel_rig.ensure_systemd_root(stock73_kernel))
 
 

@@ -528,8 +528,9 @@ def ensure_systemd_root(kernel: Kernel | None = None) -> SystemdRoot:
     mmdebstrap, about a minute; cached under fleet/ keyed by its package list
     and script) and the stock 7.3 kernel with an initramfs that boots it."""
     kernel = kernel or ensure_stock73()
-    if missing_rootfs_prerequisites():
-        raise RigError("the systemd root filesystem needs " + ", ".join(missing_rootfs_prerequisites()))
+    missing = missing_rootfs_prerequisites()
+    if missing:
+        raise RigError("the systemd root filesystem needs " + ", ".join(missing))
     env = dict(os.environ, DAMOS_RIG_CACHE=str(cache_root()))
     t0 = time.monotonic()
     proc = subprocess.Popen(["/bin/sh", str(ROOTFS_SH)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
